@@ -1,0 +1,63 @@
+# Roster — the two commands a developer needs are `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CARGO ?= cargo
+GO ?= go
+export GOTOOLCHAIN := local
+export GOFLAGS := -mod=readonly -buildvcs=false
+
+BIN := $(CURDIR)/.bin
+CONTROLPLANE := $(BIN)/controlplane
+CONTROLPLANE_SRC := $(wildcard e2e/controlplane/*.go) e2e/controlplane/go.mod e2e/controlplane/go.sum
+# The binaries report the Kubernetes release they were built from, like upstream's release builds.
+K8S_VERSION = $(shell cd e2e/controlplane && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
+K8S_LDFLAGS = $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(pkg).gitVersion=$(K8S_VERSION) \
+	-X $(pkg).gitMajor=$(word 1,$(subst ., ,$(patsubst v%,%,$(K8S_VERSION)))) \
+	-X $(pkg).gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION))) \
+	-X $(pkg).gitTreeState=clean)
+
+export ROSTER_CONTROLPLANE_BIN := $(CONTROLPLANE)
+
+.PHONY: build test unit e2e crds crds-check lint fmt dev bench controlplane clean help
+
+help: ## Show the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## Build every crate.
+	$(CARGO) build --locked --workspace --all-targets
+
+controlplane: $(CONTROLPLANE) ## Build the upstream control-plane binary from Go modules.
+
+$(CONTROLPLANE): $(CONTROLPLANE_SRC)
+	@mkdir -p $(BIN)
+	cd e2e/controlplane && $(GO) build -trimpath -ldflags "-s -w $(K8S_LDFLAGS)" -o $(CONTROLPLANE) .
+
+crds: ## Regenerate crds/ from the Rust types.
+	$(CARGO) run --locked -q -p xtask -- crds
+
+crds-check: ## Fail if crds/ differs from the Rust types.
+	$(CARGO) run --locked -q -p xtask -- crds --check
+
+lint: ## Formatting and clippy, warnings are errors.
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	cd e2e/controlplane && test -z "$$(gofmt -l .)" && $(GO) vet ./...
+
+fmt: ## Format the code.
+	$(CARGO) fmt --all
+	cd e2e/controlplane && gofmt -w .
+
+test: lint crds-check controlplane ## Everything a change must pass, end-to-end tests included.
+	$(CARGO) test --locked --workspace --all-targets
+
+dev: controlplane ## A hub and two members on this machine, in the foreground.
+	$(CARGO) run --locked -q -p xtask -- dev
+
+bench: ## Benchmarks (not ready yet: issue 7).
+	@echo "make bench: the benchmark suite is not built yet (issue 7)"
+
+clean: ## Remove build outputs.
+	$(CARGO) clean
+	rm -rf $(BIN) .dev .bench

@@ -1,0 +1,17 @@
+//! Every CustomResourceDefinition Roster installs, for generation and installation.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use crate::{MemberCluster, RemoteServiceAccount};
+
+/// Roster's CRDs and the ClusterProfile CRD, in installation order.
+pub fn all() -> Vec<CustomResourceDefinition> {
+    let mut roster = vec![MemberCluster::crd(), RemoteServiceAccount::crd()];
+    for crd in &mut roster {
+        cluster_inventory::schema::strip_nullable(crd);
+    }
+    let mut all = vec![cluster_inventory::crd::cluster_profiles()];
+    all.append(&mut roster);
+    all
+}

@@ -1,0 +1,17 @@
+//! Roster's own API, group `roster.dev`, version `v1alpha1`: [`MemberCluster`] (the hub's
+//! record of a member, whose creation approves the join) and [`RemoteServiceAccount`] (an
+//! identity for a hub namespace on member clusters), plus the well-known names Roster's
+//! components agree on.
+
+pub mod crd;
+pub mod member_cluster;
+pub mod names;
+pub mod remote_service_account;
+
+pub use member_cluster::{MemberCluster, MemberClusterSpec, MemberClusterStatus};
+pub use remote_service_account::{
+    RemoteServiceAccount, RemoteServiceAccountSpec, RemoteServiceAccountStatus,
+};
+
+/// The API group of Roster's own resources.
+pub const GROUP: &str = "roster.dev";

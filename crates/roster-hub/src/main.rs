@@ -1,0 +1,10 @@
+use clap::Parser;
+use roster_hub::cli::Cli;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    roster_runtime::install_crypto_provider();
+    let cli = Cli::parse();
+    cli.log.init();
+    roster_hub::run(cli).await
+}

@@ -1,0 +1,40 @@
+//! Generation logic behind `cargo xtask`, a library so tests can run it.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Header of every generated file.
+const HEADER: &str = "# Generated from the Rust types by `make crds`; do not edit.\n";
+
+/// Each CRD as (file name, YAML text).
+pub fn crd_files() -> anyhow::Result<Vec<(String, String)>> {
+    roster_api::crd::all()
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().context("CRD without a name")?;
+            let yaml = serde_saphyr::to_string(&crd).context("serializing CRD")?;
+            Ok((format!("{name}.yaml"), format!("{HEADER}{yaml}")))
+        })
+        .collect()
+}
+
+/// Names of files in `dir` that are missing, differ from `files`, or are not generated.
+pub fn drift(dir: &Path, files: &[(String, String)]) -> anyhow::Result<Vec<String>> {
+    let mut drift = Vec::new();
+    for (name, yaml) in files {
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(existing) if existing == *yaml => {}
+            Ok(_) => drift.push(format!("{name} (differs)")),
+            Err(_) => drift.push(format!("{name} (missing)")),
+        }
+    }
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".yaml") && !files.iter().any(|(n, _)| *n == name) {
+            drift.push(format!("{name} (not generated)"));
+        }
+    }
+    Ok(drift)
+}

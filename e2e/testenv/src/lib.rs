@@ -1,0 +1,20 @@
+//! Real Kubernetes control planes on loopback, for Roster's tests and `make dev`.
+//!
+//! The upstream kube-apiserver, kube-controller-manager and etcd run from one binary built
+//! from Go modules (`make controlplane`, see `e2e/controlplane`). A [`Fleet`] is one etcd and
+//! a hub plus member clusters, each with its own PKI, service-account issuer and admin
+//! kubeconfig; [`TestEnv`] gives a test the shared fleet and a fresh namespace.
+
+pub mod binary;
+pub mod cluster;
+pub mod env;
+pub mod fleet;
+pub mod kubeconfig;
+pub mod pki;
+pub mod ports;
+pub mod process;
+pub mod wait;
+
+pub use cluster::Cluster;
+pub use env::{MEMBERS, TestEnv, shared_fleet};
+pub use fleet::{Fleet, HUB};

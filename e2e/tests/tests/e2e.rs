@@ -1,0 +1,7 @@
+//! Tests on real control planes: one binary, so the shared fleet starts once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e {
+    pub mod controlplane;
+}
