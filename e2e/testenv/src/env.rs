@@ -11,7 +11,8 @@ use crate::{binary::workspace_root, fleet::Fleet};
 /// Members of the shared fleet.
 pub const MEMBERS: [&str; 2] = ["member-1", "member-2"];
 
-/// The fleet every test in this binary shares: a hub and [`MEMBERS`], started on first use.
+/// The fleet every test in this binary shares: a hub (with Roster's CRDs installed) and
+/// [`MEMBERS`], started on first use.
 /// Its processes die with the test binary.
 ///
 /// Panics, loudly and for every test, when the control planes cannot start: a test that needs
@@ -21,9 +22,13 @@ pub async fn shared_fleet() -> &'static Fleet {
     let fleet = SHARED
         .get_or_init(|| async {
             let dir = run_dir();
-            Fleet::start(&dir, &MEMBERS)
-                .await
-                .map_err(|e| format!("{e:#}"))
+            let start = async {
+                let fleet = Fleet::start(&dir, &MEMBERS).await?;
+                let hub = fleet.hub.client().await?;
+                crate::crds::install(&hub, &roster_api::crd::all()).await?;
+                anyhow::Ok(fleet)
+            };
+            start.await.map_err(|e| format!("{e:#}"))
         })
         .await;
     match fleet {

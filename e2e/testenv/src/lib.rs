@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod cluster;
+pub mod crds;
 pub mod env;
 pub mod fleet;
 pub mod kubeconfig;

@@ -4,4 +4,6 @@
 
 mod e2e {
     pub mod controlplane;
+    pub mod crds;
+    pub mod support;
 }
