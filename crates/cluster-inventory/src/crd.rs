@@ -18,6 +18,6 @@ pub fn cluster_profiles() -> CustomResourceDefinition {
         STORAGE_VERSION,
     )
     .unwrap_or_else(|e| unreachable!("both versions share group, kind and scope: {e}"));
-    schema::strip_nullable(&mut crd);
+    schema::normalize(&mut crd);
     crd
 }

@@ -66,10 +66,10 @@ pub fn raw_extension(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// Removes the `nullable: true` that kube's derive adds to every `Option` field. Upstream
-/// schemas (controller-gen, `omitempty`) never allow null, and neither does this crate's
-/// serialization, which omits unset fields.
-pub fn strip_nullable(crd: &mut CustomResourceDefinition) {
+/// Brings a derived CRD to the shape controller-gen gives upstream's: no `nullable` (kube's
+/// derive adds it to every `Option`; upstream schemas, like this crate's serialization, never
+/// allow null), no `title`, and the `apiVersion`, `kind` and `metadata` properties declared.
+pub fn normalize(crd: &mut CustomResourceDefinition) {
     for version in &mut crd.spec.versions {
         if let Some(schema) = version
             .schema
@@ -77,9 +77,35 @@ pub fn strip_nullable(crd: &mut CustomResourceDefinition) {
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
             strip_nullable_props(schema);
+            schema.title = None;
+            let properties = schema.properties.get_or_insert_with(Default::default);
+            for (name, type_, description) in OBJECT_PROPERTIES {
+                properties
+                    .entry(name.to_owned())
+                    .or_insert_with(|| JSONSchemaProps {
+                        type_: Some(type_.to_owned()),
+                        description: (!description.is_empty()).then(|| description.to_owned()),
+                        ..JSONSchemaProps::default()
+                    });
+            }
         }
     }
 }
+
+/// The properties every Kubernetes object schema declares.
+const OBJECT_PROPERTIES: [(&str, &str, &str); 3] = [
+    (
+        "apiVersion",
+        "string",
+        "APIVersion defines the versioned schema of this representation of an object.",
+    ),
+    (
+        "kind",
+        "string",
+        "Kind is a string value representing the REST resource this object represents.",
+    ),
+    ("metadata", "object", ""),
+];
 
 fn strip_nullable_props(props: &mut JSONSchemaProps) {
     props.nullable = None;

@@ -9,7 +9,7 @@ use crate::{MemberCluster, RemoteServiceAccount};
 pub fn all() -> Vec<CustomResourceDefinition> {
     let mut roster = vec![MemberCluster::crd(), RemoteServiceAccount::crd()];
     for crd in &mut roster {
-        cluster_inventory::schema::strip_nullable(crd);
+        cluster_inventory::schema::normalize(crd);
     }
     let mut all = vec![cluster_inventory::crd::cluster_profiles()];
     all.append(&mut roster);

@@ -1,5 +1,7 @@
 //! Generation logic behind `cargo xtask`, a library so tests can run it.
 
+pub mod dev;
+
 use std::path::Path;
 
 use anyhow::Context;

@@ -15,6 +15,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Start a hub and two members on this machine and stay in the foreground.
+    Dev {
+        /// Directory for kubeconfigs, logs and data.
+        #[arg(long, default_value = ".dev")]
+        dir: PathBuf,
+    },
     /// Write the CRD YAML files, or with --check fail if they differ from the Rust types.
     Crds {
         /// Directory holding the generated files.
@@ -29,6 +35,11 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crds { dir, check } => crds(&dir, check),
+        Command::Dev { dir } => {
+            roster_runtime::install_crypto_provider();
+            let dir = std::path::absolute(&dir)?;
+            tokio::runtime::Runtime::new()?.block_on(xtask::dev::run(&dir))
+        }
     }
 }
 

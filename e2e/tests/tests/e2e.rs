@@ -6,4 +6,5 @@ mod e2e {
     pub mod controlplane;
     pub mod crds;
     pub mod support;
+    pub mod upstream;
 }
