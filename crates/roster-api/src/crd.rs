@@ -3,11 +3,15 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{MemberCluster, RemoteServiceAccount};
+use crate::{MemberCluster, MemberReport, RemoteServiceAccount};
 
 /// Roster's CRDs and the ClusterProfile CRD, in installation order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    let mut roster = vec![MemberCluster::crd(), RemoteServiceAccount::crd()];
+    let mut roster = vec![
+        MemberCluster::crd(),
+        RemoteServiceAccount::crd(),
+        MemberReport::crd(),
+    ];
     for crd in &mut roster {
         cluster_inventory::schema::normalize(crd);
     }

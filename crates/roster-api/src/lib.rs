@@ -5,10 +5,12 @@
 
 pub mod crd;
 pub mod member_cluster;
+pub mod member_report;
 pub mod names;
 pub mod remote_service_account;
 
 pub use member_cluster::{MemberCluster, MemberClusterSpec, MemberClusterStatus};
+pub use member_report::{MemberReport, MemberReportSpec};
 pub use remote_service_account::{
     RemoteServiceAccount, RemoteServiceAccountSpec, RemoteServiceAccountStatus,
 };

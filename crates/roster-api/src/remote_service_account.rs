@@ -43,7 +43,7 @@ pub struct RemoteServiceAccountSpec {
     /// ClusterRoles bound cluster-wide on each member.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), inner(length(min = 1, max = 253)))]
-    #[x_kube(validation = Rule::new("self.all(r, !format.dns1123Subdomain().validate(r).hasValue())").message("each cluster role must be a valid name (DNS subdomain)"))]
+    #[x_kube(validation = Rule::new("self.all(r, r != '.' && r != '..' && !r.contains('/') && !r.contains('%'))").message("each cluster role must be a valid ClusterRole name (not . or .., no / or %)"))]
     pub cluster_roles: Vec<String>,
 
     /// ClusterRoles bound inside one namespace on each member.
@@ -162,6 +162,7 @@ pub struct NamespacedRole {
     pub namespace: String,
     /// ClusterRole bound there with a RoleBinding.
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new("self != '.' && self != '..' && !self.contains('/') && !self.contains('%')").message("clusterRole must be a valid ClusterRole name (not . or .., no / or %)"))]
     pub cluster_role: String,
 }
 

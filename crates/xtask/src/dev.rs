@@ -17,8 +17,13 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&fleet_dir)
             .with_context(|| format!("removing {}", fleet_dir.display()))?;
     }
-    println!("Starting a hub and {} members (kube-apiserver, kube-controller-manager, etcd)...", MEMBERS.len());
+    println!(
+        "Starting a hub and {} members (kube-apiserver, kube-controller-manager, etcd)...",
+        MEMBERS.len()
+    );
+    let started = std::time::Instant::now();
     let fleet = Fleet::start(&fleet_dir, &MEMBERS).await?;
+    let elapsed = started.elapsed();
     let hub = fleet.hub.client().await?;
     crds::install(&hub, &roster_api::crd::all()).await?;
 
@@ -31,6 +36,11 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     }
     let kubectl = kubectl_hint(dir);
     print_banner(&fleet, &kubeconfigs, &kubectl);
+    println!(
+        "(ready in {:.1} s; {} MiB resident)",
+        elapsed.as_secs_f64(),
+        fleet.rss_bytes() / (1024 * 1024)
+    );
 
     wait_for_interrupt().await?;
     println!("\nStopping the fleet...");

@@ -272,6 +272,14 @@ impl Cluster {
         self.wait_ready().await
     }
 
+    /// Resident memory of the cluster's running processes, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        [&self.apiserver, &self.controller_manager]
+            .iter()
+            .filter_map(|slot| slot.lock().ok()?.as_ref().and_then(Process::rss_bytes))
+            .sum()
+    }
+
     /// Process ids of the cluster's running processes.
     pub fn pids(&self) -> Vec<u32> {
         [&self.apiserver, &self.controller_manager]

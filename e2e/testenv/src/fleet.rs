@@ -25,7 +25,7 @@ pub struct Fleet {
     /// The member clusters, in the order asked for.
     pub members: Vec<Cluster>,
     // Dropped last: the API servers go before their storage.
-    _etcd: Process,
+    etcd: Process,
 }
 
 impl Fleet {
@@ -56,7 +56,7 @@ impl Fleet {
             dir: dir.to_owned(),
             hub,
             members,
-            _etcd: etcd,
+            etcd,
         };
         let waits = std::iter::once(&fleet.hub)
             .chain(&fleet.members)
@@ -64,6 +64,11 @@ impl Fleet {
         futures::future::try_join_all(waits).await?;
         tracing::info!(elapsed = ?started.elapsed(), clusters = 1 + fleet.members.len(), "fleet ready");
         Ok(fleet)
+    }
+
+    /// Resident memory of every process of the fleet (etcd included), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        self.etcd.rss_bytes().unwrap_or(0) + self.clusters().map(Cluster::rss_bytes).sum::<u64>()
     }
 
     /// The folder holding every cluster's files.
