@@ -3,6 +3,7 @@
 //! identity for a hub namespace on member clusters), plus the well-known names Roster's
 //! components agree on.
 
+pub mod conditions;
 pub mod crd;
 pub mod member_cluster;
 pub mod member_report;

@@ -54,3 +54,85 @@ pub const MIN_TOKEN_EXPIRATION_SECONDS: i64 = 600;
 pub fn member_namespace(member: &str) -> String {
     format!("{MEMBER_NAMESPACE_PREFIX}{member}")
 }
+
+/// Longest member name whose namespace (`roster-member-<name>`) is still a valid namespace name.
+pub const MAX_MEMBER_NAME_LEN: usize = 63 - MEMBER_NAMESPACE_PREFIX.len();
+
+/// Why a MemberCluster name cannot become a per-member namespace.
+pub fn member_namespace_problem(member: &str) -> Option<String> {
+    let valid_label = !member.is_empty()
+        && member
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !member.starts_with('-')
+        && !member.ends_with('-');
+    if !valid_label {
+        return Some(format!(
+            "member name {member:?} cannot become a namespace suffix: use lowercase letters, digits \
+             and '-' only (no dots), starting and ending with a letter or digit"
+        ));
+    }
+    if member.len() > MAX_MEMBER_NAME_LEN {
+        return Some(format!(
+            "member name {member:?} is {} characters; at most {MAX_MEMBER_NAME_LEN} fit in the \
+             namespace {MEMBER_NAMESPACE_PREFIX}<name>",
+            member.len()
+        ));
+    }
+    None
+}
+
+/// The member a per-member namespace belongs to.
+pub fn member_of_namespace(namespace: &str) -> Option<&str> {
+    namespace.strip_prefix(MEMBER_NAMESPACE_PREFIX)
+}
+
+/// The agent's identity on the hub: a service account in the member's namespace.
+pub const AGENT_SERVICE_ACCOUNT: &str = "roster-agent";
+
+/// The bootstrap identity in the member's namespace: may only mint tokens for the agent's.
+pub const BOOTSTRAP_SERVICE_ACCOUNT: &str = "roster-bootstrap";
+
+/// The Lease the agent renews in its member's namespace on the hub.
+pub const AGENT_LEASE: &str = "roster-agent";
+
+/// Name of the Role (and RoleBinding) giving the agent its rights in its member namespace.
+pub const AGENT_ROLE: &str = "roster-agent";
+
+/// Name of the Role (and RoleBinding) giving the bootstrap identity its one right.
+pub const BOOTSTRAP_ROLE: &str = "roster-bootstrap";
+
+/// Name of the ClusterRole (and ClusterRoleBinding) letting one agent read its MemberCluster.
+pub fn agent_cluster_role(member: &str) -> String {
+    format!("roster-agent:{member}")
+}
+
+/// Namespace the agent runs in on its member cluster.
+pub const AGENT_NAMESPACE: &str = "roster-system";
+
+/// Default lifetime of the bootstrap credential `kubectl roster join` issues, seconds.
+pub const DEFAULT_BOOTSTRAP_TTL_SECONDS: i64 = 3600;
+
+/// Lifetime the agent asks for its own hub token, seconds.
+pub const DEFAULT_AGENT_TOKEN_TTL_SECONDS: i64 = 3600;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_that_fit_a_namespace() {
+        assert_eq!(member_namespace_problem("member-1"), None);
+        assert_eq!(
+            member_namespace_problem(&"a".repeat(MAX_MEMBER_NAME_LEN)),
+            None
+        );
+        for bad in ["", "Member", "a.b", "-a", "a-", "a_b"] {
+            assert!(member_namespace_problem(bad).is_some(), "{bad:?} accepted");
+        }
+        let long = "a".repeat(MAX_MEMBER_NAME_LEN + 1);
+        assert!(member_namespace_problem(&long).is_some_and(|m| m.contains("at most 49")));
+        assert_eq!(member_of_namespace("roster-member-x"), Some("x"));
+        assert_eq!(member_of_namespace("default"), None);
+    }
+}

@@ -1,0 +1,42 @@
+//! Condition types and reasons Roster writes, shared by the hub (which writes them) and
+//! `kubectl roster` (which reads them).
+
+pub use cluster_inventory::names::{CONDITION_CONTROL_PLANE_HEALTHY, CONDITION_JOINED};
+
+/// MemberCluster condition: every property fits in the ClusterProfile.
+pub const CONDITION_PROPERTIES_PUBLISHED: &str = "PropertiesPublished";
+
+/// RemoteServiceAccount condition: every target cluster has a valid token.
+pub const CONDITION_READY: &str = "Ready";
+
+/// Reasons of the Joined condition.
+pub mod joined {
+    /// False: the MemberCluster name cannot become a namespace.
+    pub const INVALID_NAME: &str = "InvalidName";
+    /// False: the hub has prepared the member's namespace and identity; no agent yet.
+    pub const AWAITING_AGENT: &str = "AwaitingAgent";
+    /// True: the agent has connected (heartbeat or report seen).
+    pub const AGENT_CONNECTED: &str = "AgentConnected";
+}
+
+/// Reasons of the ControlPlaneHealthy condition.
+pub mod health {
+    /// Unknown: no heartbeat yet.
+    pub const AWAITING_AGENT: &str = "AwaitingAgent";
+    /// Unknown: heartbeats stopped for longer than the grace period.
+    pub const HEARTBEAT_MISSED: &str = "HeartbeatMissed";
+    /// False: the agent reports its API server unhealthy.
+    pub const API_SERVER_UNHEALTHY: &str = "ApiServerUnhealthy";
+    /// True: the agent heartbeats and its API server is ready.
+    pub const API_SERVER_READY: &str = "ApiServerReady";
+    /// Unknown: the member cannot be set up (see Joined).
+    pub const NOT_JOINED: &str = "NotJoined";
+}
+
+/// Reasons of the PropertiesPublished condition.
+pub mod properties {
+    /// True: every property is in the ClusterProfile.
+    pub const PUBLISHED: &str = "Published";
+    /// False: some values exceed the ClusterProfile's 1024-character limit and were left out.
+    pub const VALUE_TOO_LONG: &str = "ValueTooLong";
+}
