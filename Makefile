@@ -52,7 +52,8 @@ fmt: ## Format the code.
 test: lint crds-check controlplane ## Everything a change must pass, end-to-end tests included.
 	$(CARGO) test --locked --workspace --all-targets
 
-dev: controlplane ## A hub and two members on this machine, in the foreground.
+dev: controlplane ## A hub and two members on this machine, with roster-hub and agents, in the foreground.
+	$(CARGO) build --locked -q --bins
 	$(CARGO) run --locked -q -p xtask -- dev
 
 bench: ## Benchmarks (not ready yet: issue 7).

@@ -6,6 +6,7 @@
 //	controlplane kube-apiserver [kube-apiserver flags]
 //	controlplane kube-controller-manager [kube-controller-manager flags]
 //	controlplane kubectl [kubectl arguments]
+//	controlplane exec PROGRAM [arguments]   (runs PROGRAM, dying with this one's parent)
 //
 // Linked or copied under one of those names, it runs that component directly.
 package main
@@ -13,6 +14,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 
@@ -71,12 +73,24 @@ func main() {
 		if err := cli.RunNoErrOutput(cmd); err != nil {
 			kubectlutil.CheckErr(err)
 		}
+	case "exec":
+		// The parent-death signal set in init survives execve, so any program started this
+		// way dies with the test run too.
+		if len(rest) == 0 {
+			usage()
+		}
+		path, err := exec.LookPath(rest[0])
+		if err == nil {
+			err = syscall.Exec(path, rest, os.Environ())
+		}
+		fmt.Fprintf(os.Stderr, "controlplane exec %s: %v\n", rest[0], err)
+		os.Exit(127)
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: controlplane etcd|kube-apiserver|kube-controller-manager|kubectl [arguments]")
+	fmt.Fprintln(os.Stderr, "usage: controlplane etcd|kube-apiserver|kube-controller-manager|kubectl|exec [arguments]")
 	os.Exit(2)
 }

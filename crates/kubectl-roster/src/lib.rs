@@ -1,13 +1,25 @@
 //! `kubectl roster`: joins member clusters to a Roster hub and shows the fleet.
+//!
+//! Pure parts (flags, manifest, kubeconfig, table) are separate from the I/O of each
+//! subcommand, so they are tested without a cluster.
 
+pub mod args;
 pub mod cli;
+pub mod hub;
+pub mod join;
+pub mod kubeconfig;
+pub mod manifest;
+pub mod member;
+pub mod poll;
+pub mod status;
+pub mod table;
+pub mod unjoin;
 
 /// Runs one subcommand.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
-        cli::Command::Join { name } | cli::Command::Unjoin { name } => {
-            anyhow::bail!("member {name}: join and unjoin are not built yet (issue 4)")
-        }
-        cli::Command::Status => anyhow::bail!("status is not built yet (issue 4)"),
+        cli::Command::Join(args) => join::run(&cli.hub, args).await,
+        cli::Command::Unjoin(args) => unjoin::run(&cli.hub, args).await,
+        cli::Command::Status(args) => status::run(&cli.hub, args).await,
     }
 }

@@ -1,10 +1,18 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use kubectl_roster::cli::Cli;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     roster_runtime::install_crypto_provider();
     let cli = Cli::parse();
     cli.log.init();
-    kubectl_roster::run(cli).await
+    match kubectl_roster::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

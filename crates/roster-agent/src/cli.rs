@@ -1,6 +1,9 @@
 //! Command line of `roster-agent`; every flag can also be set from the environment.
 
+use std::path::PathBuf;
+
 use clap::Parser;
+use roster_api::names;
 use roster_runtime::logging::LogOptions;
 
 /// The Roster agent: joins this member cluster to the hub, heartbeats, probes the API server,
@@ -12,7 +15,49 @@ pub struct Cli {
     #[arg(long, env = "ROSTER_MEMBER_NAME")]
     pub member_name: String,
 
-    /// Address of the admin server (metrics, health).
+    /// Kubeconfig holding the bootstrap credential `kubectl roster join` issued; it also names
+    /// the hub's server and CA.
+    #[arg(long, env = "ROSTER_BOOTSTRAP_KUBECONFIG")]
+    pub bootstrap_kubeconfig: PathBuf,
+
+    /// Kubeconfig of this member cluster; by default the usual inference ($KUBECONFIG,
+    /// ~/.kube/config, then in-cluster).
+    #[arg(long, env = "ROSTER_MEMBER_KUBECONFIG")]
+    pub member_kubeconfig: Option<PathBuf>,
+
+    /// Folder where the agent keeps its hub token across restarts.
+    #[arg(
+        long,
+        env = "ROSTER_STATE_DIR",
+        default_value = "/var/lib/roster-agent"
+    )]
+    pub state_dir: PathBuf,
+
+    /// API server URL to report, overriding the member kubeconfig's.
+    #[arg(long, env = "ROSTER_API_SERVER_URL")]
+    pub api_server_url: Option<String>,
+
+    /// PEM file of the CAs to report for the API server, overriding the member kubeconfig's.
+    #[arg(long, env = "ROSTER_API_SERVER_CA_FILE")]
+    pub api_server_ca_file: Option<PathBuf>,
+
+    /// Seconds between report gatherings (a health transition reports at once).
+    #[arg(long, env = "ROSTER_REPORT_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub report_interval: u64,
+
+    /// Consecutive failed /readyz probes before the API server is reported unhealthy.
+    #[arg(long, env = "ROSTER_PROBE_FAILURE_THRESHOLD", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub probe_failure_threshold: u32,
+
+    /// Lifetime, in seconds, the agent asks for its own hub token (the hub may grant less).
+    #[arg(long, env = "ROSTER_HUB_TOKEN_TTL",
+          default_value_t = names::DEFAULT_AGENT_TOKEN_TTL_SECONDS,
+          value_parser = clap::value_parser!(i64).range(names::MIN_TOKEN_EXPIRATION_SECONDS..))]
+    pub hub_token_ttl: i64,
+
+    /// Address of the admin server (metrics, health); not served yet.
     #[arg(long, env = "ROSTER_ADMIN_ADDRESS", default_value = "0.0.0.0:8081")]
     pub admin_address: std::net::SocketAddr,
 
@@ -28,5 +73,31 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = Cli::try_parse_from([
+            "roster-agent",
+            "--member-name=m",
+            "--bootstrap-kubeconfig=/b",
+        ])
+        .unwrap();
+        assert_eq!(cli.state_dir, PathBuf::from("/var/lib/roster-agent"));
+        assert_eq!(cli.report_interval, 30);
+        assert_eq!(cli.probe_failure_threshold, 3);
+        assert_eq!(cli.hub_token_ttl, names::DEFAULT_AGENT_TOKEN_TTL_SECONDS);
+        assert_eq!(cli.member_kubeconfig, None);
+    }
+
+    #[test]
+    fn token_ttl_below_the_api_floor_is_refused() {
+        let parsed = Cli::try_parse_from([
+            "roster-agent",
+            "--member-name=m",
+            "--bootstrap-kubeconfig=/b",
+            "--hub-token-ttl=60",
+        ]);
+        assert!(parsed.is_err());
     }
 }

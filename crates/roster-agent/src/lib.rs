@@ -1,9 +1,109 @@
 //! `roster-agent`: runs on a member cluster, joins it to the hub and reports what it sees.
+//!
+//! [`run`] obtains the agent's hub token ([`credentials`]), then runs four loops side by side
+//! until a signal stops it: token renewal, the heartbeat Lease ([`heartbeat`]), the `/readyz`
+//! probe ([`probe`]) and the MemberReport ([`report`]).
 
 pub mod cli;
+pub mod clients;
+pub mod credentials;
+pub mod errors;
+pub mod heartbeat;
+pub mod jwt;
+pub mod probe;
+pub mod report;
+pub mod timing;
 
-/// Runs the agent until it is told to stop.
+use std::time::Duration;
+
+use anyhow::Context;
+use roster_api::names;
+use tokio::sync::watch;
+
+/// Runs the agent until SIGINT or SIGTERM, or until its hub credential fails for good.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    tracing::info!(member = %cli.member_name, "roster-agent starting");
-    anyhow::bail!("the agent is not built yet (issue 4)")
+    tokio::select! {
+        result = agent(cli) => result,
+        signal = shutdown_signal() => {
+            signal?;
+            tracing::info!("shutting down");
+            Ok(())
+        }
+    }
+}
+
+async fn agent(cli: cli::Cli) -> anyhow::Result<()> {
+    let member = cli.member_name.clone();
+    if let Some(problem) = names::member_namespace_problem(&member) {
+        anyhow::bail!(problem);
+    }
+    let namespace = names::member_namespace(&member);
+    tracing::info!(%member, %namespace, "roster-agent starting");
+
+    let member_config = clients::member_config(cli.member_kubeconfig.as_deref()).await?;
+    let endpoint = reported_endpoint(&cli, &member_config)?;
+    let member_client = kube::Client::try_from(clients::tuned(
+        member_config.clone(),
+        clients::REQUEST_TIMEOUT,
+    ))
+    .context("building the member cluster's client")?;
+    let probe_client = kube::Client::try_from(clients::tuned(member_config, probe::PROBE_TIMEOUT))
+        .context("building the member cluster's client")?;
+
+    let credentials = credentials::Credentials::start(credentials::Settings {
+        member: member.clone(),
+        namespace: namespace.clone(),
+        bootstrap_kubeconfig: cli.bootstrap_kubeconfig.clone(),
+        state_dir: cli.state_dir.clone(),
+        ttl_seconds: cli.hub_token_ttl,
+    })
+    .await?;
+    let hub =
+        kube::Client::try_from(credentials.hub_config()).context("building the hub client")?;
+
+    let probe = probe::Probe::new(cli.probe_failure_threshold, timing::now());
+    let (cadence_tx, cadence_rx) = watch::channel(heartbeat::Cadence::default());
+    let (health_tx, health_rx) = watch::channel(probe.health().clone());
+    let reporter = report::Reporter::new(hub.clone(), &namespace, member_client, endpoint).await;
+    tokio::try_join!(
+        credentials.keep_fresh(),
+        heartbeat::run(hub, namespace, member, cadence_tx),
+        probe::run(probe_client, probe, cadence_rx, health_tx),
+        report::run(
+            reporter,
+            Duration::from_secs(cli.report_interval),
+            health_rx
+        ),
+    )?;
+    Ok(())
+}
+
+/// The API server URL and CA to report: the flags, else the member configuration's.
+fn reported_endpoint(
+    cli: &cli::Cli,
+    member_config: &kube::Config,
+) -> anyhow::Result<report::endpoint::Endpoint> {
+    if let Some(url) = &cli.api_server_url {
+        report::endpoint::check_server_url(url)?;
+    }
+    let ca = cli
+        .api_server_ca_file
+        .as_deref()
+        .map(report::endpoint::read_ca_file)
+        .transpose()?;
+    Ok(report::endpoint::resolve(
+        member_config,
+        cli.api_server_url.as_deref(),
+        ca,
+    ))
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("listening for SIGINT")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
 }

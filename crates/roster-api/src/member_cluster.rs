@@ -173,10 +173,6 @@ pub struct MemberClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_version: Option<String>,
 
-    /// When the agent's report last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_report_time: Option<Time>,
-
     /// The metadata.generation the hub last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

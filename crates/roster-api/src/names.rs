@@ -35,6 +35,9 @@ pub const DEFAULT_REMOTE_NAMESPACE: &str = "roster-remote";
 /// Field manager of every write `roster-hub` makes.
 pub const HUB_FIELD_MANAGER: &str = "roster-hub";
 
+/// Field manager of the writes `kubectl roster` makes.
+pub const CLI_FIELD_MANAGER: &str = "kubectl-roster";
+
 /// Field manager of every write `roster-agent` makes.
 pub const AGENT_FIELD_MANAGER: &str = "roster-agent";
 

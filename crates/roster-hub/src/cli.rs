@@ -16,6 +16,10 @@ pub struct Cli {
     )]
     pub inventory_namespace: String,
 
+    /// Kubeconfig of the hub cluster; default: in-cluster, then the usual kubeconfig lookup.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
     /// Address of the admin server (metrics, health).
     #[arg(long, env = "ROSTER_ADMIN_ADDRESS", default_value = "127.0.0.1:8080")]
     pub admin_address: std::net::SocketAddr,

@@ -8,3 +8,15 @@ pub fn install_crypto_provider() {
     // A second install (tests calling this twice) is harmless: the first provider stays.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// The exit code of a daemon's `run()`: on failure the error chain is logged on one line (no
+/// backtrace), so the reason is the last thing an operator reads.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -2,8 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use anyhow::Context;
-use roster_testenv::{Fleet, crds};
+use cluster_inventory::v1alpha1::ClusterProfile;
+use kube::Api;
+use roster_testenv::{Fleet, crds, process::Process, roster, wait};
+
+/// How long the members may take to turn Healthy once their agents run.
+const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The members `make dev` starts.
 pub const MEMBERS: [&str; 2] = ["member-1", "member-2"];
@@ -34,29 +41,104 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         kubeconfigs.push((cluster.name().to_owned(), cluster.server().to_owned(), path));
     }
-    let kubectl = kubectl_hint(dir);
-    print_banner(&fleet, &kubeconfigs, &kubectl);
     println!(
-        "(ready in {:.1} s; {} MiB resident)",
+        "Control planes ready in {:.1} s ({} MiB resident). Starting roster-hub and joining the members...",
         elapsed.as_secs_f64(),
         fleet.rss_bytes() / (1024 * 1024)
     );
+    let roster = start_roster(dir, &fleet).await?;
+    let kubectl = kubectl_hint(dir);
+    print_banner(&fleet, &kubeconfigs, &kubectl);
 
     wait_for_interrupt().await?;
     println!("\nStopping the fleet...");
+    drop(roster);
     drop(fleet);
     Ok(())
 }
 
-/// The kubectl to suggest: the one on PATH, else the control-plane binary's built-in kubectl
-/// linked as `.bin/kubectl`.
-fn kubectl_hint(dir: &Path) -> String {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()))
-        .unwrap_or(false);
-    if on_path {
-        return "kubectl".into();
+/// Runs roster-hub, joins every member with `kubectl roster join` and runs its agent, then
+/// waits until every ClusterProfile says the member is healthy.
+async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>> {
+    let logs = dir.join("logs");
+    let hub_kubeconfig = dir.join("hub.kubeconfig");
+    let hub_kubeconfig = hub_kubeconfig.display().to_string();
+    let mut processes = vec![roster::spawn(
+        "roster-hub",
+        &[format!("--kubeconfig={hub_kubeconfig}")],
+        &[],
+        &logs.join("roster-hub.log"),
+    )?];
+    for member in &fleet.members {
+        let name = member.name();
+        let bootstrap = dir.join(format!("{name}-bootstrap.kubeconfig"));
+        let join = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
+            .args([
+                &format!("--kubeconfig={hub_kubeconfig}"),
+                "join",
+                name,
+                "--output",
+                "kubeconfig",
+                "--file",
+            ])
+            .arg(&bootstrap)
+            .output()
+            .await
+            .context("running kubectl-roster join")?;
+        if !join.status.success() {
+            anyhow::bail!(
+                "kubectl roster join {name} failed: {}",
+                String::from_utf8_lossy(&join.stderr)
+            );
+        }
+        processes.push(roster::spawn(
+            "roster-agent",
+            &[
+                format!("--member-name={name}"),
+                format!("--bootstrap-kubeconfig={}", bootstrap.display()),
+                format!(
+                    "--member-kubeconfig={}",
+                    dir.join(format!("{name}.kubeconfig")).display()
+                ),
+                format!("--state-dir={}", dir.join("agents").join(name).display()),
+            ],
+            &[],
+            &logs.join(format!("roster-agent-{name}.log")),
+        )?);
     }
+    let profiles: Api<ClusterProfile> = Api::namespaced(
+        fleet.hub.client().await?,
+        roster_api::names::DEFAULT_INVENTORY_NAMESPACE,
+    );
+    for member in &fleet.members {
+        let name = member.name().to_owned();
+        wait::until(
+            &format!("{name} healthy (see {}/)", relative(&logs)),
+            HEALTHY_TIMEOUT,
+            || {
+                let (profiles, name) = (profiles.clone(), name.clone());
+                async move {
+                    let healthy = profiles
+                        .get_opt(&name)
+                        .await?
+                        .and_then(|p| p.status)
+                        .is_some_and(|s| {
+                            s.conditions
+                                .iter()
+                                .any(|c| c.type_ == "ControlPlaneHealthy" && c.status == "True")
+                        });
+                    Ok(healthy.then_some(()))
+                }
+            },
+        )
+        .await?;
+    }
+    Ok(processes)
+}
+
+/// Links `.bin/kubectl` (the control-plane binary's built-in kubectl) and `.bin/kubectl-roster`
+/// (the plugin), and returns the kubectl to suggest: the one on PATH, else `.bin/kubectl`.
+fn kubectl_hint(dir: &Path) -> String {
     let Ok(binary) = roster_testenv::binary::controlplane() else {
         return "kubectl".into();
     };
@@ -64,11 +146,21 @@ fn kubectl_hint(dir: &Path) -> String {
     if !link.exists() {
         let _ = std::os::unix::fs::symlink(&binary, &link);
     }
-    let relative = dir
-        .parent()
+    if let Ok(plugin) = roster::binary_path("kubectl-roster") {
+        let plugin_link = binary.with_file_name("kubectl-roster");
+        let _ = std::fs::remove_file(&plugin_link);
+        let _ = std::os::unix::fs::symlink(plugin, plugin_link);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()))
+        .unwrap_or(false);
+    if on_path {
+        return "kubectl".into();
+    }
+    dir.parent()
         .and_then(|root| link.strip_prefix(root).ok())
-        .map(|p| format!("./{}", p.display()));
-    relative.unwrap_or_else(|| link.display().to_string())
+        .map(|p| format!("./{}", p.display()))
+        .unwrap_or_else(|| link.display().to_string())
 }
 
 fn print_banner(fleet: &Fleet, kubeconfigs: &[(String, String, PathBuf)], kubectl: &str) {
@@ -81,7 +173,13 @@ fn print_banner(fleet: &Fleet, kubeconfigs: &[(String, String, PathBuf)], kubect
     println!("  {kubectl} --kubeconfig .dev/hub.kubeconfig get memberclusters");
     println!("  {kubectl} --kubeconfig .dev/hub.kubeconfig get clusterprofiles -A");
     println!("  {kubectl} --kubeconfig .dev/member-1.kubeconfig get namespaces");
-    println!("\nLogs: {}/<cluster>/*.log", relative(fleet.dir()));
+    println!(
+        "  kubectl roster --kubeconfig .dev/hub.kubeconfig status   (with target/debug on PATH)"
+    );
+    println!(
+        "\nLogs: {}/<cluster>/*.log and .dev/logs/",
+        relative(fleet.dir())
+    );
     println!("Press Ctrl-C to stop everything.");
 }
 

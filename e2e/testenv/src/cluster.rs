@@ -99,6 +99,7 @@ impl Cluster {
                 "--v=1".into(),
             ]),
             log: file("kube-apiserver.log"),
+            env: Vec::new(),
         };
         let controller_manager_spec = Spec {
             name: format!("{name}/kube-controller-manager"),
@@ -117,6 +118,7 @@ impl Cluster {
                 "--v=1".into(),
             ]),
             log: file("kube-controller-manager.log"),
+            env: Vec::new(),
         };
         let apiserver = Process::spawn(apiserver_spec.clone())?;
         let controller_manager = Process::spawn(controller_manager_spec)?;

@@ -108,6 +108,7 @@ fn start_etcd(binary: &Path, dir: &Path) -> anyhow::Result<Process> {
         program: binary.to_owned(),
         args: args.iter().map(Into::into).collect(),
         log: dir.join("etcd.log"),
+        env: Vec::new(),
     })
 }
 

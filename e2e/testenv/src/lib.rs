@@ -14,6 +14,7 @@ pub mod kubeconfig;
 pub mod pki;
 pub mod ports;
 pub mod process;
+pub mod roster;
 pub mod upstream;
 pub mod wait;
 

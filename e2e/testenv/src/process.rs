@@ -45,6 +45,8 @@ pub struct Spec {
     pub args: Vec<OsString>,
     /// File receiving stdout and stderr (appended, so restarts keep history).
     pub log: PathBuf,
+    /// Extra environment variables.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// A running child process, stopped (SIGKILL) on drop.
@@ -65,6 +67,7 @@ impl Process {
         let mut command = Command::new(&spec.program);
         command
             .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .env("ROSTER_DIE_WITH_PARENT", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

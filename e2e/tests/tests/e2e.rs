@@ -3,8 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e {
+    pub mod agent;
     pub mod controlplane;
     pub mod crds;
+    pub mod hub;
+    pub mod journey;
+    pub mod kubectl_roster;
     pub mod support;
     pub mod upstream;
 }

@@ -8,7 +8,6 @@
 use std::{
     path::PathBuf,
     process::{Command, Output},
-    sync::Mutex,
 };
 
 /// (package, binary, a flag or subcommand its help must mention).
@@ -23,38 +22,9 @@ const BINARIES: [(&str, &str, &str); 4] = [
     ("kubectl-roster", "kubectl-roster", "join"),
 ];
 
-/// Serializes builds: concurrent `cargo build`s would only wait on each other's lock.
-static BUILD: Mutex<()> = Mutex::new(());
-
-/// The target directory's profile folder: this test runs as `<profile>/deps/help-<hash>`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executable lives in <profile>/deps")
-        .to_path_buf()
-}
-
 /// The binary's path, built with cargo first if it is not there yet.
-fn binary(package: &str, name: &str) -> PathBuf {
-    let path = profile_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let target_dir = profile_dir().parent().unwrap().to_path_buf();
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "-p", package, "--bin", name, "--target-dir"])
-            .arg(target_dir);
-        if profile_dir().file_name().is_some_and(|p| p == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("runs cargo build");
-        assert!(status.success(), "cargo build -p {package} failed");
-    }
-    assert!(path.exists(), "{} not found after building", path.display());
-    path
+fn binary(_package: &str, name: &str) -> PathBuf {
+    roster_testenv::roster::binary_path(name).expect("binary is built")
 }
 
 fn run(package: &str, name: &str, arg: &str) -> (Output, String) {

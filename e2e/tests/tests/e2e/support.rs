@@ -37,3 +37,41 @@ pub fn assert_mentions(message: &str, parts: &[&str]) {
         assert!(message.contains(part), "expected {part:?} in: {message}");
     }
 }
+
+/// The `roster-hub` process this test binary shares, started on first use against the shared
+/// fleet's hub with the default inventory namespace.
+pub async fn hub_process() -> &'static roster_testenv::process::Process {
+    static HUB: tokio::sync::OnceCell<roster_testenv::process::Process> =
+        tokio::sync::OnceCell::const_new();
+    let hub = HUB
+        .get_or_init(|| async {
+            let fleet = roster_testenv::shared_fleet().await;
+            let kubeconfig = fleet.hub.kubeconfig_path();
+            roster_testenv::roster::spawn(
+                "roster-hub",
+                &[format!("--kubeconfig={}", kubeconfig.display())],
+                &[("RUST_LOG", "info,roster_hub=debug")],
+                &fleet.dir().join("roster-hub.log"),
+            )
+            .expect("roster-hub starts")
+        })
+        .await;
+    HUB_PID.store(hub.pid(), std::sync::atomic::Ordering::Relaxed);
+    hub
+}
+
+/// The inventory namespace the shared hub publishes in.
+pub const INVENTORY: &str = "cluster-inventory";
+
+/// What the shared roster-hub is doing, for a failed wait: alive or not, and its last log lines.
+pub fn hub_diagnostics(env: &roster_testenv::TestEnv) -> String {
+    let log = env.fleet.dir().join("roster-hub.log");
+    let pid = HUB_PID.load(std::sync::atomic::Ordering::Relaxed);
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    format!(
+        "roster-hub (pid {pid}, alive: {alive}); last log lines:\n{}",
+        roster_testenv::process::log_tail(&log, 15)
+    )
+}
+
+static HUB_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

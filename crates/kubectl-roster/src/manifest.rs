@@ -1,0 +1,433 @@
+//! The agent's install manifest for a member cluster: typed objects, rendered as a YAML stream.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy},
+        core::v1::{
+            Capabilities, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, Namespace,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+            SeccompProfile, Secret, SecretVolumeSource, SecurityContext, ServiceAccount, Volume,
+            VolumeMount,
+        },
+        rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject},
+    },
+    apimachinery::pkg::{
+        api::resource::Quantity, apis::meta::v1::LabelSelector, util::intstr::IntOrString,
+    },
+};
+use kube::api::ObjectMeta;
+use roster_api::names;
+use serde::Serialize;
+
+/// Name of the agent's Deployment, ServiceAccount, ClusterRole and ClusterRoleBinding.
+pub const AGENT: &str = "roster-agent";
+
+/// Name of the Secret holding the bootstrap kubeconfig.
+pub const BOOTSTRAP_SECRET: &str = "roster-bootstrap";
+
+/// Key of the bootstrap kubeconfig in its Secret.
+pub const BOOTSTRAP_KEY: &str = "kubeconfig";
+
+/// Where the bootstrap Secret is mounted in the agent's container.
+const BOOTSTRAP_DIR: &str = "/etc/roster/bootstrap";
+
+/// The agent's state folder (its current hub token), an emptyDir.
+const STATE_DIR: &str = "/var/lib/roster-agent";
+
+/// The agent's admin port (metrics, health).
+const ADMIN_PORT: i32 = 8081;
+
+/// The non-root user and group the agent runs as.
+const AGENT_UID: i64 = 65532;
+
+/// What the manifest is made from.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentInstall<'a> {
+    /// The member's name on the hub.
+    pub member: &'a str,
+    /// The agent's container image.
+    pub image: &'a str,
+    /// The bootstrap kubeconfig (YAML), secret: it carries the bootstrap token.
+    pub bootstrap_kubeconfig: &'a str,
+}
+
+/// One object of the manifest.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Object {
+    /// The agent's namespace.
+    Namespace(Namespace),
+    /// The agent's identity on the member.
+    ServiceAccount(ServiceAccount),
+    /// What the agent may do on the member.
+    ClusterRole(ClusterRole),
+    /// Grants the ClusterRole to the agent.
+    ClusterRoleBinding(ClusterRoleBinding),
+    /// The bootstrap kubeconfig.
+    Secret(Secret),
+    /// The agent itself (boxed: it is much larger than the others).
+    Deployment(Box<Deployment>),
+}
+
+impl AgentInstall<'_> {
+    /// The manifest's objects, in the order `kubectl apply` needs them.
+    pub fn objects(&self) -> Vec<Object> {
+        vec![
+            Object::Namespace(Namespace {
+                metadata: self.meta(names::AGENT_NAMESPACE, None),
+                ..Namespace::default()
+            }),
+            Object::ServiceAccount(ServiceAccount {
+                metadata: self.meta(AGENT, Some(names::AGENT_NAMESPACE)),
+                ..ServiceAccount::default()
+            }),
+            Object::ClusterRole(ClusterRole {
+                metadata: self.meta(AGENT, None),
+                rules: Some(agent_rules()),
+                ..ClusterRole::default()
+            }),
+            Object::ClusterRoleBinding(ClusterRoleBinding {
+                metadata: self.meta(AGENT, None),
+                role_ref: RoleRef {
+                    api_group: Some("rbac.authorization.k8s.io".into()),
+                    kind: "ClusterRole".into(),
+                    name: AGENT.into(),
+                },
+                subjects: Some(vec![Subject {
+                    kind: "ServiceAccount".into(),
+                    name: AGENT.into(),
+                    namespace: Some(names::AGENT_NAMESPACE.into()),
+                    ..Subject::default()
+                }]),
+            }),
+            Object::Secret(Secret {
+                metadata: self.meta(BOOTSTRAP_SECRET, Some(names::AGENT_NAMESPACE)),
+                type_: Some("Opaque".into()),
+                string_data: Some(BTreeMap::from([(
+                    BOOTSTRAP_KEY.to_owned(),
+                    self.bootstrap_kubeconfig.to_owned(),
+                )])),
+                ..Secret::default()
+            }),
+            Object::Deployment(Box::new(self.deployment())),
+        ]
+    }
+
+    /// The manifest as a `---`-separated YAML stream.
+    pub fn render(&self) -> anyhow::Result<String> {
+        Ok(serde_saphyr::to_string_multiple(&self.objects())?)
+    }
+
+    fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".to_owned(), AGENT.to_owned()),
+            (
+                names::LABEL_MANAGED_BY.to_owned(),
+                names::MANAGED_BY.to_owned(),
+            ),
+            (names::LABEL_MEMBER.to_owned(), self.member.to_owned()),
+        ])
+    }
+
+    fn meta(&self, name: &str, namespace: Option<&str>) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: namespace.map(str::to_owned),
+            labels: Some(self.labels()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    fn deployment(&self) -> Deployment {
+        let selector = BTreeMap::from([("app.kubernetes.io/name".to_owned(), AGENT.to_owned())]);
+        Deployment {
+            metadata: self.meta(AGENT, Some(names::AGENT_NAMESPACE)),
+            spec: DeploymentSpec {
+                replicas: Some(1),
+                selector: LabelSelector {
+                    match_labels: Some(selector),
+                    ..LabelSelector::default()
+                },
+                // One agent at a time: two would race on the lease and the report.
+                strategy: Some(DeploymentStrategy {
+                    type_: Some("Recreate".into()),
+                    ..DeploymentStrategy::default()
+                }),
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(self.labels()),
+                        ..ObjectMeta::default()
+                    }),
+                    spec: Some(self.pod()),
+                },
+                ..DeploymentSpec::default()
+            },
+            ..Deployment::default()
+        }
+    }
+
+    fn pod(&self) -> PodSpec {
+        PodSpec {
+            service_account_name: Some(AGENT.into()),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user: Some(AGENT_UID),
+                run_as_group: Some(AGENT_UID),
+                fs_group: Some(AGENT_UID),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".into(),
+                    ..SeccompProfile::default()
+                }),
+                ..PodSecurityContext::default()
+            }),
+            containers: vec![self.container()],
+            volumes: Some(vec![
+                Volume {
+                    name: "bootstrap".into(),
+                    secret: Some(SecretVolumeSource {
+                        secret_name: Some(BOOTSTRAP_SECRET.into()),
+                        default_mode: Some(0o440),
+                        ..SecretVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                },
+                Volume {
+                    name: "state".into(),
+                    empty_dir: Some(EmptyDirVolumeSource::default()),
+                    ..Volume::default()
+                },
+            ]),
+            ..PodSpec::default()
+        }
+    }
+
+    fn container(&self) -> Container {
+        let args = [
+            "--member-name",
+            self.member,
+            "--bootstrap-kubeconfig",
+            &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}"),
+            "--state-dir",
+            STATE_DIR,
+        ];
+        Container {
+            name: AGENT.into(),
+            image: Some(self.image.into()),
+            args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
+            ports: Some(vec![ContainerPort {
+                name: Some("admin".into()),
+                container_port: ADMIN_PORT,
+                ..ContainerPort::default()
+            }]),
+            liveness_probe: Some(http_probe("/healthz")),
+            readiness_probe: Some(http_probe("/readyz")),
+            resources: Some(ResourceRequirements {
+                requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
+                limits: Some(quantities(&[("memory", "128Mi")])),
+                ..ResourceRequirements::default()
+            }),
+            security_context: Some(SecurityContext {
+                allow_privilege_escalation: Some(false),
+                read_only_root_filesystem: Some(true),
+                run_as_non_root: Some(true),
+                capabilities: Some(Capabilities {
+                    drop: Some(vec!["ALL".into()]),
+                    ..Capabilities::default()
+                }),
+                ..SecurityContext::default()
+            }),
+            volume_mounts: Some(vec![
+                VolumeMount {
+                    name: "bootstrap".into(),
+                    mount_path: BOOTSTRAP_DIR.into(),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                },
+                VolumeMount {
+                    name: "state".into(),
+                    mount_path: STATE_DIR.into(),
+                    ..VolumeMount::default()
+                },
+            ]),
+            ..Container::default()
+        }
+    }
+}
+
+fn http_probe(path: &str) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("admin".into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(10),
+        ..Probe::default()
+    }
+}
+
+fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Quantity((*v).to_owned())))
+        .collect()
+}
+
+/// What the agent may do on its member: read what it reports, and create the service accounts
+/// and RBAC of remote service accounts (which needs `bind` and `escalate` to grant roles it
+/// does not hold itself).
+fn agent_rules() -> Vec<PolicyRule> {
+    const READ: &[&str] = &["get", "list", "watch"];
+    const WRITE: &[&str] = &[
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    vec![
+        rule("", &["namespaces"], &["get"]),
+        rule("", &["nodes"], READ),
+        rule("about.k8s.io", &["clusterproperties"], READ),
+        rule("apiextensions.k8s.io", &["customresourcedefinitions"], READ),
+        rule(
+            "",
+            &["serviceaccounts", "serviceaccounts/token"],
+            &["create", "get", "update", "patch", "delete"],
+        ),
+        rule(
+            "rbac.authorization.k8s.io",
+            &[
+                "roles",
+                "rolebindings",
+                "clusterroles",
+                "clusterrolebindings",
+            ],
+            WRITE,
+        ),
+        rule(
+            "rbac.authorization.k8s.io",
+            &["roles", "clusterroles"],
+            &["bind", "escalate"],
+        ),
+        rule("", &["secrets"], &["get", "create", "update", "patch"]),
+    ]
+}
+
+fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    PolicyRule {
+        api_groups: Some(vec![group.to_owned()]),
+        resources: Some(owned(resources)),
+        verbs: owned(verbs),
+        ..PolicyRule::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const INSTALL: AgentInstall<'static> = AgentInstall {
+        member: "m1",
+        image: "example.com/roster-agent:1",
+        bootstrap_kubeconfig: "apiVersion: v1\nkind: Config\nusers:\n- name: x\n",
+    };
+
+    fn docs() -> Vec<Value> {
+        let yaml = INSTALL.render().expect("renders");
+        serde_saphyr::from_multiple(&yaml).expect("parses back as a YAML stream")
+    }
+
+    #[test]
+    fn renders_every_object_in_apply_order() {
+        let kinds: Vec<String> = docs()
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}/{}",
+                    d["kind"].as_str().unwrap_or("?"),
+                    d["metadata"]["name"]
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "Namespace/\"roster-system\"",
+                "ServiceAccount/\"roster-agent\"",
+                "ClusterRole/\"roster-agent\"",
+                "ClusterRoleBinding/\"roster-agent\"",
+                "Secret/\"roster-bootstrap\"",
+                "Deployment/\"roster-agent\"",
+            ]
+        );
+        for doc in docs() {
+            assert!(doc["apiVersion"].is_string(), "{doc}");
+            assert_eq!(doc["metadata"]["labels"]["roster.dev/member"], "m1");
+        }
+    }
+
+    #[test]
+    fn the_secret_carries_the_kubeconfig_verbatim() {
+        let docs = docs();
+        let secret = &docs[4];
+        assert_eq!(secret["metadata"]["namespace"], "roster-system");
+        assert_eq!(
+            secret["stringData"]["kubeconfig"],
+            INSTALL.bootstrap_kubeconfig
+        );
+    }
+
+    #[test]
+    fn the_agent_runs_locked_down_with_its_flags_and_mounts() {
+        let docs = docs();
+        let spec = &docs[5]["spec"];
+        assert_eq!(spec["replicas"], 1);
+        let pod = &spec["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "roster-agent");
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let c = &pod["containers"][0];
+        assert_eq!(c["image"], INSTALL.image);
+        assert_eq!(
+            c["args"],
+            serde_json::json!([
+                "--member-name",
+                "m1",
+                "--bootstrap-kubeconfig",
+                "/etc/roster/bootstrap/kubeconfig",
+                "--state-dir",
+                "/var/lib/roster-agent"
+            ])
+        );
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(c["resources"]["requests"]["cpu"], "10m");
+        assert_eq!(c["resources"]["requests"]["memory"], "32Mi");
+        assert_eq!(c["resources"]["limits"]["memory"], "128Mi");
+        assert_eq!(c["volumeMounts"][0]["mountPath"], "/etc/roster/bootstrap");
+        assert_eq!(c["volumeMounts"][0]["readOnly"], true);
+        assert_eq!(
+            pod["volumes"][0]["secret"]["secretName"],
+            "roster-bootstrap"
+        );
+        assert!(pod["volumes"][1]["emptyDir"].is_object());
+    }
+
+    #[test]
+    fn the_cluster_role_lets_the_agent_grant_remote_roles() {
+        let rules = agent_rules();
+        let allows = |resource: &str, verb: &str| {
+            rules.iter().any(|r| {
+                r.resources.iter().flatten().any(|x| x == resource)
+                    && r.verbs.iter().any(|v| v == verb)
+            })
+        };
+        assert!(allows("nodes", "watch"));
+        assert!(allows("clusterproperties", "list"));
+        assert!(allows("serviceaccounts/token", "create"));
+        assert!(allows("clusterroles", "escalate"));
+        assert!(allows("roles", "bind"));
+        assert!(allows("secrets", "patch"));
+        assert!(!allows("namespaces", "delete"));
+        assert!(!allows("secrets", "list"));
+    }
+}

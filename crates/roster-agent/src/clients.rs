@@ -1,0 +1,40 @@
+//! The agent's API clients: the member cluster's from its kubeconfig (or inference), and the
+//! timeouts and retry policy every client of the agent shares.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// How long a member or hub request may take before the loop that made it tries again.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a TCP/TLS connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `config` with the agent's timeouts and without kube's built-in retry: every loop of the
+/// agent retries on its own schedule, and a probe must see a 503 rather than wait it out.
+pub fn tuned(mut config: kube::Config, read_timeout: Duration) -> kube::Config {
+    config.default_retry = false;
+    config.read_timeout = Some(read_timeout);
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config
+}
+
+/// The member cluster's client configuration: from `kubeconfig` when given, else inferred
+/// ($KUBECONFIG, ~/.kube/config, in-cluster).
+pub async fn member_config(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Config> {
+    match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading the member kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("loading the member kubeconfig {}", path.display()))
+        }
+        None => kube::Config::infer().await.context(
+            "finding the member cluster's configuration (no --member-kubeconfig, no usable \
+             $KUBECONFIG or ~/.kube/config, and not running in a pod)",
+        ),
+    }
+}

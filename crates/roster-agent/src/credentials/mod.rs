@@ -1,0 +1,195 @@
+//! The agent's identity on the hub. At start-up it presents the token kept in its state folder
+//! (when still valid) or the bootstrap credential, trades it for a short-lived token of the
+//! `roster-agent` service account (TokenRequest), and writes that token to
+//! `<state-dir>/hub-token`. The hub client reads the token from that file, so renewals (at 80%
+//! of the lifetime the hub granted, minted with the agent's own identity) need no new client.
+//!
+//! kube re-reads a `tokenFile` at most about a minute after it changed. A renewed token is
+//! written while the old one still has at least [`TOKEN_FILE_RELOAD`] to live (20% of the
+//! API's 600 s minimum lifetime is already 120 s), so kube's own reload is enough.
+
+mod error;
+mod hub;
+mod state;
+mod token;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::config::AuthInfo;
+use secrecy::ExposeSecret;
+
+pub use error::CredentialError;
+pub use state::TOKEN_FILE;
+pub use token::{TOKEN_FILE_RELOAD, Token, candidates, refresh_at};
+
+use crate::{clients, errors, timing};
+
+/// Where the agent's hub credentials come from and where they are kept.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The member's name, for messages.
+    pub member: String,
+    /// The hub namespace holding the agent's service account (`roster-member-<member>`).
+    pub namespace: String,
+    /// Kubeconfig with the bootstrap credential and the hub's server and CA.
+    pub bootstrap_kubeconfig: PathBuf,
+    /// Folder keeping the agent's current hub token.
+    pub state_dir: PathBuf,
+    /// Lifetime to ask for, seconds.
+    pub ttl_seconds: i64,
+}
+
+/// The agent's hub credentials: the current token, kept in the state folder.
+#[derive(Debug)]
+pub struct Credentials {
+    settings: Settings,
+    hub: kube::Config,
+    token_path: PathBuf,
+    current: Token,
+    refresh_at: Timestamp,
+}
+
+impl Credentials {
+    /// Obtains the first agent token, retrying while the hub is unreachable. Fails on a
+    /// credential problem no retry can fix.
+    pub async fn start(settings: Settings) -> Result<Self, CredentialError> {
+        let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            match Self::obtain(settings.clone()).await {
+                Err(e) if e.is_transient() => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %errors::chain(&e), retry_in = ?delay,
+                        "cannot obtain a hub token yet; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt at obtaining an agent token from the saved token or the bootstrap
+    /// credential, writing it to the state folder.
+    pub async fn obtain(settings: Settings) -> Result<Self, CredentialError> {
+        let (hub, bootstrap) = hub::load_bootstrap(&settings.bootstrap_kubeconfig).await?;
+        let token_path = state::state_file(&settings.state_dir)?;
+        let saved = std::fs::read_to_string(&token_path)
+            .ok()
+            .map(|t| Token::new(&t, "saved agent token"))
+            .filter(|t| !t.secret.expose_secret().is_empty());
+        let tokens = candidates(saved, bootstrap, timing::now(), &settings.member)?;
+        let mut tokens = tokens.into_iter().peekable();
+        while let Some(token) = tokens.next() {
+            match hub::mint(&hub, &token, &settings).await {
+                Ok(minted) => {
+                    tracing::info!(using = token.origin, namespace = %settings.namespace,
+                        "obtained an agent token from the hub");
+                    let mut credentials = Self {
+                        settings,
+                        hub,
+                        token_path,
+                        current: minted.clone(),
+                        refresh_at: timing::now(),
+                    };
+                    credentials.adopt(minted)?;
+                    return Ok(credentials);
+                }
+                Err(CredentialError::Refused { .. }) if tokens.peek().is_some() => {
+                    tracing::info!(
+                        refused = token.origin,
+                        "the hub refused a token; trying the next"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CredentialError::Bootstrap {
+            path: settings.bootstrap_kubeconfig.clone(),
+            message: "its current user has no token".into(),
+        })
+    }
+
+    /// A hub client configuration that reads the agent token from the state folder, so
+    /// renewed tokens are picked up.
+    pub fn hub_config(&self) -> kube::Config {
+        let mut config = clients::tuned(self.hub.clone(), clients::REQUEST_TIMEOUT);
+        config.default_namespace = self.settings.namespace.clone();
+        config.auth_info = AuthInfo {
+            token_file: Some(self.token_path.to_string_lossy().into_owned()),
+            ..AuthInfo::default()
+        };
+        config
+    }
+
+    /// Path of the token file.
+    pub fn token_path(&self) -> &Path {
+        &self.token_path
+    }
+
+    /// When the current token expires.
+    pub fn expires(&self) -> Option<Timestamp> {
+        self.current.expires
+    }
+
+    /// When the current token is due for renewal.
+    pub fn refresh_at(&self) -> Timestamp {
+        self.refresh_at
+    }
+
+    /// Mints the next token with the current one; if that is expired or refused, starts
+    /// over from the bootstrap credential (re-read: an admin may have replaced it).
+    pub async fn refresh(&mut self) -> Result<(), CredentialError> {
+        if self.current.expired(timing::now()) {
+            tracing::warn!("the agent's hub token expired before it was renewed");
+        } else {
+            match hub::mint(&self.hub, &self.current, &self.settings).await {
+                Ok(token) => return self.adopt(token),
+                Err(CredentialError::Refused { .. }) => {
+                    tracing::warn!("the hub refused the agent's own token");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        *self = Self::obtain(self.settings.clone()).await?;
+        Ok(())
+    }
+
+    /// Renews the token until a renewal fails for good; retries while the hub is unreachable.
+    pub async fn keep_fresh(mut self) -> anyhow::Result<()> {
+        let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            timing::sleep_until(self.refresh_at).await;
+            match self.refresh().await {
+                Ok(()) => {
+                    backoff.reset();
+                    tracing::info!(expires = ?self.current.expires, next = %self.refresh_at,
+                        "renewed the agent's hub token");
+                }
+                Err(e) if e.is_transient() => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %errors::chain(&e), retry_in = ?delay,
+                        "cannot renew the agent's hub token yet; retrying");
+                    self.refresh_at = timing::now() + delay;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Makes `token` current: written to the state folder first, then scheduled for renewal.
+    fn adopt(&mut self, token: Token) -> Result<(), CredentialError> {
+        state::write_atomically(&self.token_path, token.secret.expose_secret()).map_err(
+            |source| CredentialError::State {
+                path: self.token_path.clone(),
+                source,
+            },
+        )?;
+        let now = timing::now();
+        self.refresh_at = refresh_at(now, token.expires.unwrap_or(now));
+        self.current = token;
+        Ok(())
+    }
+}

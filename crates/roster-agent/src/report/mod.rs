@@ -1,0 +1,132 @@
+//! The report: gathered from the member every interval and at once on a health transition,
+//! written to the MemberReport `report` on the hub (server-side apply) only when it differs
+//! from the last one written.
+
+pub mod build;
+pub mod endpoint;
+pub mod gather;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use roster_api::{
+    MemberReport, MemberReportSpec,
+    member_report::{ApiServerHealth, REPORT_NAME},
+    names,
+};
+use tokio::sync::watch;
+
+use crate::{errors, timing};
+
+/// Gathers and writes the member's report.
+pub struct Reporter {
+    reports: Api<MemberReport>,
+    member: Client,
+    endpoint: endpoint::Endpoint,
+    first_seen: build::FirstSeen,
+    last_written: Option<MemberReportSpec>,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter")
+            .field("endpoint", &self.endpoint)
+            .field("last_written", &self.last_written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reporter {
+    /// A reporter writing into `namespace` on the hub. It resumes from the report already
+    /// there, if it can read it, so a restart rewrites nothing that did not change.
+    pub async fn new(
+        hub: Client,
+        namespace: &str,
+        member: Client,
+        endpoint: endpoint::Endpoint,
+    ) -> Self {
+        let reports: Api<MemberReport> = Api::namespaced(hub, namespace);
+        let existing = match reports.get_opt(REPORT_NAME).await {
+            Ok(found) => found.map(|r| r.spec),
+            Err(e) => {
+                tracing::info!(error = %errors::chain(&e), "cannot read the previous report");
+                None
+            }
+        };
+        Self {
+            first_seen: existing
+                .as_ref()
+                .map(|s| build::FirstSeen::from_reported(&s.properties))
+                .unwrap_or_default(),
+            last_written: existing,
+            reports,
+            member,
+            endpoint,
+        }
+    }
+
+    /// Gathers the member's state and writes it if it changed; returns whether it wrote.
+    /// When the member cannot be read, the previous report is rewritten with `health`.
+    pub async fn report(&mut self, health: &ApiServerHealth) -> anyhow::Result<bool> {
+        let spec = match gather::gather(&self.member).await {
+            Ok(obs) => {
+                let properties = build::observed_properties(&obs);
+                let properties = self.first_seen.observe(&properties, timing::now());
+                build::spec(&obs, &self.endpoint, health.clone(), properties)
+            }
+            Err(e) => {
+                let Some(previous) = &self.last_written else {
+                    return Err(e).context("gathering the member's report");
+                };
+                tracing::warn!(error = %errors::chain(&e),
+                    "cannot read the member; reporting the last state seen with the current health");
+                build::with_health(previous, health.clone())
+            }
+        };
+        if self.last_written.as_ref() == Some(&spec) {
+            return Ok(false);
+        }
+        let params = PatchParams::apply(names::AGENT_FIELD_MANAGER).force();
+        let object = MemberReport::new(REPORT_NAME, spec.clone());
+        self.reports
+            .patch(REPORT_NAME, &params, &Patch::Apply(&object))
+            .await
+            .context("writing the MemberReport on the hub")?;
+        tracing::info!(cluster_id = %spec.cluster_id, healthy = spec.api_server_health.healthy,
+            "report written");
+        self.last_written = Some(spec);
+        Ok(true)
+    }
+}
+
+/// Reports every `interval`, at once when `health` changes, and retries failures with
+/// backoff.
+pub async fn run(
+    mut reporter: Reporter,
+    interval: Duration,
+    mut health: watch::Receiver<ApiServerHealth>,
+) -> anyhow::Result<()> {
+    let mut backoff = timing::Backoff::new(Duration::from_secs(1), interval);
+    loop {
+        let current = health.borrow_and_update().clone();
+        let delay = match reporter.report(&current).await {
+            Ok(_) => {
+                backoff.reset();
+                interval
+            }
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "report failed");
+                delay
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            changed = health.changed() => if changed.is_err() { return Ok(()) },
+        }
+    }
+}

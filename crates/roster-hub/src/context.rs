@@ -1,0 +1,149 @@
+//! What every reconcile shares: the client, settings, caches and clock.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use cluster_inventory::v1alpha1::{ClusterProfile, ClusterProfileStatus};
+use k8s_openapi::{api::coordination::v1::Lease, jiff::Timestamp};
+use kube::{Client, runtime::reflector::Store};
+use roster_api::{MemberClusterStatus, MemberReport};
+
+use crate::{budget::WriteBudget, clock::Clock, write_cache::WriteCache};
+
+/// Settings from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Namespace the ClusterProfiles are published in.
+    pub inventory_namespace: String,
+}
+
+/// The stores the member controller reads besides MemberClusters.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Agent leases (label `app.kubernetes.io/managed-by=roster`).
+    pub leases: Store<Lease>,
+    /// Agent reports.
+    pub reports: Store<MemberReport>,
+    /// Published ClusterProfiles.
+    pub profiles: Store<ClusterProfile>,
+}
+
+impl Stores {
+    /// A channel that turns true once every store has its first list; one spawned task is the
+    /// only waiter on the stores.
+    pub fn watch_ready(&self) -> tokio::sync::watch::Receiver<bool> {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let stores = self.clone();
+        tokio::spawn(async move {
+            let _ = stores.leases.wait_until_ready().await;
+            let _ = stores.reports.wait_until_ready().await;
+            let _ = stores.profiles.wait_until_ready().await;
+            let _ = tx.send(true);
+        });
+        rx
+    }
+}
+
+/// When the hub saw a lease's renewTime change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sighting {
+    renew: Timestamp,
+    seen: Timestamp,
+}
+
+/// Shared state of the hub's controllers.
+pub struct Context {
+    /// Client of the hub cluster.
+    pub client: Client,
+    /// Settings.
+    pub settings: Settings,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Watched objects.
+    pub stores: Stores,
+    /// Last MemberCluster status written, per member.
+    pub member_writes: WriteCache<MemberClusterStatus>,
+    /// Last ClusterProfile content written, per member.
+    pub profile_writes: WriteCache<(ProfileMeta, Option<ClusterProfileStatus>)>,
+    /// Members whose hub-side objects were applied for this (uid, generation).
+    pub prepared: Mutex<HashMap<String, (String, i64)>>,
+    budgets: Mutex<HashMap<String, WriteBudget>>,
+    sightings: Mutex<HashMap<String, Sighting>>,
+    ready: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The parts of a ClusterProfile outside its status that the hub owns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileMeta {
+    /// Labels the hub sets.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The spec.
+    pub spec: cluster_inventory::v1alpha1::ClusterProfileSpec,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context over `stores`.
+    pub fn new(client: Client, settings: Settings, clock: Arc<dyn Clock>, stores: Stores) -> Self {
+        Self {
+            client,
+            settings,
+            clock,
+            stores: stores.clone(),
+            member_writes: WriteCache::default(),
+            profile_writes: WriteCache::default(),
+            prepared: Mutex::new(HashMap::new()),
+            budgets: Mutex::new(HashMap::new()),
+            sightings: Mutex::new(HashMap::new()),
+            ready: stores.watch_ready(),
+        }
+    }
+
+    /// Waits until every store has its first list, so no decision is made on an empty cache.
+    ///
+    /// Only one task waits on the stores themselves (see [`Stores::watch_ready`]): kube's
+    /// `Store::wait_until_ready` can lose the wake-up of concurrent waiters, which left a
+    /// reconcile that started with the hub waiting forever. Reconciles wait on a watch channel.
+    pub async fn caches_ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    /// When the hub last saw `member`'s agent heartbeat, given the lease's renewTime. The first
+    /// sighting (for example after a hub restart) trusts the renewTime; later changes are timed
+    /// by the hub's own clock, so the agent's clock skew does not matter.
+    pub fn heartbeat_seen(
+        &self,
+        member: &str,
+        renew: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let renew = renew?;
+        let mut sightings = self.sightings.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = match sightings.get(member) {
+            Some(s) if s.renew == renew => s.seen,
+            Some(_) => now,
+            None => renew.min(now),
+        };
+        sightings.insert(member.to_owned(), Sighting { renew, seen });
+        Some(seen)
+    }
+
+    /// Takes one write from `member`'s profile budget, or says how long to wait.
+    pub fn take_write(&self, member: &str, now: Timestamp) -> Result<(), std::time::Duration> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(member.to_owned())
+            .or_insert_with(|| WriteBudget::new(now))
+            .try_take(now)
+    }
+}

@@ -1,0 +1,225 @@
+//! The member controller: one reconcile per MemberCluster turns its spec, the agent's Lease and
+//! report into the hub-side objects, the MemberCluster status and the ClusterProfile.
+
+pub mod health;
+pub mod objects;
+pub mod profile;
+pub mod status;
+pub mod writes;
+
+use std::{sync::Arc, time::Duration};
+
+use cluster_inventory::{names::LABEL_CLUSTER_MANAGER, v1alpha1::ClusterProfile};
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{
+    Api, ResourceExt,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        reflector::{self, ObjectRef},
+        watcher,
+    },
+};
+use roster_api::{
+    MemberCluster, MemberReport,
+    conditions::{CONDITION_CONTROL_PLANE_HEALTHY, CONDITION_JOINED},
+    member_report::REPORT_NAME,
+    names,
+};
+use tracing::{info, instrument, warn};
+
+use crate::{
+    backoff::WatchBackoff,
+    clock::whole_seconds,
+    conditions,
+    context::{Context, Stores},
+    error::Error,
+};
+
+/// Without events, each member is looked at again this often.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// Watches list with the most recent semantic: a list served from a just-restarted API
+/// server's watch cache can be older than what that cache can resume a watch from, which
+/// leaves a watcher relisting on "too old resource version" for minutes.
+fn watch_config() -> watcher::Config {
+    watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
+}
+
+/// Reconciles one MemberCluster.
+#[instrument(skip_all, fields(member = %member.name_any()))]
+pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.caches_ready().await;
+    let name = member.name_any();
+    let now = ctx.clock.now();
+    let problem = names::member_namespace_problem(&name);
+    let heartbeat = member.spec.heartbeat.clone().unwrap_or_default();
+    let ns = names::member_namespace(&name);
+    if problem.is_none() {
+        writes::prepare(&ctx, &member, heartbeat.grace_seconds).await?;
+    }
+    let (lease, report) = match problem {
+        Some(_) => (None, None),
+        None => (
+            ctx.stores
+                .leases
+                .get(&ObjectRef::new(names::AGENT_LEASE).within(&ns)),
+            ctx.stores
+                .reports
+                .get(&ObjectRef::new(REPORT_NAME).within(&ns)),
+        ),
+    };
+    let renew = lease
+        .as_ref()
+        .and_then(|l| l.spec.as_ref()?.renew_time.as_ref())
+        .map(|t| t.0);
+    let report = report.as_ref().map(|r| &r.spec);
+    let inputs = health::Inputs {
+        name_problem: problem.as_deref(),
+        last_heartbeat: ctx.heartbeat_seen(&name, renew, now),
+        report,
+        grace: Duration::from_secs(u64::try_from(heartbeat.grace_seconds).unwrap_or(0)),
+        now,
+    };
+
+    let (_, too_long) = profile::properties(&member, report);
+    let mut desired = vec![
+        health::joined(&inputs),
+        health::control_plane_healthy(&inputs),
+    ];
+    if report.is_some() {
+        desired.push(status::properties_published(&too_long));
+    }
+    let previous = member
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let built = conditions::build_all(
+        &desired,
+        previous,
+        &whole_seconds(now),
+        member.metadata.generation,
+    );
+    if writes::member_status(
+        &ctx,
+        &member,
+        status::desired(&member, report, built.clone()),
+    )
+    .await?
+    {
+        info!(
+            joined = desired[0].reason,
+            health = desired[1].reason,
+            "member status updated"
+        );
+    }
+
+    let mut requeue = health::next_check(&inputs).unwrap_or(RESYNC).min(RESYNC);
+    if problem.is_none() {
+        // The profile mirrors the member's conditions, with the member's transition times.
+        let mirrored = built
+            .into_iter()
+            .filter(|c| c.type_ == CONDITION_JOINED || c.type_ == CONDITION_CONTROL_PLANE_HEALTHY)
+            .map(
+                |c| k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                    observed_generation: None,
+                    ..c
+                },
+            )
+            .collect();
+        let meta = writes::desired_meta(&member, report);
+        let status = profile::status(&member, report, mirrored);
+        if let writes::ProfileWrite::Deferred(wait) =
+            writes::profile(&ctx, &member, meta, status, now).await?
+        {
+            warn!(wait = ?wait, "ClusterProfile write budget exhausted; deferring");
+            requeue = requeue.min(wait);
+        }
+    }
+    Ok(Action::requeue(requeue))
+}
+
+/// Requeue policy for failed reconciles.
+pub fn error_policy(member: Arc<MemberCluster>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(member = %member.name_any(), category = error.category(), %error, "reconcile failed");
+    if error.is_transient() {
+        Action::requeue(Duration::from_secs(5))
+    } else {
+        Action::requeue(Duration::from_secs(60))
+    }
+}
+
+/// Runs the member controller until shutdown.
+pub async fn run(
+    ctx_parts: (
+        kube::Client,
+        crate::context::Settings,
+        Arc<dyn crate::clock::Clock>,
+    ),
+) {
+    let (client, settings, clock) = ctx_parts;
+    let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
+    let (leases, lease_writer) = reflector::store::<Lease>();
+    let lease_events = reflector::reflector(
+        lease_writer,
+        watcher(
+            Api::<Lease>::all(client.clone()),
+            watch_config().labels(&managed),
+        ),
+    )
+    .backoff(WatchBackoff::default())
+    .touched_objects();
+    let (reports, report_writer) = reflector::store::<MemberReport>();
+    let report_events = reflector::reflector(
+        report_writer,
+        watcher(Api::<MemberReport>::all(client.clone()), watch_config()),
+    )
+    .backoff(WatchBackoff::default())
+    .touched_objects();
+    let (profiles, profile_writer) = reflector::store::<ClusterProfile>();
+    let profile_selector = format!("{LABEL_CLUSTER_MANAGER}={}", names::CLUSTER_MANAGER);
+    let profile_events = reflector::reflector(
+        profile_writer,
+        watcher(
+            Api::<ClusterProfile>::namespaced(client.clone(), &settings.inventory_namespace),
+            watch_config().labels(&profile_selector),
+        ),
+    )
+    .backoff(WatchBackoff::default())
+    .touched_objects();
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        settings,
+        clock,
+        Stores {
+            leases,
+            reports,
+            profiles,
+        },
+    ));
+    let by_namespace = |ns: Option<String>| {
+        ns.as_deref()
+            .and_then(names::member_of_namespace)
+            .map(ObjectRef::<MemberCluster>::new)
+    };
+    Controller::new(Api::<MemberCluster>::all(client), watch_config())
+        .watches_stream(lease_events, move |l: Lease| by_namespace(l.namespace()))
+        .watches_stream(report_events, move |r: MemberReport| {
+            by_namespace(r.namespace())
+        })
+        .watches_stream(profile_events, |p: ClusterProfile| {
+            Some(ObjectRef::new(&p.name_any()))
+        })
+        .trigger_backoff(WatchBackoff::default())
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,93 @@
+//! The MemberCluster status: what the agent reported and what the hub concluded.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use roster_api::{
+    MemberCluster, MemberClusterStatus,
+    conditions::{CONDITION_PROPERTIES_PUBLISHED, properties as reasons},
+    member_cluster::ApiServer,
+    member_report::MemberReportSpec,
+};
+
+use crate::conditions::Desired;
+
+/// The PropertiesPublished condition, given the properties left out of the profile.
+pub fn properties_published(too_long: &[String]) -> Desired {
+    if too_long.is_empty() {
+        Desired::new(
+            CONDITION_PROPERTIES_PUBLISHED,
+            "True",
+            reasons::PUBLISHED,
+            "every property is published in the ClusterProfile",
+        )
+    } else {
+        Desired::new(
+            CONDITION_PROPERTIES_PUBLISHED,
+            "False",
+            reasons::VALUE_TOO_LONG,
+            format!(
+                "left out of the ClusterProfile, whose property values are limited to {} characters: {}",
+                cluster_inventory::names::PROPERTY_VALUE_MAX_LEN,
+                too_long.join(", ")
+            ),
+        )
+    }
+}
+
+/// The status to write.
+pub fn desired(
+    member: &MemberCluster,
+    report: Option<&MemberReportSpec>,
+    conditions: Vec<Condition>,
+) -> MemberClusterStatus {
+    let api_server = member.spec.api_server.clone().or_else(|| {
+        report
+            .filter(|r| !r.api_server.server.is_empty())
+            .map(|r| ApiServer {
+                server: r.api_server.server.clone(),
+                ca_data: r.api_server.ca_data.clone(),
+            })
+    });
+    MemberClusterStatus {
+        conditions,
+        cluster_id: report
+            .map(|r| r.cluster_id.clone())
+            .filter(|s| !s.is_empty()),
+        kubernetes_version: report
+            .map(|r| r.kubernetes_version.clone())
+            .filter(|s| !s.is_empty()),
+        api_server,
+        nodes: report.map(|r| r.nodes.clone()),
+        properties: report.map(|r| r.properties.clone()).unwrap_or_default(),
+        agent_version: report
+            .map(|r| r.agent_version.clone())
+            .filter(|s| !s.is_empty()),
+        observed_generation: member.metadata.generation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_long_properties_are_named() {
+        assert_eq!(properties_published(&[]).status, "True");
+        let c = properties_published(&["big (2000 characters)".into()]);
+        assert_eq!((c.status, c.reason), ("False", reasons::VALUE_TOO_LONG));
+        assert!(c.message.contains("big (2000 characters)"));
+    }
+
+    #[test]
+    fn status_without_a_report_has_only_conditions() {
+        let mut m = MemberCluster::new("m", Default::default());
+        m.metadata.generation = Some(3);
+        let s = desired(&m, None, vec![]);
+        assert_eq!(
+            s,
+            MemberClusterStatus {
+                observed_generation: Some(3),
+                ..Default::default()
+            }
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The hub's writes for a member: server-side apply, and only when something changed.
+
+use std::time::Duration;
+
+use cluster_inventory::v1alpha1::{ClusterProfile, ClusterProfileStatus};
+use k8s_openapi::{
+    api::{
+        coordination::v1::Lease,
+        core::v1::{Namespace, ServiceAccount},
+        rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
+    },
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::reflector::ObjectRef,
+};
+use roster_api::{MemberCluster, MemberClusterStatus, names};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{objects, profile};
+use crate::{
+    context::{Context, ProfileMeta},
+    error::Error,
+};
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(names::HUB_FIELD_MANAGER).force()
+}
+
+/// A fully specified object for server-side apply: `apiVersion` and `kind` from the type.
+fn applied<K: Resource<DynamicType = ()> + Serialize>(
+    object: &K,
+) -> Result<serde_json::Value, Error> {
+    let mut value = serde_json::to_value(object)?;
+    value["apiVersion"] = json!(K::api_version(&()));
+    value["kind"] = json!(K::kind(&()));
+    Ok(value)
+}
+
+async fn apply<K>(api: Api<K>, object: &K) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()>
+        + Serialize
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    api.patch(&name, &apply_params(), &Patch::Apply(applied(object)?))
+        .await?;
+    Ok(())
+}
+
+/// Applies the member's namespace, identities, RBAC and Lease, once per (uid, generation).
+pub async fn prepare(
+    ctx: &Context,
+    member: &MemberCluster,
+    grace_seconds: i32,
+) -> Result<(), Error> {
+    let name = member.name_any();
+    let key = (
+        member.uid().unwrap_or_default(),
+        member.metadata.generation.unwrap_or_default(),
+    );
+    if ctx
+        .prepared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&name)
+        == Some(&key)
+    {
+        return Ok(());
+    }
+    let o = objects::desired(member, grace_seconds);
+    let c = &ctx.client;
+    let ns = names::member_namespace(&name);
+    apply(Api::<Namespace>::all(c.clone()), &o.namespace).await?;
+    for sa in &o.service_accounts {
+        apply(Api::<ServiceAccount>::namespaced(c.clone(), &ns), sa).await?;
+    }
+    for role in &o.roles {
+        apply(Api::<Role>::namespaced(c.clone(), &ns), role).await?;
+    }
+    for binding in &o.role_bindings {
+        apply(Api::<RoleBinding>::namespaced(c.clone(), &ns), binding).await?;
+    }
+    apply(Api::<ClusterRole>::all(c.clone()), &o.cluster_role).await?;
+    apply(
+        Api::<ClusterRoleBinding>::all(c.clone()),
+        &o.cluster_role_binding,
+    )
+    .await?;
+    apply(Api::<Lease>::namespaced(c.clone(), &ns), &o.lease).await?;
+    ctx.prepared
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name, key);
+    Ok(())
+}
+
+/// Writes the MemberCluster status if it differs from what is there.
+pub async fn member_status(
+    ctx: &Context,
+    member: &MemberCluster,
+    desired: MemberClusterStatus,
+) -> Result<bool, Error> {
+    let name = member.name_any();
+    let current = ctx.member_writes.current(
+        &name,
+        member.resource_version().as_deref(),
+        member.status.clone(),
+    );
+    if current.as_ref() == Some(&desired) {
+        return Ok(false);
+    }
+    let patch = json!({
+        "apiVersion": MemberCluster::api_version(&()),
+        "kind": MemberCluster::kind(&()),
+        "status": desired,
+    });
+    let api: Api<MemberCluster> = Api::all(ctx.client.clone());
+    let written = api
+        .patch_status(&name, &apply_params(), &Patch::Apply(patch))
+        .await?;
+    ctx.member_writes
+        .record(&name, written.resource_version().as_deref(), desired);
+    Ok(true)
+}
+
+/// What a profile write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileWrite {
+    /// Nothing differed.
+    Unchanged,
+    /// Written.
+    Written,
+    /// Over budget: try again after this long.
+    Deferred(Duration),
+}
+
+/// Writes the member's ClusterProfile (metadata and spec, then status) where it differs, within
+/// the profile's write budget.
+pub async fn profile(
+    ctx: &Context,
+    member: &MemberCluster,
+    meta: ProfileMeta,
+    status: ClusterProfileStatus,
+    now: Timestamp,
+) -> Result<ProfileWrite, Error> {
+    let name = member.name_any();
+    let ns = &ctx.settings.inventory_namespace;
+    let observed = ctx.stores.profiles.get(&ObjectRef::new(&name).within(ns));
+    let observed_content = observed
+        .as_ref()
+        .map(|p| (observed_meta(p), p.status.clone()));
+    let owned = observed.as_ref().is_some_and(|p| {
+        p.owner_references()
+            .iter()
+            .any(|o| Some(&o.uid) == member.uid().as_ref())
+    });
+    let rv = observed.as_ref().and_then(|p| p.resource_version());
+    let current = ctx
+        .profile_writes
+        .current(&name, rv.as_deref(), observed_content);
+    let meta_ok = owned && current.as_ref().is_some_and(|(m, _)| *m == meta);
+    let status_ok = current
+        .as_ref()
+        .is_some_and(|(_, s)| s.as_ref() == Some(&status));
+    if meta_ok && status_ok {
+        return Ok(ProfileWrite::Unchanged);
+    }
+    if let Err(wait) = ctx.take_write(&name, now) {
+        return Ok(ProfileWrite::Deferred(wait));
+    }
+    let api: Api<ClusterProfile> = Api::namespaced(ctx.client.clone(), ns);
+    let mut written_rv = None;
+    if !meta_ok {
+        let object = json!({
+            "apiVersion": ClusterProfile::api_version(&()),
+            "kind": ClusterProfile::kind(&()),
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "labels": meta.labels,
+                "ownerReferences": objects::owner(member).into_iter().collect::<Vec<_>>(),
+            },
+            "spec": meta.spec,
+        });
+        let written = api
+            .patch(&name, &apply_params(), &Patch::Apply(object))
+            .await?;
+        written_rv = written.resource_version();
+    }
+    if !status_ok {
+        let object = json!({
+            "apiVersion": ClusterProfile::api_version(&()),
+            "kind": ClusterProfile::kind(&()),
+            "status": status,
+        });
+        let written = api
+            .patch_status(&name, &apply_params(), &Patch::Apply(object))
+            .await?;
+        written_rv = written.resource_version();
+    }
+    ctx.profile_writes
+        .record(&name, written_rv.as_deref(), (meta, Some(status)));
+    Ok(ProfileWrite::Written)
+}
+
+/// The observed profile's labels (only those the hub manages) and spec.
+fn observed_meta(p: &ClusterProfile) -> ProfileMeta {
+    let labels = profile::MANAGED_LABELS
+        .iter()
+        .filter_map(|k| p.labels().get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    ProfileMeta {
+        labels,
+        spec: p.spec.clone(),
+    }
+}
+
+/// The profile content the hub wants for `member`.
+pub fn desired_meta(
+    member: &MemberCluster,
+    report: Option<&roster_api::MemberReportSpec>,
+) -> ProfileMeta {
+    ProfileMeta {
+        labels: profile::labels(member, report),
+        spec: profile::spec(member),
+    }
+}

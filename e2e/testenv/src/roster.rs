@@ -1,0 +1,76 @@
+//! Running Roster's own binaries (`roster-hub`, `roster-agent`, ...) as real processes.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+
+use crate::{
+    binary,
+    process::{Process, Spec},
+};
+
+/// Serializes builds of missing binaries: concurrent cargo runs would only wait on each other.
+static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Path of the Roster binary `name` (package of the same name) in the target folder this test
+/// runs from, built with cargo first if it is missing. `make test` builds every binary before
+/// the tests run; a test run on its own (`cargo test -p roster-e2e`) uses whatever was last
+/// built, so run `cargo build --bins` first when the binaries changed.
+pub fn binary_path(name: &str) -> anyhow::Result<PathBuf> {
+    // Tests run as <target>/<profile>/deps/<test>-<hash>; binaries sit in <profile>/.
+    let exe = std::env::current_exe()?;
+    let profile = match exe.parent().and_then(Path::parent) {
+        Some(dir) if dir.join(name).is_file() || dir.join("deps").is_dir() => dir.to_path_buf(),
+        _ => binary::workspace_root().join("target/debug"),
+    };
+    let path = profile.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !path.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = std::process::Command::new(cargo);
+        build
+            .current_dir(binary::workspace_root())
+            .args(["build", "-p", name, "--bin", name, "--target-dir"])
+            .arg(profile.parent().unwrap_or(&profile));
+        if profile.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .status()
+            .with_context(|| format!("running cargo build -p {name}"))?;
+        if !status.success() || !path.is_file() {
+            anyhow::bail!("building {name} failed; run `cargo build -p {name}`");
+        }
+    }
+    Ok(path)
+}
+
+/// Starts Roster binary `name` with `args` and `env`, logging to `log`. Like the control planes,
+/// it dies with the test run.
+pub fn spawn(
+    name: &str,
+    args: &[String],
+    env: &[(&str, &str)],
+    log: &Path,
+) -> anyhow::Result<Process> {
+    let program = binary_path(name)?;
+    let wrapper = binary::controlplane()?;
+    let mut full: Vec<OsString> = vec!["exec".into(), program.into_os_string()];
+    full.extend(args.iter().map(OsString::from));
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Process::spawn(Spec {
+        name: name.to_owned(),
+        program: wrapper,
+        args: full,
+        log: log.to_owned(),
+        env: env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect(),
+    })
+}

@@ -1,0 +1,271 @@
+//! The join journey through the real binaries, on a private fleet whose API servers the test
+//! may stop: `kubectl roster join`, `roster-agent`, `roster-hub`, outages, `kubectl roster unjoin`.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use cluster_inventory::v1alpha1::ClusterProfile;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use roster_api::{MemberCluster, names};
+use roster_testenv::{Fleet, crds, process::Process, roster, wait};
+use serde_json::json;
+
+use super::support::INVENTORY;
+
+const MEMBER: &str = "edge-1";
+const PERIOD: u64 = 1;
+const GRACE: u64 = 5;
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+struct Journey {
+    fleet: Fleet,
+    dir: PathBuf,
+    hub: Client,
+    _roster_hub: Process,
+}
+
+impl Journey {
+    async fn start(dir: &Path) -> anyhow::Result<Self> {
+        let fleet = Fleet::start(dir, &[MEMBER]).await?;
+        let hub = fleet.hub.client().await?;
+        crds::install(&hub, &roster_api::crd::all()).await?;
+        let roster_hub = roster::spawn(
+            "roster-hub",
+            &[format!(
+                "--kubeconfig={}",
+                fleet.hub.kubeconfig_path().display()
+            )],
+            &[("RUST_LOG", "info,roster_hub=debug")],
+            &dir.join("roster-hub.log"),
+        )?;
+        Ok(Self {
+            fleet,
+            dir: dir.to_owned(),
+            hub,
+            _roster_hub: roster_hub,
+        })
+    }
+
+    fn member(&self) -> &roster_testenv::Cluster {
+        &self.fleet.members[0]
+    }
+
+    async fn kubectl_roster(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        let hub = format!(
+            "--kubeconfig={}",
+            self.fleet.hub.kubeconfig_path().display()
+        );
+        Ok(
+            tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
+                .arg(hub)
+                .args(args)
+                .output()
+                .await?,
+        )
+    }
+
+    fn agent(&self, bootstrap: &Path, state: &str) -> anyhow::Result<Process> {
+        roster::spawn(
+            "roster-agent",
+            &[
+                format!("--member-name={MEMBER}"),
+                format!("--bootstrap-kubeconfig={}", bootstrap.display()),
+                format!(
+                    "--member-kubeconfig={}",
+                    self.member().kubeconfig_path().display()
+                ),
+                format!("--state-dir={}", self.dir.join(state).display()),
+                "--report-interval=2".into(),
+            ],
+            &[("RUST_LOG", "info,roster_agent=debug")],
+            &self.dir.join(format!("roster-agent-{state}.log")),
+        )
+    }
+
+    async fn health(&self) -> anyhow::Result<Option<(String, String)>> {
+        let profile = Api::<ClusterProfile>::namespaced(self.hub.clone(), INVENTORY)
+            .get_opt(MEMBER)
+            .await?;
+        Ok(profile.and_then(|p| p.status).and_then(|s| {
+            s.conditions
+                .into_iter()
+                .find(|c| c.type_ == "ControlPlaneHealthy")
+                .map(|c| (c.status, c.reason))
+        }))
+    }
+
+    async fn wait_health(&self, status: &str) -> anyhow::Result<String> {
+        wait::until(
+            &format!("{MEMBER} ControlPlaneHealthy={status}"),
+            TIMEOUT,
+            || async {
+                Ok(self
+                    .health()
+                    .await?
+                    .filter(|(s, _)| s == status)
+                    .map(|(_, reason)| reason))
+            },
+        )
+        .await
+    }
+}
+
+fn log_of(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("roster-journey-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let j = Journey::start(&dir).await?;
+
+    // Fast heartbeats for the test: the admin creates the MemberCluster first; join keeps it.
+    let member = json!({
+        "apiVersion": "roster.dev/v1alpha1", "kind": "MemberCluster",
+        "metadata": {"name": MEMBER, "labels": {"env": "test"}},
+        "spec": {"heartbeat": {"periodSeconds": PERIOD, "graceSeconds": GRACE}},
+    });
+    Api::<MemberCluster>::all(j.hub.clone())
+        .patch(
+            MEMBER,
+            &PatchParams::apply("journey"),
+            &Patch::Apply(member),
+        )
+        .await?;
+    let bootstrap = dir.join("bootstrap.kubeconfig");
+    let out = j
+        .kubectl_roster(&[
+            "join",
+            MEMBER,
+            "--output",
+            "kubeconfig",
+            "--file",
+            bootstrap.to_str().unwrap(),
+        ])
+        .await?;
+    assert!(
+        out.status.success(),
+        "join failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A wrong bootstrap credential is refused with a clear message, and nothing joins.
+    let wrong = dir.join("wrong.kubeconfig");
+    let garbage = j
+        .fleet
+        .hub
+        .token_kubeconfig("eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl");
+    std::fs::write(&wrong, roster_testenv::kubeconfig::to_yaml(&garbage)?)?;
+    let mut refused = j.agent(&wrong, "wrong")?;
+    wait::until("the wrong credential refused", TIMEOUT, || {
+        let log = log_of(&dir, "roster-agent-wrong.log");
+        async move { Ok(log.contains("refused").then_some(())) }
+    })
+    .await?;
+    let log = log_of(&dir, "roster-agent-wrong.log");
+    assert!(
+        log.to_lowercase().contains("refused"),
+        "no clear refusal in the agent log:\n{log}"
+    );
+    refused.stop();
+    assert!(j.health().await?.is_none_or(|(s, _)| s != "True"));
+
+    // The real agent joins; the access provider reaches the member.
+    let mut agent = j.agent(&bootstrap, "agent")?;
+    j.wait_health("True").await?;
+    let profile = Api::<ClusterProfile>::namespaced(j.hub.clone(), INVENTORY)
+        .get(MEMBER)
+        .await?;
+    let status = profile.status.unwrap();
+    let cluster = status.access_providers[0].cluster.clone().unwrap();
+    assert_eq!(cluster.server, j.member().server());
+    let ca = String::from_utf8(cluster.certificate_authority_data.clone().unwrap().0)?;
+    assert_eq!(ca.trim(), j.member().ca_pem().trim());
+    let mut kubeconfig = j.member().admin_kubeconfig().clone();
+    kubeconfig.clusters[0].cluster.as_mut().unwrap().server = Some(cluster.server.clone());
+    kubeconfig.clusters[0]
+        .cluster
+        .as_mut()
+        .unwrap()
+        .certificate_authority_data = Some(base64_encode(&ca));
+    let via_profile = Client::try_from(roster_testenv::kubeconfig::to_config(kubeconfig).await?)?;
+    let ns: Namespace = Api::all(via_profile).get("kube-system").await?;
+    let id = status
+        .properties
+        .iter()
+        .find(|p| p.name == "cluster.clusterset.k8s.io")
+        .map(|p| p.value.clone());
+    assert_eq!(id, ns.metadata.uid, "the cluster id is kube-system's UID");
+    assert_eq!(
+        status.version.and_then(|v| v.kubernetes).as_deref(),
+        Some("v1.37.2")
+    );
+
+    // Stop the agent: Unknown after the grace period, not before; start it again: True.
+    agent.stop();
+    let stopped = Instant::now();
+    j.wait_health("Unknown").await?;
+    let silence = stopped.elapsed();
+    assert!(
+        silence + Duration::from_secs(PERIOD) >= Duration::from_secs(GRACE),
+        "Unknown after only {silence:?}"
+    );
+    assert!(
+        silence <= Duration::from_secs(GRACE + PERIOD + 2),
+        "Unknown only after {silence:?}"
+    );
+    let mut agent = j.agent(&bootstrap, "agent")?;
+    j.wait_health("True").await?;
+
+    // Stop the member's API server: the profile stops saying True; start it: True again.
+    j.member().stop_apiserver()?;
+    let reason = j.wait_health("False").await?;
+    assert_eq!(reason, "ApiServerUnhealthy");
+    j.member().start_apiserver().await?;
+    j.wait_health("True").await?;
+
+    // A hub outage: the agent rides it out and resumes.
+    j.fleet.hub.stop_apiserver()?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    j.fleet.hub.start_apiserver().await?;
+    j.wait_health("True").await?;
+    assert!(
+        agent.exit_status().is_none(),
+        "the agent survived the hub outage"
+    );
+
+    // Unjoin: everything the hub made for the member goes, and the agent's token stops working.
+    let out = j.kubectl_roster(&["unjoin", MEMBER]).await?;
+    assert!(
+        out.status.success(),
+        "unjoin failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profiles: Api<ClusterProfile> = Api::namespaced(j.hub.clone(), INVENTORY);
+    let namespaces: Api<Namespace> = Api::all(j.hub.clone());
+    wait::until("profile and namespace gone", TIMEOUT, || async {
+        let gone = profiles.get_opt(MEMBER).await?.is_none()
+            && namespaces
+                .get_opt(&names::member_namespace(MEMBER))
+                .await?
+                .is_none();
+        Ok(gone.then_some(()))
+    })
+    .await?;
+    agent.stop();
+    drop(j);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
