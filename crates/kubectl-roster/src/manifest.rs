@@ -6,16 +6,13 @@ use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy},
         core::v1::{
-            Capabilities, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, Namespace,
-            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-            SeccompProfile, Secret, SecretVolumeSource, SecurityContext, ServiceAccount, Volume,
-            VolumeMount,
+            Capabilities, Container, ContainerPort, EmptyDirVolumeSource, Namespace,
+            PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
+            Secret, SecretVolumeSource, SecurityContext, ServiceAccount, Volume, VolumeMount,
         },
         rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject},
     },
-    apimachinery::pkg::{
-        api::resource::Quantity, apis::meta::v1::LabelSelector, util::intstr::IntOrString,
-    },
+    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::LabelSelector},
 };
 use kube::api::ObjectMeta;
 use roster_api::names;
@@ -221,8 +218,8 @@ impl AgentInstall<'_> {
                 container_port: ADMIN_PORT,
                 ..ContainerPort::default()
             }]),
-            liveness_probe: Some(http_probe("/healthz")),
-            readiness_probe: Some(http_probe("/readyz")),
+            // Liveness and readiness probes come with the agent's admin server (/healthz,
+            // /readyz on this port), which is not served yet.
             resources: Some(ResourceRequirements {
                 requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
                 limits: Some(quantities(&[("memory", "128Mi")])),
@@ -253,18 +250,6 @@ impl AgentInstall<'_> {
             ]),
             ..Container::default()
         }
-    }
-}
-
-fn http_probe(path: &str) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.into()),
-            port: IntOrString::String("admin".into()),
-            ..HTTPGetAction::default()
-        }),
-        period_seconds: Some(10),
-        ..Probe::default()
     }
 }
 
