@@ -46,9 +46,14 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         fleet.rss_bytes() / (1024 * 1024)
     );
+    let joining = std::time::Instant::now();
     let roster = start_roster(dir, &fleet).await?;
     let kubectl = kubectl_hint(dir);
     print_banner(&fleet, &kubeconfigs, &kubectl);
+    println!(
+        "Both members joined and Healthy {:.1} s after roster-hub started.",
+        joining.elapsed().as_secs_f64()
+    );
 
     wait_for_interrupt().await?;
     println!("\nStopping the fleet...");
@@ -173,9 +178,7 @@ fn print_banner(fleet: &Fleet, kubeconfigs: &[(String, String, PathBuf)], kubect
     println!("  {kubectl} --kubeconfig .dev/hub.kubeconfig get memberclusters");
     println!("  {kubectl} --kubeconfig .dev/hub.kubeconfig get clusterprofiles -A");
     println!("  {kubectl} --kubeconfig .dev/member-1.kubeconfig get namespaces");
-    println!(
-        "  kubectl roster --kubeconfig .dev/hub.kubeconfig status   (with target/debug on PATH)"
-    );
+    println!("  PATH=$PWD/.bin:$PATH kubectl roster --kubeconfig .dev/hub.kubeconfig status");
     println!(
         "\nLogs: {}/<cluster>/*.log and .dev/logs/",
         relative(fleet.dir())
