@@ -33,7 +33,10 @@ impl HubEndpoint {
                 || server_url(&config.cluster_url.to_string()),
                 str::to_owned,
             ),
-            ca_pem: config.root_cert.as_deref().map(pem_certificates),
+            ca_pem: config
+                .root_cert
+                .as_deref()
+                .map(roster_runtime::pem::certificates),
             tls_server_name: config.tls_server_name.clone(),
             insecure: config.accept_invalid_certs,
         }
@@ -47,21 +50,6 @@ fn server_url(url: &str) -> String {
         Some(bare) if after_scheme.find('/') == Some(after_scheme.len() - 1) => bare.to_owned(),
         _ => url.to_owned(),
     }
-}
-
-/// DER certificates as a PEM bundle.
-pub fn pem_certificates(ders: &[Vec<u8>]) -> String {
-    let mut pem = String::new();
-    for der in ders {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let encoded = STANDARD.encode(der);
-        for line in encoded.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    pem
 }
 
 /// The bootstrap kubeconfig of member `member`: cluster `hub`, user and context
@@ -124,14 +112,14 @@ mod tests {
     fn endpoint() -> HubEndpoint {
         HubEndpoint {
             server: "https://hub.example:6443".into(),
-            ca_pem: Some(pem_certificates(&[vec![1, 2, 3]])),
+            ca_pem: Some(roster_runtime::pem::certificates(&[vec![1, 2, 3]])),
             ..HubEndpoint::default()
         }
     }
 
     #[test]
     fn pem_wraps_base64_der_in_certificate_lines() {
-        let pem = pem_certificates(&[vec![0; 51], vec![1]]);
+        let pem = roster_runtime::pem::certificates(&[vec![0; 51], vec![1]]);
         let lines: Vec<&str> = pem.lines().collect();
         assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
         assert_eq!(lines[1].len(), 64);

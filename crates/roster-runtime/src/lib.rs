@@ -2,6 +2,7 @@
 //! flags every binary takes.
 
 pub mod logging;
+pub mod pem;
 
 /// Installs ring as the process-wide rustls crypto provider. Call once, first thing in `main`.
 pub fn install_crypto_provider() {

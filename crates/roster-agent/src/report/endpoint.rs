@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use anyhow::Context;
-use base64::{Engine, engine::general_purpose::STANDARD};
 
 /// URL and CA of the member API server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,17 +32,7 @@ pub fn resolve(config: &kube::Config, server: Option<&str>, ca_pem: Option<Vec<u
 
 /// DER certificates (what kube keeps) as one PEM bundle (what kubeconfigs carry).
 pub fn der_to_pem(certs: &[Vec<u8>]) -> Vec<u8> {
-    let mut pem = String::new();
-    for der in certs {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let encoded = STANDARD.encode(der);
-        for line in encoded.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    pem.into_bytes()
+    roster_runtime::pem::certificates(certs).into_bytes()
 }
 
 /// Reads `--api-server-ca-file`: a PEM bundle with at least one certificate.
