@@ -5,9 +5,10 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use super::support::username;
 use k8s_openapi::{
     api::{
-        authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec},
+        authentication::v1::{TokenRequest, TokenRequestSpec},
         coordination::v1::Lease,
         core::v1::{Namespace, Node, Secret, ServiceAccount},
         rbac::v1::{
@@ -379,17 +380,6 @@ fn write_kubeconfig(env: &TestEnv, dir: &std::path::Path, token: &str) -> anyhow
     Ok(path)
 }
 
-async fn username(client: Client) -> anyhow::Result<String> {
-    let review = Api::<SelfSubjectReview>::all(client)
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await?;
-    Ok(review
-        .status
-        .and_then(|s| s.user_info)
-        .and_then(|u| u.username)
-        .unwrap_or_default())
-}
-
 #[tokio::test]
 async fn credentials_trade_a_bootstrap_token_for_renewable_agent_tokens() -> anyhow::Result<()> {
     let env = TestEnv::start().await?;
@@ -424,7 +414,7 @@ async fn credentials_trade_a_bootstrap_token_for_renewable_agent_tokens() -> any
     // The hub client reads the token file and authenticates as the agent, with no more
     // rights than granted.
     let hub = Client::try_from(credentials.hub_config())?;
-    assert_eq!(username(hub.clone()).await?, agent_user);
+    assert_eq!(username(&hub).await?, agent_user);
     let denied = Api::<Secret>::namespaced(hub, &ns)
         .list(&ListParams::default())
         .await
@@ -436,7 +426,7 @@ async fn credentials_trade_a_bootstrap_token_for_renewable_agent_tokens() -> any
     let second = std::fs::read_to_string(credentials.token_path())?;
     assert_ne!(first, second);
     assert_eq!(
-        username(Client::try_from(credentials.hub_config())?).await?,
+        username(&Client::try_from(credentials.hub_config())?).await?,
         agent_user
     );
 
@@ -444,7 +434,7 @@ async fn credentials_trade_a_bootstrap_token_for_renewable_agent_tokens() -> any
     let garbage = write_kubeconfig(&env, &dir, "garbage")?;
     let restarted = Credentials::start(settings(garbage.clone(), "state")).await?;
     assert_eq!(
-        username(Client::try_from(restarted.hub_config())?).await?,
+        username(&Client::try_from(restarted.hub_config())?).await?,
         agent_user
     );
 

@@ -4,7 +4,7 @@
 use std::{path::PathBuf, process::Output, time::Duration};
 
 use k8s_openapi::api::{
-    authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec},
+    authentication::v1::{TokenRequest, TokenRequestSpec},
     core::v1::{Namespace, ServiceAccount},
 };
 use kube::{
@@ -15,7 +15,7 @@ use kube::{
 use roster_api::{MemberCluster, names};
 use roster_testenv::{TestEnv, wait};
 
-use super::support::hub_process;
+use super::support::{hub_process, username};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
@@ -92,17 +92,6 @@ async fn client_of(kubeconfig: Kubeconfig) -> anyhow::Result<Client> {
     let config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
     Ok(Client::try_from(config)?)
-}
-
-async fn username(client: &Client) -> anyhow::Result<String> {
-    let review = Api::<SelfSubjectReview>::all(client.clone())
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await?;
-    Ok(review
-        .status
-        .and_then(|s| s.user_info)
-        .and_then(|u| u.username)
-        .unwrap_or_default())
 }
 
 async fn mint_agent_token(client: &Client, member: &str, account: &str) -> kube::Result<()> {

@@ -75,3 +75,16 @@ pub fn hub_diagnostics(env: &roster_testenv::TestEnv) -> String {
 }
 
 static HUB_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The user name the API server authenticates `client` as (a SelfSubjectReview).
+pub async fn username(client: &kube::Client) -> anyhow::Result<String> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let review = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await?;
+    Ok(review
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .unwrap_or_default())
+}
