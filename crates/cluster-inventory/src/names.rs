@@ -38,3 +38,13 @@ pub const PROPERTY_VALUE_MAX_LEN: usize = 1024;
 
 /// Upper bound the API puts on a property name.
 pub const PROPERTY_NAME_MAX_LEN: usize = 253;
+
+/// Name of the cluster extension (KEP-5339) holding extra command-line arguments for the exec
+/// plugin, appended when the consumer's provider allows it.
+pub const ADDITIONAL_ARGS_EXTENSION: &str =
+    "clusterprofiles.multicluster.x-k8s.io/exec/additional-args";
+
+/// Name of the cluster extension (KEP-5339) holding extra environment variables for the exec
+/// plugin, merged when the consumer's provider allows it.
+pub const ADDITIONAL_ENVS_EXTENSION: &str =
+    "clusterprofiles.multicluster.x-k8s.io/exec/additional-envs";

@@ -269,14 +269,15 @@ fn agent_rules() -> Vec<PolicyRule> {
         "get", "list", "watch", "create", "update", "patch", "delete",
     ];
     vec![
-        rule("", &["namespaces"], &["get"]),
+        // `create`: a remote service account's namespace is created when missing.
+        rule("", &["namespaces"], &["get", "create"]),
         rule("", &["nodes"], READ),
         rule("about.k8s.io", &["clusterproperties"], READ),
         rule("apiextensions.k8s.io", &["customresourcedefinitions"], READ),
         rule(
             "",
             &["serviceaccounts", "serviceaccounts/token"],
-            &["create", "get", "update", "patch", "delete"],
+            &["create", "get", "list", "update", "patch", "delete"],
         ),
         rule(
             "rbac.authorization.k8s.io",

@@ -57,12 +57,27 @@ pub struct Cli {
           value_parser = clap::value_parser!(i64).range(names::MIN_TOKEN_EXPIRATION_SECONDS..))]
     pub hub_token_ttl: i64,
 
+    /// Point of a remote token's granted life at which it is refreshed, between 0 and 1
+    /// (default 0.8: a one-hour token is replaced after 48 minutes).
+    #[arg(long, env = "ROSTER_TOKEN_REFRESH_FRACTION", default_value_t = 0.8,
+          value_parser = refresh_fraction)]
+    pub token_refresh_fraction: f64,
+
     /// Address of the admin server (metrics, health); not served yet.
     #[arg(long, env = "ROSTER_ADMIN_ADDRESS", default_value = "0.0.0.0:8081")]
     pub admin_address: std::net::SocketAddr,
 
     #[command(flatten)]
     pub log: LogOptions,
+}
+
+fn refresh_fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 1 (exclusive)"))
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,21 @@ use crate::{errors, timing};
 /// Spread of the heartbeat period, as a fraction of it.
 pub const JITTER: f64 = 0.1;
 
+/// Consecutive 401 answers after which the agent concludes the hub removed its member.
+pub const REFUSALS_TO_LEAVE: u32 = 3;
+
+/// The hub no longer authenticates the agent: its service account is gone, so its member was
+/// unjoined (or its MemberCluster deleted).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the hub no longer accepts this agent's credential: member {member} was removed from the hub \
+     (unjoined, or its MemberCluster deleted); run 'kubectl roster join {member}' to join again"
+)]
+pub struct LeftHub {
+    /// The member's name.
+    pub member: String,
+}
+
 /// How often the MemberCluster's heartbeat settings are re-read.
 const SETTINGS_MAX_AGE: Duration = Duration::from_secs(60);
 
@@ -89,6 +104,7 @@ pub async fn run(
     let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut read_at: Option<Instant> = None;
     let mut failing = false;
+    let mut refusals = 0;
     loop {
         if read_at.is_none_or(|t| t.elapsed() >= SETTINGS_MAX_AGE) {
             read_at = Some(Instant::now());
@@ -111,6 +127,7 @@ pub async fn run(
             .await
         {
             Ok(_) => {
+                refusals = 0;
                 if std::mem::replace(&mut failing, false) {
                     tracing::info!("heartbeat renewed again");
                 }
@@ -119,6 +136,14 @@ pub async fn run(
             }
             Err(e) => {
                 failing = true;
+                refusals = if errors::status_code(&e) == Some(401) {
+                    refusals + 1
+                } else {
+                    0
+                };
+                if refusals >= REFUSALS_TO_LEAVE {
+                    return Err(LeftHub { member }.into());
+                }
                 let delay = backoff.next_delay().min(current.period);
                 tracing::warn!(error = %errors::chain(&e), retry_in = ?delay,
                     "cannot renew the heartbeat lease on the hub");

@@ -2,12 +2,14 @@
 //!
 //! [`run`] obtains the agent's hub token ([`credentials`]), then runs four loops side by side
 //! until a signal stops it: token renewal, the heartbeat Lease ([`heartbeat`]), the `/readyz`
-//! probe ([`probe`]) and the MemberReport ([`report`]).
+//! probe ([`probe`]), the MemberReport ([`report`]) and the remote service accounts
+//! ([`grants`]).
 
 pub mod cli;
 pub mod clients;
 pub mod credentials;
 pub mod errors;
+pub mod grants;
 pub mod heartbeat;
 pub mod jwt;
 pub mod probe;
@@ -64,18 +66,47 @@ async fn agent(cli: cli::Cli) -> anyhow::Result<()> {
     let probe = probe::Probe::new(cli.probe_failure_threshold, timing::now());
     let (cadence_tx, cadence_rx) = watch::channel(heartbeat::Cadence::default());
     let (health_tx, health_rx) = watch::channel(probe.health().clone());
-    let reporter = report::Reporter::new(hub.clone(), &namespace, member_client, endpoint).await;
-    tokio::try_join!(
+    let reporter =
+        report::Reporter::new(hub.clone(), &namespace, member_client.clone(), endpoint).await;
+    let revoker = member_client.clone();
+    let grant_settings = grants::Settings {
+        namespace: namespace.clone(),
+        refresh_fraction: cli.token_refresh_fraction,
+    };
+    let served = tokio::try_join!(
         credentials.keep_fresh(),
-        heartbeat::run(hub, namespace, member, cadence_tx),
+        heartbeat::run(hub.clone(), namespace, member, cadence_tx),
+        grants::run(hub, member_client, grant_settings),
         probe::run(probe_client, probe, cadence_rx, health_tx),
         report::run(
             reporter,
             Duration::from_secs(cli.report_interval),
             health_rx
         ),
-    )?;
-    Ok(())
+    );
+    if let Err(error) = &served
+        && left_hub(error)
+    {
+        // Nothing this agent provisioned may outlive its member's place in the fleet.
+        match grants::member::sweep(&revoker, &Default::default()).await {
+            Ok(n) => tracing::warn!(
+                revoked = n,
+                "left the hub: revoked every remote service account"
+            ),
+            Err(e) => tracing::error!(error = %errors::chain(&e),
+                "left the hub, but could not revoke the remote service accounts"),
+        }
+    }
+    served.map(|_| ())
+}
+
+/// Whether `error` says the hub no longer accepts this agent (its identity was deleted).
+fn left_hub(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<heartbeat::LeftHub>().is_some()
+        || matches!(
+            error.downcast_ref::<credentials::CredentialError>(),
+            Some(credentials::CredentialError::Refused { .. })
+        )
 }
 
 /// The API server URL and CA to report: the flags, else the member configuration's.

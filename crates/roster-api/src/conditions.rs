@@ -40,3 +40,15 @@ pub mod properties {
     /// False: some values exceed the ClusterProfile's 1024-character limit and were left out.
     pub const VALUE_TOO_LONG: &str = "ValueTooLong";
 }
+
+/// Reasons of a RemoteServiceAccount's Ready condition.
+pub mod ready {
+    /// True: every target cluster has a valid token in its Secret.
+    pub const TOKENS_READY: &str = "TokensReady";
+    /// False: some target clusters have no valid token yet (the message says which and why).
+    pub const TOKENS_PENDING: &str = "TokensPending";
+    /// False: no MemberCluster matches the selection.
+    pub const NO_CLUSTERS: &str = "NoClusters";
+    /// False: the cluster selector cannot be evaluated.
+    pub const INVALID_SELECTOR: &str = "InvalidSelector";
+}

@@ -3,7 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{MemberCluster, MemberReport, RemoteServiceAccount};
+use crate::{MemberCluster, MemberReport, RemoteAccountGrant, RemoteServiceAccount};
 
 /// Roster's CRDs and the ClusterProfile CRD, in installation order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -11,6 +11,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         MemberCluster::crd(),
         RemoteServiceAccount::crd(),
         MemberReport::crd(),
+        RemoteAccountGrant::crd(),
     ];
     for crd in &mut roster {
         cluster_inventory::schema::normalize(crd);

@@ -8,10 +8,14 @@ pub mod crd;
 pub mod member_cluster;
 pub mod member_report;
 pub mod names;
+pub mod remote_account_grant;
 pub mod remote_service_account;
 
 pub use member_cluster::{MemberCluster, MemberClusterSpec, MemberClusterStatus};
 pub use member_report::{MemberReport, MemberReportSpec};
+pub use remote_account_grant::{
+    RemoteAccountGrant, RemoteAccountGrantSpec, RemoteAccountGrantStatus,
+};
 pub use remote_service_account::{
     RemoteServiceAccount, RemoteServiceAccountSpec, RemoteServiceAccountStatus,
 };

@@ -119,6 +119,56 @@ pub const DEFAULT_BOOTSTRAP_TTL_SECONDS: i64 = 3600;
 /// Lifetime the agent asks for its own hub token, seconds.
 pub const DEFAULT_AGENT_TOKEN_TTL_SECONDS: i64 = 3600;
 
+/// Name of the Secret holding a RemoteServiceAccount's token for one member cluster, in the
+/// RemoteServiceAccount's namespace on the hub.
+pub fn token_secret_name(remote_service_account: &str, cluster: &str) -> String {
+    format!("{remote_service_account}-{cluster}")
+}
+
+/// Label on hub objects serving a RemoteServiceAccount, naming its namespace.
+pub const LABEL_CONSUMER_NAMESPACE: &str = "roster.dev/consumer-namespace";
+
+/// Label on the member-side objects an agent provisions, naming the grant's UID.
+pub const LABEL_GRANT_UID: &str = "roster.dev/grant-uid";
+
+/// Annotation on a member-side service account naming its RemoteServiceAccount
+/// (`<namespace>/<name>` on the hub).
+pub const ANNOTATION_REMOTE_SERVICE_ACCOUNT: &str = "roster.dev/remote-service-account";
+
+/// Finalizer the hub puts on RemoteServiceAccounts: their grants live in member namespaces
+/// and their service accounts on member clusters, beyond owner references.
+pub const REMOTE_SERVICE_ACCOUNT_FINALIZER: &str = "roster.dev/revoke-remote-access";
+
+/// Name of the Role (and RoleBinding) letting an agent write its grants' token Secrets.
+pub const AGENT_TOKENS_ROLE: &str = "roster-agent-tokens";
+
+/// Name of the RemoteAccountGrant (and its token Secret) in a member's namespace for the
+/// RemoteServiceAccount `namespace/name`. Dots cannot appear in a namespace, so the name is
+/// unambiguous.
+pub fn grant_name(namespace: &str, name: &str) -> String {
+    format!("{namespace}.{name}")
+}
+
+/// Keys of a remote token Secret (`<rsa>-<cluster>`).
+pub mod token_secret {
+    /// The bearer token.
+    pub const TOKEN: &str = "token";
+    /// PEM bundle of the member API server's CA.
+    pub const CA: &str = "ca.crt";
+    /// The member API server's URL.
+    pub const SERVER: &str = "server";
+    /// Namespace of the service account on the member.
+    pub const NAMESPACE: &str = "namespace";
+    /// A kubeconfig reading `token` and `ca.crt` from the automount folder.
+    pub const KUBECONFIG: &str = "kubeconfig";
+    /// When the token expires, RFC 3339 (UTC, seconds).
+    pub const EXPIRATION: &str = "expirationTimestamp";
+    /// The Secret type Roster gives remote token Secrets.
+    pub const TYPE: &str = "roster.dev/remote-token";
+    /// Label naming the RemoteServiceAccount a token Secret belongs to.
+    pub const LABEL_REMOTE_SERVICE_ACCOUNT: &str = "roster.dev/remote-service-account";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ use crate::names;
     derive = "PartialEq",
     derive = "Default",
     doc = "RemoteServiceAccount gives the namespace it lives in an identity on member clusters: Roster creates a service account with the requested permissions on each selected member and keeps a short-lived token for it in the Secret <name>-<cluster> of this namespace.",
+    validation = Rule::new("size(self.metadata.name) <= 63").message("a RemoteServiceAccount name is at most 63 characters: it names Secrets (<name>-<cluster>) and labels"),
     validation = Rule::new("!has(oldSelf.spec.serviceAccount) || (has(self.spec.serviceAccount) && self.spec.serviceAccount == oldSelf.spec.serviceAccount)").message("spec.serviceAccount is immutable: create a new RemoteServiceAccount instead"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Clusters", type_ = "integer", json_path = ".status.readyClusters"),

@@ -9,6 +9,9 @@ pub enum Error {
     /// An object could not be serialized.
     #[error("serializing an object: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// Adding or removing a finalizer went wrong outside an API call.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
 }
 
 impl Error {
@@ -21,6 +24,17 @@ impl Error {
             Error::Kube(kube::Error::Api(_)) => "api",
             Error::Kube(_) => "transport",
             Error::Serialize(_) => "serialize",
+            Error::Finalizer(_) => "finalizer",
+        }
+    }
+
+    /// The error behind a finalizer step.
+    pub fn from_finalizer(error: kube::runtime::finalizer::Error<Error>) -> Self {
+        use kube::runtime::finalizer::Error as F;
+        match error {
+            F::ApplyFailed(e) | F::CleanupFailed(e) => e,
+            F::AddFinalizer(e) | F::RemoveFinalizer(e) => Error::Kube(e),
+            other => Error::Finalizer(other.to_string()),
         }
     }
 

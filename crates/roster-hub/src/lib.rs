@@ -1,5 +1,7 @@
 //! `roster-hub`: the cluster manager of the ClusterProfile API on the hub cluster.
 
+pub mod access;
+pub mod apply;
 pub mod backoff;
 pub mod budget;
 pub mod cli;
@@ -38,7 +40,11 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let settings = context::Settings {
         inventory_namespace: cli.inventory_namespace.clone(),
     };
-    member::run((client, settings, Arc::new(clock::SystemClock))).await;
+    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    tokio::join!(
+        member::run((client.clone(), settings, clock.clone())),
+        access::run(client, clock),
+    );
     tracing::info!("roster-hub stopped");
     Ok(())
 }

@@ -37,6 +37,7 @@ fn generates_one_file_per_crd_with_a_header() {
             "memberclusters.roster.dev.yaml",
             "remoteserviceaccounts.roster.dev.yaml",
             "memberreports.roster.dev.yaml",
+            "remoteaccountgrants.roster.dev.yaml",
         ]
     );
     for (name, yaml) in &files {

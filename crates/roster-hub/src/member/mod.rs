@@ -43,7 +43,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// Watches list with the most recent semantic: a list served from a just-restarted API
 /// server's watch cache can be older than what that cache can resume a watch from, which
 /// leaves a watcher relisting on "too old resource version" for minutes.
-fn watch_config() -> watcher::Config {
+pub fn watch_config() -> watcher::Config {
     watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
 }
 

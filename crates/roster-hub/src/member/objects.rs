@@ -14,7 +14,9 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
 };
 use kube::Resource;
-use roster_api::{MemberCluster, MemberReport, member_report::REPORT_NAME, names};
+use roster_api::{
+    MemberCluster, MemberReport, RemoteAccountGrant, member_report::REPORT_NAME, names,
+};
 
 /// Everything the hub creates for one member, all owned by its MemberCluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +93,22 @@ pub fn desired(member: &MemberCluster, grace_seconds: i32) -> MemberObjects {
                         &[REPORT_NAME],
                     ),
                     rule("", "serviceaccounts/token", &["create"], &[agent]),
+                    rule(
+                        &RemoteAccountGrant::group(&()),
+                        &RemoteAccountGrant::plural(&()),
+                        &["get", "list", "watch"],
+                        &[],
+                    ),
+                    rule(
+                        &RemoteAccountGrant::group(&()),
+                        &format!("{}/status", RemoteAccountGrant::plural(&())),
+                        &["get", "update", "patch"],
+                        &[],
+                    ),
+                    // Token delivery into the Secrets the hub pre-creates for grants. No
+                    // `create`: an agent that could create Secrets could ask for a legacy,
+                    // non-expiring service-account token Secret.
+                    rule("", "secrets", &["get", "update", "patch"], &[]),
                 ]),
             },
             Role {
@@ -230,9 +248,23 @@ mod tests {
             bootstrap.resource_names.as_deref(),
             Some(&["roster-agent".to_owned()][..])
         );
-        // Only `create` of reports is unrestricted by name: RBAC cannot name what does not exist yet.
+        // Unrestricted by name: `create` of the report (RBAC cannot name what does not exist
+        // yet), and grants and their token Secrets, all inside this member's namespace only.
         for r in o.roles[0].rules.as_ref().unwrap() {
-            assert!(r.resource_names.is_some() || r.verbs == ["create"], "{r:?}");
+            let resource = r.resources.as_ref().unwrap()[0].as_str();
+            assert!(
+                r.resource_names.is_some()
+                    || r.verbs == ["create"]
+                    || resource.starts_with("remoteaccountgrants")
+                    || resource == "secrets",
+                "{r:?}"
+            );
+            if resource == "secrets" {
+                assert!(
+                    !r.verbs.iter().any(|v| v == "create" || v == "list"),
+                    "{r:?}"
+                );
+            }
         }
     }
 }

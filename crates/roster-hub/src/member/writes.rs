@@ -11,13 +11,8 @@ use k8s_openapi::{
     },
     jiff::Timestamp,
 };
-use kube::{
-    Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
-    runtime::reflector::ObjectRef,
-};
+use kube::{Api, Resource, ResourceExt, api::Patch, runtime::reflector::ObjectRef};
 use roster_api::{MemberCluster, MemberClusterStatus, names};
-use serde::Serialize;
 use serde_json::json;
 
 use super::{objects, profile};
@@ -26,33 +21,7 @@ use crate::{
     error::Error,
 };
 
-fn apply_params() -> PatchParams {
-    PatchParams::apply(names::HUB_FIELD_MANAGER).force()
-}
-
-/// A fully specified object for server-side apply: `apiVersion` and `kind` from the type.
-fn applied<K: Resource<DynamicType = ()> + Serialize>(
-    object: &K,
-) -> Result<serde_json::Value, Error> {
-    let mut value = serde_json::to_value(object)?;
-    value["apiVersion"] = json!(K::api_version(&()));
-    value["kind"] = json!(K::kind(&()));
-    Ok(value)
-}
-
-async fn apply<K>(api: Api<K>, object: &K) -> Result<(), Error>
-where
-    K: Resource<DynamicType = ()>
-        + Serialize
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
-{
-    let name = object.meta().name.clone().unwrap_or_default();
-    api.patch(&name, &apply_params(), &Patch::Apply(applied(object)?))
-        .await?;
-    Ok(())
-}
+use crate::apply::{apply, params as apply_params};
 
 /// Applies the member's namespace, identities, RBAC and Lease, once per (uid, generation).
 pub async fn prepare(

@@ -7,12 +7,15 @@ use std::{
 };
 
 use cluster_inventory::v1alpha1::ClusterProfile;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Api, Client,
     api::{Patch, PatchParams},
 };
-use roster_api::{MemberCluster, names};
+use roster_api::{
+    MemberCluster, RemoteServiceAccount,
+    names::{self, token_secret},
+};
 use roster_testenv::{Fleet, crds, process::Process, roster, wait};
 use serde_json::json;
 
@@ -241,6 +244,31 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
         "the agent survived the hub outage"
     );
 
+    // A remote service account on the member, to see it revoked when the member leaves.
+    let team = roster_testenv::env::create_namespace(&j.hub).await?;
+    let rsa: RemoteServiceAccount = serde_json::from_value(json!({
+        "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
+        "metadata": {"name": "ops"},
+        "spec": {"clusters": {"names": [MEMBER]}, "clusterRoles": ["view"]},
+    }))?;
+    Api::<RemoteServiceAccount>::namespaced(j.hub.clone(), &team)
+        .create(&Default::default(), &rsa)
+        .await?;
+    let secrets: Api<Secret> = Api::namespaced(j.hub.clone(), &team);
+    let secret_name = names::token_secret_name("ops", MEMBER);
+    let token = wait::until("the ops token", TIMEOUT, || async {
+        let secret = secrets.get_opt(&secret_name).await?;
+        Ok(secret
+            .and_then(|s| s.data)
+            .and_then(|d| d.get(token_secret::TOKEN).cloned())
+            .map(|t| String::from_utf8_lossy(&t.0).into_owned()))
+    })
+    .await?;
+    let remote = Client::try_from(
+        roster_testenv::kubeconfig::to_config(j.member().token_kubeconfig(&token)).await?,
+    )?;
+    Api::<Namespace>::all(remote.clone()).get("default").await?;
+
     // Unjoin: everything the hub made for the member goes, and the agent's token stops working.
     let out = j.kubectl_roster(&["unjoin", MEMBER]).await?;
     assert!(
@@ -258,6 +286,29 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
                 .is_none();
         Ok(gone.then_some(()))
     })
+    .await?;
+    // The agent sees it was removed, revokes what it provisioned on the member, and stops; the
+    // consumer's Secret for the member goes too.
+    let deadline = Instant::now() + TIMEOUT;
+    while agent.exit_status().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent kept running after leaving the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(log_of(&dir, "roster-agent-agent.log").contains("was removed from the hub"));
+    // The API server learns of the deleted service account through its cache: wait for it.
+    wait::until("the member to refuse the remote token", TIMEOUT, || async {
+        let answer = Api::<Namespace>::all(remote.clone()).get("default").await;
+        Ok(matches!(&answer, Err(kube::Error::Api(s)) if s.code == 401).then_some(()))
+    })
+    .await?;
+    wait::until(
+        "the consumer's Secret for the member to go",
+        TIMEOUT,
+        || async { Ok(secrets.get_opt(&secret_name).await?.is_none().then_some(())) },
+    )
     .await?;
     agent.stop();
     drop(j);

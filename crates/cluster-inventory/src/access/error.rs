@@ -1,0 +1,80 @@
+//! Why a config or client could not be built for a ClusterProfile.
+
+/// Why a config or client could not be built for a ClusterProfile.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// None of the profile's access providers is in the provider file.
+    #[error(
+        "no access provider of ClusterProfile {profile} is in the provider file: the profile offers [{}], the file has [{}]",
+        .offered.join(", "),
+        .configured.join(", ")
+    )]
+    NoMatchingProvider {
+        /// The profile, as `namespace/name`.
+        profile: String,
+        /// The provider names the profile offers (sorted).
+        offered: Vec<String>,
+        /// The provider names the file has (in file order).
+        configured: Vec<String>,
+    },
+    /// A profile extension the provider consumes holds data of the wrong shape.
+    #[error("provider {provider:?}: extension {extension:?} is invalid: {reason}")]
+    InvalidExtension {
+        /// The provider whose cluster carries the extension.
+        provider: String,
+        /// The extension's name.
+        extension: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The cluster's server is not an absolute http(s) URL.
+    #[error("provider {provider:?}: server {server:?} is not a valid URL: {reason}")]
+    InvalidServer {
+        /// The provider whose cluster has the server.
+        provider: String,
+        /// The server as given.
+        server: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The cluster's certificate-authority-data holds no usable PEM certificate.
+    #[error("provider {provider:?}: certificate-authority-data is invalid: {reason}")]
+    InvalidCertificateAuthority {
+        /// The provider whose cluster has the CA.
+        provider: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The cluster's proxy-url is not an absolute http, https or socks5 URL.
+    #[error("provider {provider:?}: proxy-url {proxy_url:?} is not valid: {reason}")]
+    InvalidProxyUrl {
+        /// The provider whose cluster has the proxy.
+        provider: String,
+        /// The proxy URL as given.
+        proxy_url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// kube could not make a client from the built config.
+    #[error("cannot create a client for provider {provider:?}: {source}")]
+    Client {
+        /// The provider the config was built for.
+        provider: String,
+        /// kube's error.
+        source: kube::Error,
+    },
+}
+
+impl AccessError {
+    /// A short, bounded name of the error's kind, fit for a metric label or an Event reason.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::NoMatchingProvider { .. } => "NoMatchingProvider",
+            Self::InvalidExtension { .. } => "InvalidExtension",
+            Self::InvalidServer { .. } => "InvalidServer",
+            Self::InvalidCertificateAuthority { .. } => "InvalidCertificateAuthority",
+            Self::InvalidProxyUrl { .. } => "InvalidProxyUrl",
+            Self::Client { .. } => "Client",
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The objects an agent creates on its member for one grant: the service account and the RBAC
+//! that gives it exactly what the RemoteServiceAccount asked for. Every object carries the
+//! grant's UID, so what a deleted grant left behind can be found and removed.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::{
+        core::v1::ServiceAccount,
+        rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding, RoleRef, Subject},
+    },
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use roster_api::{RemoteAccountGrant, names};
+
+/// Everything one grant needs on the member.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemberObjects {
+    /// The service account.
+    pub service_account: ServiceAccount,
+    /// Bindings of the requested ClusterRoles, cluster-wide.
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// Bindings of ClusterRoles inside namespaces.
+    pub role_bindings: Vec<RoleBinding>,
+    /// The ClusterRole holding the grant's extra rules, if it has any (bound by the last of
+    /// `cluster_role_bindings`).
+    pub cluster_role: Option<ClusterRole>,
+}
+
+/// Labels of every member object of the grant with UID `uid`.
+pub fn labels(uid: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            names::LABEL_MANAGED_BY.to_owned(),
+            names::MANAGED_BY.to_owned(),
+        ),
+        (names::LABEL_GRANT_UID.to_owned(), uid.to_owned()),
+    ])
+}
+
+/// Label selector of every member object Roster's grants created.
+pub fn all_grants_selector() -> String {
+    format!(
+        "{}={},{}",
+        names::LABEL_MANAGED_BY,
+        names::MANAGED_BY,
+        names::LABEL_GRANT_UID
+    )
+}
+
+/// The member objects `grant` asks for.
+pub fn desired(grant: &RemoteAccountGrant) -> MemberObjects {
+    let uid = grant.metadata.uid.clone().unwrap_or_default();
+    let sa = &grant.spec.service_account;
+    let owner = &grant.spec.remote_service_account;
+    let meta = |name: String, namespace: Option<&str>| ObjectMeta {
+        name: Some(name),
+        namespace: namespace.map(str::to_owned),
+        labels: Some(labels(&uid)),
+        ..ObjectMeta::default()
+    };
+    let subject = Subject {
+        kind: "ServiceAccount".into(),
+        name: sa.name.clone(),
+        namespace: Some(sa.namespace.clone()),
+        api_group: None,
+    };
+    let role_ref = |name: &str| RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "ClusterRole".into(),
+        name: name.to_owned(),
+    };
+    let base = format!("roster:{}:{}", sa.namespace, sa.name);
+    let mut cluster_roles = grant.spec.cluster_roles.clone();
+    cluster_roles.sort();
+    cluster_roles.dedup();
+    let mut cluster_role_bindings: Vec<ClusterRoleBinding> = cluster_roles
+        .iter()
+        .map(|role| ClusterRoleBinding {
+            metadata: meta(format!("{base}:{role}"), None),
+            role_ref: role_ref(role),
+            subjects: Some(vec![subject.clone()]),
+        })
+        .collect();
+    let mut roles = grant.spec.roles.clone();
+    roles.sort_by(|a, b| (&a.namespace, &a.cluster_role).cmp(&(&b.namespace, &b.cluster_role)));
+    roles.dedup();
+    let role_bindings = roles
+        .iter()
+        .map(|r| RoleBinding {
+            metadata: meta(format!("{base}:{}", r.cluster_role), Some(&r.namespace)),
+            role_ref: role_ref(&r.cluster_role),
+            subjects: Some(vec![subject.clone()]),
+        })
+        .collect();
+    let cluster_role = (!grant.spec.rules.is_empty()).then(|| {
+        cluster_role_bindings.push(ClusterRoleBinding {
+            metadata: meta(base.clone(), None),
+            role_ref: role_ref(&base),
+            subjects: Some(vec![subject.clone()]),
+        });
+        ClusterRole {
+            metadata: meta(base.clone(), None),
+            rules: Some(grant.spec.rules.clone()),
+            aggregation_rule: None,
+        }
+    });
+    let mut sa_meta = meta(sa.name.clone(), Some(&sa.namespace));
+    sa_meta.annotations = Some(BTreeMap::from([(
+        names::ANNOTATION_REMOTE_SERVICE_ACCOUNT.to_owned(),
+        format!("{}/{}", owner.namespace, owner.name),
+    )]));
+    MemberObjects {
+        service_account: ServiceAccount {
+            metadata: sa_meta,
+            ..ServiceAccount::default()
+        },
+        cluster_role_bindings,
+        role_bindings,
+        cluster_role,
+    }
+}
+
+/// Whether an existing service account on the member may be taken for `grant`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Nothing there, or already this grant's.
+    Ours,
+    /// Left by a grant that no longer exists: delete it first (its tokens die with it).
+    Stale,
+    /// Another live grant's: refuse, naming it.
+    Taken(String),
+    /// Not created by Roster: refuse.
+    Foreign,
+}
+
+/// Who owns `existing`, given the UIDs of the live grants.
+pub fn ownership(
+    existing: Option<&ServiceAccount>,
+    grant_uid: &str,
+    live: &dyn Fn(&str) -> bool,
+) -> Ownership {
+    let Some(existing) = existing else {
+        return Ownership::Ours;
+    };
+    let labels = existing.metadata.labels.clone().unwrap_or_default();
+    match labels.get(names::LABEL_GRANT_UID) {
+        None => Ownership::Foreign,
+        Some(uid) if uid == grant_uid => Ownership::Ours,
+        Some(uid) if live(uid) => Ownership::Taken(
+            existing
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(names::ANNOTATION_REMOTE_SERVICE_ACCOUNT))
+                .cloned()
+                .unwrap_or_else(|| "another RemoteServiceAccount".into()),
+        ),
+        Some(_) => Ownership::Stale,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::rbac::v1::PolicyRule;
+    use roster_api::{
+        RemoteAccountGrantSpec,
+        remote_account_grant::{GrantOwner, GrantServiceAccount},
+        remote_service_account::NamespacedRole,
+    };
+
+    fn grant() -> RemoteAccountGrant {
+        let mut g = RemoteAccountGrant::new(
+            "team-a.deployer",
+            RemoteAccountGrantSpec {
+                remote_service_account: GrantOwner {
+                    namespace: "team-a".into(),
+                    name: "deployer".into(),
+                    uid: "rsa-uid".into(),
+                },
+                service_account: GrantServiceAccount {
+                    namespace: "roster-remote".into(),
+                    name: "team-a-deployer".into(),
+                },
+                cluster_roles: vec!["view".into(), "view".into()],
+                roles: vec![NamespacedRole {
+                    namespace: "apps".into(),
+                    cluster_role: "edit".into(),
+                }],
+                rules: vec![PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["configmaps".into()]),
+                    verbs: vec!["create".into()],
+                    ..PolicyRule::default()
+                }],
+                ..Default::default()
+            },
+        );
+        g.metadata.uid = Some("grant-uid".into());
+        g
+    }
+
+    #[test]
+    fn one_binding_per_role_all_labelled_with_the_grant() {
+        let o = desired(&grant());
+        let names: Vec<_> = o
+            .cluster_role_bindings
+            .iter()
+            .map(|b| b.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "roster:roster-remote:team-a-deployer:view",
+                "roster:roster-remote:team-a-deployer"
+            ]
+        );
+        assert_eq!(o.role_bindings.len(), 1);
+        assert_eq!(
+            o.role_bindings[0].metadata.namespace.as_deref(),
+            Some("apps")
+        );
+        assert_eq!(o.role_bindings[0].role_ref.name, "edit");
+        let cr = o.cluster_role.as_ref().unwrap();
+        assert_eq!(cr.rules.as_ref().unwrap()[0].verbs, ["create"]);
+        for meta in [
+            &o.service_account.metadata,
+            &o.role_bindings[0].metadata,
+            &cr.metadata,
+        ] {
+            assert_eq!(
+                meta.labels.as_ref().unwrap()[names::LABEL_GRANT_UID],
+                "grant-uid"
+            );
+        }
+        let subject = &o.role_bindings[0].subjects.as_ref().unwrap()[0];
+        assert_eq!(
+            (subject.name.as_str(), subject.namespace.as_deref()),
+            ("team-a-deployer", Some("roster-remote"))
+        );
+        assert_eq!(
+            o.service_account.metadata.annotations.unwrap()
+                [names::ANNOTATION_REMOTE_SERVICE_ACCOUNT],
+            "team-a/deployer"
+        );
+    }
+
+    #[test]
+    fn no_rules_no_cluster_role() {
+        let mut g = grant();
+        g.spec.rules.clear();
+        let o = desired(&g);
+        assert!(o.cluster_role.is_none());
+        assert_eq!(o.cluster_role_bindings.len(), 1);
+    }
+
+    #[test]
+    fn ownership_of_an_existing_service_account() {
+        let sa = |uid: Option<&str>| {
+            let mut s = ServiceAccount::default();
+            if let Some(uid) = uid {
+                s.metadata.labels = Some(labels(uid));
+                s.metadata.annotations = Some(BTreeMap::from([(
+                    names::ANNOTATION_REMOTE_SERVICE_ACCOUNT.to_owned(),
+                    "team-b/x".to_owned(),
+                )]));
+            }
+            s
+        };
+        let live = |uid: &str| uid == "live";
+        assert_eq!(ownership(None, "me", &live), Ownership::Ours);
+        assert_eq!(
+            ownership(Some(&sa(Some("me"))), "me", &live),
+            Ownership::Ours
+        );
+        assert_eq!(
+            ownership(Some(&sa(Some("gone"))), "me", &live),
+            Ownership::Stale
+        );
+        assert_eq!(
+            ownership(Some(&sa(Some("live"))), "me", &live),
+            Ownership::Taken("team-b/x".into())
+        );
+        assert_eq!(ownership(Some(&sa(None)), "me", &live), Ownership::Foreign);
+    }
+}

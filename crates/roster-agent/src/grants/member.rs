@@ -1,0 +1,330 @@
+//! The agent's writes on its member for a grant: the service account (after checking who owns
+//! an existing one), its RBAC, pruning what the grant no longer asks for, and the token.
+
+use std::collections::HashSet;
+
+use k8s_openapi::{
+    api::{
+        authentication::v1::{TokenRequest, TokenRequestSpec},
+        core::v1::{Namespace, ServiceAccount},
+        rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding},
+    },
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+};
+use roster_api::{RemoteAccountGrant, names};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::desired::{self, Ownership};
+use crate::errors;
+
+/// Why a grant cannot be served (for its status) or a retry is needed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The grant cannot be served as it stands: the message says why, for the user.
+    #[error("{0}")]
+    Refused(String),
+    /// The member could not be reached or was busy: try again soon.
+    #[error("member API: {}", errors::chain(.0))]
+    Transient(#[source] kube::Error),
+}
+
+impl ProvisionError {
+    fn from_kube(what: &str, error: kube::Error) -> Self {
+        if errors::is_transient(&error) {
+            return ProvisionError::Transient(error);
+        }
+        let detail = match &error {
+            kube::Error::Api(s) => s.message.clone(),
+            other => errors::chain(other),
+        };
+        ProvisionError::Refused(format!("{what}: {detail}"))
+    }
+}
+
+fn params() -> PatchParams {
+    PatchParams::apply(names::AGENT_FIELD_MANAGER).force()
+}
+
+async fn apply<K>(api: Api<K>, object: &K, what: &str) -> Result<K, ProvisionError>
+where
+    K: Resource<DynamicType = ()> + Serialize + Clone + std::fmt::Debug + DeserializeOwned,
+{
+    let mut value = serde_json::to_value(object)
+        .map_err(|e| ProvisionError::Refused(format!("{what}: {e}")))?;
+    value["apiVersion"] = serde_json::json!(K::api_version(&()));
+    value["kind"] = serde_json::json!(K::kind(&()));
+    let name = object.meta().name.clone().unwrap_or_default();
+    api.patch(&name, &params(), &Patch::Apply(value))
+        .await
+        .map_err(|e| ProvisionError::from_kube(what, e))
+}
+
+async fn delete<K>(api: Api<K>, name: &str) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + std::fmt::Debug + DeserializeOwned,
+{
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates or updates everything `grant` needs on the member; returns the service account's
+/// UID. `live` tells whether a grant UID belongs to a grant that still exists.
+pub async fn provision(
+    member: &Client,
+    grant: &RemoteAccountGrant,
+    live: &HashSet<String>,
+) -> Result<String, ProvisionError> {
+    let uid = grant.metadata.uid.clone().unwrap_or_default();
+    let sa = &grant.spec.service_account;
+    let wanted = desired::desired(grant);
+    ensure_namespace(member, &sa.namespace).await?;
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(member.clone(), &sa.namespace);
+    let existing = accounts
+        .get_opt(&sa.name)
+        .await
+        .map_err(|e| ProvisionError::from_kube("reading the service account", e))?;
+    let who = format!("service account {}/{}", sa.namespace, sa.name);
+    match desired::ownership(existing.as_ref(), &uid, &|u| live.contains(u)) {
+        Ownership::Ours => {}
+        Ownership::Stale => {
+            // Its tokens belong to a revoked grant: delete it so they die, then start afresh.
+            tracing::info!(account = %who, "replacing a service account left by a revoked grant");
+            delete(accounts.clone(), &sa.name)
+                .await
+                .map_err(|e| ProvisionError::from_kube("deleting a stale service account", e))?;
+        }
+        Ownership::Taken(by) => {
+            return Err(ProvisionError::Refused(format!(
+                "{who} on this member already belongs to RemoteServiceAccount {by}; choose \
+                 another spec.serviceAccount"
+            )));
+        }
+        Ownership::Foreign => {
+            return Err(ProvisionError::Refused(format!(
+                "{who} already exists on this member and was not created by Roster; choose \
+                 another spec.serviceAccount"
+            )));
+        }
+    }
+    let account = apply(
+        accounts,
+        &wanted.service_account,
+        "creating the service account",
+    )
+    .await?;
+
+    if let Some(role) = &wanted.cluster_role {
+        apply(
+            Api::all(member.clone()),
+            role,
+            "creating the ClusterRole for spec.rules",
+        )
+        .await?;
+    }
+    for binding in &wanted.cluster_role_bindings {
+        let what = format!("binding ClusterRole {}", binding.role_ref.name);
+        apply(Api::all(member.clone()), binding, &what).await?;
+    }
+    for binding in &wanted.role_bindings {
+        let namespace = binding.metadata.namespace.clone().unwrap_or_default();
+        let what = format!(
+            "binding ClusterRole {} in namespace {namespace}",
+            binding.role_ref.name
+        );
+        apply(Api::namespaced(member.clone(), &namespace), binding, &what).await?;
+    }
+    prune(member, &uid, &wanted)
+        .await
+        .map_err(|e| ProvisionError::from_kube("removing bindings no longer asked for", e))?;
+    Ok(account.uid().unwrap_or_default())
+}
+
+async fn ensure_namespace(member: &Client, name: &str) -> Result<(), ProvisionError> {
+    let api: Api<Namespace> = Api::all(member.clone());
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|e| ProvisionError::from_kube("reading the service account's namespace", e))?;
+    if found.is_none() {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.to_owned());
+        ns.metadata.labels = Some(
+            [(
+                names::LABEL_MANAGED_BY.to_owned(),
+                names::MANAGED_BY.to_owned(),
+            )]
+            .into(),
+        );
+        match api.create(&PostParams::default(), &ns).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => {
+                return Err(ProvisionError::from_kube(
+                    "creating the service account's namespace",
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the grant's bindings and ClusterRole that `wanted` no longer has.
+async fn prune(
+    member: &Client,
+    uid: &str,
+    wanted: &desired::MemberObjects,
+) -> Result<(), kube::Error> {
+    let selector = ListParams::default().labels(&format!("{}={uid}", names::LABEL_GRANT_UID));
+    let crbs: Api<ClusterRoleBinding> = Api::all(member.clone());
+    for b in crbs.list(&selector).await? {
+        let kept = wanted
+            .cluster_role_bindings
+            .iter()
+            .any(|w| w.metadata.name == b.metadata.name);
+        if !kept {
+            delete(crbs.clone(), &b.name_any()).await?;
+        }
+    }
+    let rbs: Api<RoleBinding> = Api::all(member.clone());
+    for b in rbs.list(&selector).await? {
+        let here = (b.metadata.name.as_ref(), b.metadata.namespace.as_ref());
+        let kept = wanted
+            .role_bindings
+            .iter()
+            .any(|w| (w.metadata.name.as_ref(), w.metadata.namespace.as_ref()) == here);
+        if !kept {
+            let ns = b.namespace().unwrap_or_default();
+            delete(
+                Api::<RoleBinding>::namespaced(member.clone(), &ns),
+                &b.name_any(),
+            )
+            .await?;
+        }
+    }
+    let crs: Api<ClusterRole> = Api::all(member.clone());
+    for r in crs.list(&selector).await? {
+        if wanted
+            .cluster_role
+            .as_ref()
+            .map(|w| w.metadata.name.as_ref())
+            != Some(r.metadata.name.as_ref())
+        {
+            delete(crs.clone(), &r.name_any()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A token minted for the grant's service account.
+#[derive(Clone)]
+pub struct Minted {
+    /// The bearer token.
+    pub token: String,
+    /// When it expires, as the member's API server granted.
+    pub expires: Timestamp,
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mints a token with the TokenRequest API at the grant's lifetime and audiences.
+pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted, ProvisionError> {
+    let sa = &grant.spec.service_account;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(grant.spec.token.expiration_seconds),
+            audiences: Some(grant.spec.token.audiences.clone()).filter(|a| !a.is_empty()),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let answer = Api::<ServiceAccount>::namespaced(member.clone(), &sa.namespace)
+        .create_token_request(&sa.name, &PostParams::default(), &request)
+        .await
+        .map_err(|e| ProvisionError::from_kube("requesting a token", e))?;
+    let status = answer.status.unwrap_or_default();
+    match (status.token, status.expiration_timestamp) {
+        (Some(token), Some(expires)) if !token.is_empty() => Ok(Minted {
+            token,
+            expires: expires.0,
+        }),
+        _ => Err(ProvisionError::Refused(
+            "the member's TokenRequest answer held no token or expiry".into(),
+        )),
+    }
+}
+
+/// Deletes every member object of the grants whose UID `live` does not know; returns how many
+/// service accounts were deleted.
+pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kube::Error> {
+    let selector = ListParams::default().labels(&desired::all_grants_selector());
+    let stale = |labels: &std::collections::BTreeMap<String, String>| {
+        labels
+            .get(names::LABEL_GRANT_UID)
+            .is_some_and(|uid| !live.contains(uid))
+    };
+    let mut revoked = 0;
+    for sa in Api::<ServiceAccount>::all(member.clone())
+        .list(&selector)
+        .await?
+    {
+        if stale(sa.labels()) {
+            let ns = sa.namespace().unwrap_or_default();
+            tracing::info!(account = %format!("{ns}/{}", sa.name_any()), "revoking: its grant is gone");
+            delete(
+                Api::<ServiceAccount>::namespaced(member.clone(), &ns),
+                &sa.name_any(),
+            )
+            .await?;
+            revoked += 1;
+        }
+    }
+    for b in Api::<ClusterRoleBinding>::all(member.clone())
+        .list(&selector)
+        .await?
+    {
+        if stale(b.labels()) {
+            delete(
+                Api::<ClusterRoleBinding>::all(member.clone()),
+                &b.name_any(),
+            )
+            .await?;
+        }
+    }
+    for b in Api::<RoleBinding>::all(member.clone())
+        .list(&selector)
+        .await?
+    {
+        if stale(b.labels()) {
+            let ns = b.namespace().unwrap_or_default();
+            delete(
+                Api::<RoleBinding>::namespaced(member.clone(), &ns),
+                &b.name_any(),
+            )
+            .await?;
+        }
+    }
+    for r in Api::<ClusterRole>::all(member.clone())
+        .list(&selector)
+        .await?
+    {
+        if stale(r.labels()) {
+            delete(Api::<ClusterRole>::all(member.clone()), &r.name_any()).await?;
+        }
+    }
+    Ok(revoked)
+}

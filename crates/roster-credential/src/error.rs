@@ -1,0 +1,274 @@
+//! Everything that can go wrong, each with the one-line message the user reads on stderr.
+//!
+//! Messages name what was looked for and where, and what to check next; none holds a token.
+
+use crate::{
+    exec_info::{ApiVersion, EXEC_INFO_ENV},
+    secret::SecretRef,
+};
+
+/// Why no credential was printed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `KUBERNETES_EXEC_INFO` is unset or blank.
+    #[error(
+        "{EXEC_INFO_ENV} is unset or empty: roster-credential is an exec credential plugin; run it \
+         from a ClusterProfile provider file (or a kubeconfig exec section) with \
+         provideClusterInfo: true"
+    )]
+    ExecInfoMissing,
+
+    /// `KUBERNETES_EXEC_INFO` does not parse as JSON.
+    #[error("{EXEC_INFO_ENV} is not valid JSON (an ExecCredential was expected): {0}")]
+    ExecInfoNotJson(#[source] serde_json::Error),
+
+    /// The ExecCredential's `apiVersion` is missing or not one the plugin speaks.
+    #[error(
+        "{EXEC_INFO_ENV} has {}; roster-credential supports {} and {}: set one of them as the \
+         apiVersion of the provider's execConfig",
+        found.as_ref().map_or("no apiVersion".to_owned(), |v| format!("apiVersion {v:?}")),
+        ApiVersion::V1.as_str(),
+        ApiVersion::V1Beta1.as_str()
+    )]
+    UnsupportedApiVersion {
+        /// The apiVersion found, if any.
+        found: Option<String>,
+    },
+
+    /// The client passed no `spec.cluster`.
+    #[error(
+        "{EXEC_INFO_ENV} has no spec.cluster: set provideClusterInfo: true in the provider's \
+         execConfig so the client tells the plugin which cluster it wants a token for"
+    )]
+    NoClusterInfo,
+
+    /// `spec.cluster.config` carries no `clusterName`.
+    #[error(
+        "{EXEC_INFO_ENV} has no clusterName in spec.cluster.config: the cluster's \
+         client.authentication.k8s.io/exec extension must be {{\"clusterName\": \"<member>\"}}, \
+         as in the roster access provider of each Roster ClusterProfile"
+    )]
+    NoClusterName,
+
+    /// The RemoteServiceAccount and cluster names do not make a valid Secret name.
+    #[error(
+        "RemoteServiceAccount {remote_service_account:?} and cluster {cluster:?} do not make a \
+         valid Secret name ({name:?}): names are lowercase letters, digits, '-' and '.', at most \
+         253 characters"
+    )]
+    InvalidSecretName {
+        /// The name they make.
+        name: String,
+        /// The `--remote-service-account` flag.
+        remote_service_account: String,
+        /// The cluster name from `KUBERNETES_EXEC_INFO`.
+        cluster: String,
+    },
+
+    /// No namespace from the flag, the pod or the kubeconfig.
+    #[error(
+        "cannot tell which namespace holds the token Secrets: pass --namespace (or set \
+         POD_NAMESPACE), run in a pod, or set a namespace in the kubeconfig's current context"
+    )]
+    NoNamespace,
+
+    /// No usable connection settings for the hub.
+    #[error("cannot load the hub's connection settings: {0}")]
+    HubConfig(String),
+
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+
+    /// The Secret does not exist.
+    #[error(
+        "Secret {secret} not found: RemoteServiceAccount {:?} has no token for cluster {:?} in \
+         namespace {:?}; check that it exists and selects that cluster with `kubectl get rsa {} \
+         -n {}`",
+        secret.remote_service_account,
+        secret.cluster,
+        secret.namespace,
+        secret.remote_service_account,
+        secret.namespace
+    )]
+    SecretNotFound {
+        /// The Secret looked for.
+        secret: Box<SecretRef>,
+    },
+
+    /// The Secret exists but is not a Roster remote token.
+    #[error(
+        "Secret {secret} has type {found:?}, not {}: refusing to hand out its data as a token",
+        roster_api::names::token_secret::TYPE
+    )]
+    WrongSecretType {
+        /// The Secret read.
+        secret: Box<SecretRef>,
+        /// Its type.
+        found: String,
+    },
+
+    /// The Secret exists but holds no token yet.
+    #[error(
+        "Secret {secret} holds no token yet: the token of RemoteServiceAccount {:?} for cluster \
+         {:?} has not been delivered yet; check its status with `kubectl get rsa {} -n {}`",
+        secret.remote_service_account,
+        secret.cluster,
+        secret.remote_service_account,
+        secret.namespace
+    )]
+    TokenNotDelivered {
+        /// The Secret read.
+        secret: Box<SecretRef>,
+    },
+
+    /// The token is not a usable bearer token (not UTF-8, or with spaces or control characters).
+    #[error("Secret {secret} holds a malformed token (not printable text without spaces)")]
+    MalformedToken {
+        /// The Secret read.
+        secret: Box<SecretRef>,
+    },
+
+    /// The expiry is missing or not RFC 3339.
+    #[error(
+        "Secret {secret} has {}: it must be RFC 3339 in UTC, like 2026-11-22T21:00:00Z",
+        found.as_ref().map_or(
+            "no expirationTimestamp".to_owned(),
+            |v| format!("an invalid expirationTimestamp {v:?}")
+        )
+    )]
+    BadExpiration {
+        /// The Secret read.
+        secret: Box<SecretRef>,
+        /// The value found, if any.
+        found: Option<String>,
+    },
+
+    /// The token's expiry has passed.
+    #[error(
+        "the token for cluster {:?} in Secret {secret} expired at {expired_at} ({ago} ago): \
+         roster-hub or the member's agent may not be refreshing it; check `kubectl get rsa {} \
+         -n {}`",
+        secret.cluster,
+        secret.remote_service_account,
+        secret.namespace
+    )]
+    TokenExpired {
+        /// The Secret read.
+        secret: Box<SecretRef>,
+        /// When it expired, RFC 3339.
+        expired_at: String,
+        /// How long ago, like `2h5m`.
+        ago: String,
+    },
+
+    /// The hub refused to let the plugin's identity read the Secret (403).
+    #[error(
+        "access denied: {identity} is not allowed to get secrets in namespace {:?} (reading \
+         Secret {secret}); grant it get on secrets there with a Role and RoleBinding, or run the \
+         plugin as an identity that has it",
+        secret.namespace
+    )]
+    Forbidden {
+        /// The Secret looked for.
+        secret: Box<SecretRef>,
+        /// Who was refused, as the API server named it (`User "..."`), or a description.
+        identity: String,
+    },
+
+    /// The hub did not accept the plugin's own credentials (401).
+    #[error(
+        "the hub API server at {server} rejected the plugin's own credentials (401 \
+         Unauthorized): the pod's service account token or the kubeconfig's user is invalid or \
+         expired"
+    )]
+    Unauthorized {
+        /// The hub's URL.
+        server: String,
+    },
+
+    /// The plugin could not authenticate before sending the request.
+    #[error("cannot authenticate to the hub API server at {server}: {cause}")]
+    HubAuth {
+        /// The hub's URL.
+        server: String,
+        /// What failed.
+        cause: String,
+    },
+
+    /// The hub could not be reached (connection, TLS, timeout).
+    #[error("cannot reach the hub API server at {server}: {cause}")]
+    Unreachable {
+        /// The hub's URL.
+        server: String,
+        /// What failed.
+        cause: String,
+    },
+
+    /// Any other failure of the GET (another status code, an unreadable answer).
+    #[error("the hub API server at {server} failed to return Secret {secret}: {cause}")]
+    Api {
+        /// The Secret looked for.
+        secret: Box<SecretRef>,
+        /// The hub's URL.
+        server: String,
+        /// What it answered, or what failed.
+        cause: String,
+    },
+
+    /// Writing the credential failed.
+    #[error("cannot write the ExecCredential to stdout: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+/// The line printed on stderr for `error`: `roster-credential: <message>`, on one line.
+pub fn error_line(error: &Error) -> String {
+    one_line(&format!("roster-credential: {error}"))
+}
+
+/// `text` with line breaks turned into spaces, for messages quoted from elsewhere.
+pub fn one_line(text: &str) -> String {
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The causes of `error` joined with `: `, skipping repeats (wrappers often echo their source).
+pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_lines_are_single_lines() {
+        assert_eq!(one_line("a\nb\r\n c"), "a b c");
+        let line = error_line(&Error::HubConfig("first\nsecond".into()));
+        assert_eq!(
+            line,
+            "roster-credential: cannot load the hub's connection settings: first second"
+        );
+    }
+
+    #[test]
+    fn causes_skip_echoes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer: {0}")]
+        struct Outer(#[source] std::io::Error);
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(causes(&Outer(inner)), "outer: refused");
+    }
+}

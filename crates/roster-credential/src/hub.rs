@@ -1,0 +1,291 @@
+//! The one call to the hub: connection settings (the pod's service account or a kubeconfig),
+//! one GET of the token Secret, and the API's answers turned into the plugin's errors.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api,
+    config::{KubeConfigOptions, Kubeconfig},
+};
+
+use crate::{
+    error::{Error, causes, one_line},
+    secret::SecretRef,
+};
+
+/// The token of the pod's service account; with `KUBERNETES_SERVICE_HOST`, the sign of a pod.
+const SERVICE_ACCOUNT_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// How long the hub may take to answer; clients wait on the plugin, so it must not hang.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting to the hub may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the hub's connection settings come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The pod's service account.
+    InCluster,
+    /// A kubeconfig file, or `KUBECONFIG`/`~/.kube/config` when `None`.
+    Kubeconfig(Option<PathBuf>),
+}
+
+/// An explicit `--kubeconfig` wins; else the pod's service account in a pod; else the
+/// standard kubeconfig.
+pub fn source(kubeconfig: Option<&Path>, in_pod: bool) -> Source {
+    match kubeconfig {
+        Some(path) => Source::Kubeconfig(Some(path.to_owned())),
+        None if in_pod => Source::InCluster,
+        None => Source::Kubeconfig(None),
+    }
+}
+
+/// Whether this runs in a pod with a service account token, as client-go decides.
+pub fn running_in_pod() -> bool {
+    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|host| !host.is_empty())
+        && Path::new(SERVICE_ACCOUNT_TOKEN_FILE).is_file()
+}
+
+/// How to reach the hub.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The client configuration.
+    pub config: kube::Config,
+    /// The kubeconfig current context's namespace, when the settings come from a kubeconfig.
+    pub context_namespace: Option<String>,
+}
+
+/// Loads the hub's connection settings from `source`.
+pub async fn settings(source: &Source) -> Result<Settings, Error> {
+    let (mut config, context_namespace) = match source {
+        Source::InCluster => {
+            let config = kube::Config::incluster().map_err(|e| {
+                Error::HubConfig(format!("in-cluster configuration: {}", causes(&e)))
+            })?;
+            (config, None)
+        }
+        Source::Kubeconfig(path) => {
+            let kubeconfig = match path {
+                Some(path) => Kubeconfig::read_from(path).map_err(|e| causes(&e)),
+                None => Kubeconfig::read().map_err(|e| {
+                    format!(
+                        "{} (pass --kubeconfig or set KUBECONFIG, or run in a pod)",
+                        causes(&e)
+                    )
+                }),
+            }
+            .map_err(Error::HubConfig)?;
+            let namespace = context_namespace(&kubeconfig);
+            let config =
+                kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| Error::HubConfig(causes(&e)))?;
+            (config, namespace)
+        }
+    };
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout.get_or_insert(READ_TIMEOUT);
+    Ok(Settings {
+        config,
+        context_namespace,
+    })
+}
+
+/// The namespace of the kubeconfig's current context, if it sets one.
+pub fn context_namespace(kubeconfig: &Kubeconfig) -> Option<String> {
+    let current = kubeconfig.current_context.as_deref()?;
+    kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == current)?
+        .context
+        .as_ref()?
+        .namespace
+        .clone()
+}
+
+/// Reads the Secret `at` with one GET.
+pub async fn get_secret(config: kube::Config, at: &SecretRef) -> Result<Secret, Error> {
+    let server = server_url(&config);
+    let client = kube::Client::try_from(config).map_err(|e| Error::HubConfig(causes(&e)))?;
+    Api::<Secret>::namespaced(client, &at.namespace)
+        .get(&at.name)
+        .await
+        .map_err(|e| api_error(at, &server, e))
+}
+
+/// The hub's URL as users write it (no trailing `/`).
+fn server_url(config: &kube::Config) -> String {
+    config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The plugin's error for a failed GET of `at` on `server`.
+pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
+    let secret = Box::new(at.clone());
+    let server = server.to_owned();
+    match error {
+        kube::Error::Api(status) => match status.code {
+            404 => Error::SecretNotFound { secret },
+            403 => Error::Forbidden {
+                secret,
+                identity: match refused_user(&status.message) {
+                    Some(user) => format!("User {user:?}"),
+                    None => format!(
+                        "the plugin's identity (the API server said: {})",
+                        one_line(&status.message)
+                    ),
+                },
+            },
+            401 => Error::Unauthorized { server },
+            code => Error::Api {
+                secret,
+                server,
+                cause: one_line(&format!("{code} {}: {}", status.reason, status.message)),
+            },
+        },
+        kube::Error::Auth(e) => Error::HubAuth {
+            server,
+            cause: causes(&e),
+        },
+        // Transport failures: connection refused, DNS, TLS, timeouts. The wrapper's own text
+        // ("ServiceError: ...") says nothing to a user, so the chain starts below it.
+        kube::Error::Service(e) => Error::Unreachable {
+            server,
+            cause: causes(&*e),
+        },
+        kube::Error::HyperError(e) => Error::Unreachable {
+            server,
+            cause: causes(&e),
+        },
+        other => Error::Api {
+            secret,
+            server,
+            cause: causes(&other),
+        },
+    }
+}
+
+/// The user an RBAC denial names: `... User "system:serviceaccount:ns:sa" cannot get ...`.
+fn refused_user(message: &str) -> Option<&str> {
+    let start = message.find("User \"")? + "User \"".len();
+    let rest = &message[start..];
+    let user = &rest[..rest.find('"')?];
+    (!user.is_empty()).then_some(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn at() -> SecretRef {
+        SecretRef::new("deployer", "member-1")
+            .unwrap()
+            .in_namespace("team-a")
+    }
+
+    fn status(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+    }
+
+    const SERVER: &str = "https://hub.example.com:6443";
+
+    #[test]
+    fn explicit_kubeconfig_wins_then_pod_then_default() {
+        let path = Path::new("/k");
+        assert_eq!(
+            source(Some(path), true),
+            Source::Kubeconfig(Some(path.into()))
+        );
+        assert_eq!(source(None, true), Source::InCluster);
+        assert_eq!(source(None, false), Source::Kubeconfig(None));
+    }
+
+    #[test]
+    fn context_namespace_of_the_current_context() {
+        let yaml = r#"
+apiVersion: v1
+kind: Config
+current-context: b
+contexts:
+- name: a
+  context: {cluster: c, user: u, namespace: ns-a}
+- name: b
+  context: {cluster: c, user: u, namespace: ns-b}
+- name: c
+  context: {cluster: c, user: u}
+"#;
+        let mut kubeconfig = Kubeconfig::from_yaml(yaml).unwrap();
+        assert_eq!(context_namespace(&kubeconfig).as_deref(), Some("ns-b"));
+        kubeconfig.current_context = Some("c".into());
+        assert_eq!(context_namespace(&kubeconfig), None);
+        kubeconfig.current_context = None;
+        assert_eq!(context_namespace(&kubeconfig), None);
+    }
+
+    #[test]
+    fn not_found() {
+        let err = api_error(
+            &at(),
+            SERVER,
+            status(404, "NotFound", "secrets \"x\" not found"),
+        );
+        assert!(matches!(err, Error::SecretNotFound { .. }));
+    }
+
+    #[test]
+    fn forbidden_names_the_refused_identity() {
+        let message = "secrets \"deployer-member-1\" is forbidden: User \
+                       \"system:serviceaccount:other:outsider\" cannot get resource \"secrets\" in \
+                       API group \"\" in the namespace \"team-a\"";
+        match api_error(&at(), SERVER, status(403, "Forbidden", message)) {
+            Error::Forbidden { identity, .. } => {
+                assert_eq!(identity, "User \"system:serviceaccount:other:outsider\"");
+            }
+            other => panic!("{other:?}"),
+        }
+        match api_error(&at(), SERVER, status(403, "Forbidden", "denied\nby policy")) {
+            Error::Forbidden { identity, .. } => assert_eq!(
+                identity,
+                "the plugin's identity (the API server said: denied by policy)"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unauthorized_and_other_codes() {
+        assert!(matches!(
+            api_error(&at(), SERVER, status(401, "Unauthorized", "Unauthorized")),
+            Error::Unauthorized { server } if server == SERVER
+        ));
+        match api_error(&at(), SERVER, status(500, "InternalError", "etcd is gone")) {
+            Error::Api { cause, .. } => assert_eq!(cause, "500 InternalError: etcd is gone"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_unreachable() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = api_error(&at(), SERVER, kube::Error::Service(Box::new(refused)));
+        assert!(matches!(err, Error::Unreachable { cause, .. } if cause == "refused"));
+    }
+
+    #[test]
+    fn refused_user_parsing() {
+        assert_eq!(refused_user("User \"a:b\" cannot"), Some("a:b"));
+        assert_eq!(refused_user("User \"\" cannot"), None);
+        assert_eq!(refused_user("User \"unterminated"), None);
+        assert_eq!(refused_user("nothing"), None);
+    }
+}

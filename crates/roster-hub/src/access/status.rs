@@ -1,0 +1,244 @@
+//! A RemoteServiceAccount's status: per target cluster, whether the consumer's Secret holds a
+//! valid token, and the Ready condition over all of them.
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use roster_api::{
+    RemoteAccountGrant,
+    conditions::{CONDITION_READY, ready},
+    remote_service_account::ClusterTokenStatus,
+};
+
+use super::desired::Delivered;
+use crate::conditions::Desired;
+
+/// What the hub knows about one target cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// The MemberCluster's name.
+    pub name: &'a str,
+    /// Why the member cannot be served (does not exist, has an invalid name…).
+    pub member_problem: Option<&'a str>,
+    /// Whether the member has reported its API server (needed for the Secret).
+    pub has_endpoint: bool,
+    /// The grant in the member's namespace, as last observed.
+    pub grant: Option<&'a RemoteAccountGrant>,
+    /// The token the agent delivered, if any.
+    pub delivered: Option<&'a Delivered>,
+}
+
+/// The token to hand to the consumer, if the agent has delivered a valid one for the current
+/// spec.
+pub fn usable<'a>(o: &Observed<'a>, now: Timestamp) -> Option<&'a Delivered> {
+    if o.member_problem.is_some() || !o.has_endpoint {
+        return None;
+    }
+    let grant = o.grant?;
+    let status = grant.status.as_ref()?;
+    let current = status.ready && status.observed_generation == grant.metadata.generation;
+    o.delivered.filter(|d| current && d.expiry > now)
+}
+
+/// The cluster's entry in the RemoteServiceAccount status.
+pub fn cluster(o: &Observed<'_>, now: Timestamp) -> ClusterTokenStatus {
+    let grant_status = o.grant.and_then(|g| g.status.as_ref());
+    let token = usable(o, now);
+    let message = match (o.member_problem, token) {
+        (Some(problem), _) => Some(problem.to_owned()),
+        (None, Some(_)) => None,
+        (None, None) => Some(pending_reason(o, now)),
+    };
+    ClusterTokenStatus {
+        name: o.name.to_owned(),
+        ready: token.is_some(),
+        token_expiry: token.map(|d| Time(d.expiry)),
+        last_refresh: token.and(grant_status.and_then(|s| s.last_refresh.clone())),
+        message,
+    }
+}
+
+fn pending_reason(o: &Observed<'_>, now: Timestamp) -> String {
+    let Some(grant) = o.grant else {
+        return "handing the request to the member's agent".into();
+    };
+    let Some(status) = grant.status.as_ref() else {
+        return "waiting for the member's agent to provision the service account".into();
+    };
+    if status.observed_generation != grant.metadata.generation {
+        return "waiting for the member's agent to apply the latest spec".into();
+    }
+    if !status.ready {
+        return format!("the member's agent reports: {}", status.message);
+    }
+    if !o.has_endpoint {
+        return "waiting for the member's agent to report its API server".into();
+    }
+    match o.delivered {
+        Some(d) if d.expiry <= now => format!(
+            "the token expired at {}; the member's agent has not refreshed it",
+            d.expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ),
+        _ => "waiting for the member's agent to deliver the token".into(),
+    }
+}
+
+/// The Ready condition over `clusters`, or for a selection that could not be evaluated.
+pub fn ready_condition(clusters: &[ClusterTokenStatus], selection_error: Option<&str>) -> Desired {
+    if let Some(error) = selection_error {
+        return Desired::new(CONDITION_READY, "False", ready::INVALID_SELECTOR, error);
+    }
+    if clusters.is_empty() {
+        return Desired::new(
+            CONDITION_READY,
+            "False",
+            ready::NO_CLUSTERS,
+            "no MemberCluster matches spec.clusters",
+        );
+    }
+    let ready_count = clusters.iter().filter(|c| c.ready).count();
+    let total = clusters.len();
+    if ready_count == total {
+        return Desired::new(
+            CONDITION_READY,
+            "True",
+            ready::TOKENS_READY,
+            format!("tokens ready on {total} of {total} clusters"),
+        );
+    }
+    let first = clusters.iter().find(|c| !c.ready);
+    let detail = first
+        .map(|c| {
+            format!(
+                "; {}: {}",
+                c.name,
+                c.message.as_deref().unwrap_or("not ready")
+            )
+        })
+        .unwrap_or_default();
+    Desired::new(
+        CONDITION_READY,
+        "False",
+        ready::TOKENS_PENDING,
+        format!("tokens ready on {ready_count} of {total} clusters{detail}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_api::{RemoteAccountGrantStatus, remote_account_grant::RemoteAccountGrantSpec};
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn grant(generation: i64, status: Option<RemoteAccountGrantStatus>) -> RemoteAccountGrant {
+        let mut g = RemoteAccountGrant::new("ns.rsa", RemoteAccountGrantSpec::default());
+        g.metadata.generation = Some(generation);
+        g.status = status;
+        g
+    }
+
+    fn ready_status(generation: i64) -> RemoteAccountGrantStatus {
+        RemoteAccountGrantStatus {
+            ready: true,
+            observed_generation: Some(generation),
+            last_refresh: Some(Time(t("2026-11-22T20:00:00Z"))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_current_unexpired_delivery_is_ready() {
+        let g = grant(2, Some(ready_status(2)));
+        let d = Delivered {
+            token: "x".into(),
+            expiry: t("2026-11-22T21:00:00Z"),
+        };
+        let o = Observed {
+            name: "m1",
+            member_problem: None,
+            has_endpoint: true,
+            grant: Some(&g),
+            delivered: Some(&d),
+        };
+        let c = cluster(&o, t("2026-11-22T20:30:00Z"));
+        assert!(c.ready);
+        assert_eq!(c.token_expiry, Some(Time(d.expiry)));
+        assert_eq!(c.message, None);
+        // Expired: not ready, and says so.
+        let c = cluster(&o, t("2026-11-22T21:00:00Z"));
+        assert!(!c.ready);
+        assert!(
+            c.message
+                .unwrap()
+                .contains("expired at 2026-11-22T21:00:00Z")
+        );
+    }
+
+    #[test]
+    fn pending_reasons_name_what_is_missing() {
+        let d = Delivered {
+            token: "x".into(),
+            expiry: t("2026-11-22T21:00:00Z"),
+        };
+        let now = t("2026-11-22T20:30:00Z");
+        let stale = grant(3, Some(ready_status(2)));
+        let failing = grant(
+            1,
+            Some(RemoteAccountGrantStatus {
+                ready: false,
+                message: "clusterrole binding refused".into(),
+                observed_generation: Some(1),
+                ..Default::default()
+            }),
+        );
+        let fresh = grant(1, None);
+        let cases: [(Option<&RemoteAccountGrant>, Option<&str>, bool, &str); 5] = [
+            (
+                None,
+                Some("MemberCluster m1 does not exist"),
+                true,
+                "does not exist",
+            ),
+            (None, None, true, "handing the request"),
+            (Some(&fresh), None, true, "to provision"),
+            (Some(&stale), None, true, "latest spec"),
+            (Some(&failing), None, true, "clusterrole binding refused"),
+        ];
+        for (g, problem, has_endpoint, expected) in cases {
+            let o = Observed {
+                name: "m1",
+                member_problem: problem,
+                has_endpoint,
+                grant: g,
+                delivered: Some(&d),
+            };
+            let c = cluster(&o, now);
+            assert!(!c.ready);
+            assert!(c.message.as_deref().unwrap().contains(expected), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn ready_condition_summarises() {
+        let c = |name: &str, ready: bool| ClusterTokenStatus {
+            name: name.into(),
+            ready,
+            message: (!ready).then(|| "waiting".into()),
+            ..Default::default()
+        };
+        assert_eq!(ready_condition(&[], None).reason, ready::NO_CLUSTERS);
+        assert_eq!(
+            ready_condition(&[], Some("bad")).reason,
+            ready::INVALID_SELECTOR
+        );
+        let all = ready_condition(&[c("a", true), c("b", true)], None);
+        assert_eq!(
+            (all.status, all.message.as_str()),
+            ("True", "tokens ready on 2 of 2 clusters")
+        );
+        let some = ready_condition(&[c("a", true), c("b", false)], None);
+        assert_eq!(some.status, "False");
+        assert_eq!(some.message, "tokens ready on 1 of 2 clusters; b: waiting");
+    }
+}
