@@ -10,6 +10,12 @@ export GOFLAGS := -mod=readonly -buildvcs=false
 BIN := $(CURDIR)/.bin
 CONTROLPLANE := $(BIN)/controlplane
 CONTROLPLANE_SRC := $(wildcard e2e/controlplane/*.go) e2e/controlplane/go.mod e2e/controlplane/go.sum
+# The Go interoperability harness (upstream access library) and the upstream secretreader plugin.
+INTEROP := $(BIN)/roster-interop
+SECRETREADER := $(BIN)/secretreader
+INTEROP_MOD := e2e/interop/go.mod e2e/interop/go.sum
+INTEROP_SRC := $(wildcard e2e/interop/*.go) $(INTEROP_MOD)
+SECRETREADER_PKG := sigs.k8s.io/cluster-inventory-api/plugins/secretreader/cmd/plugin
 # The binaries report the Kubernetes release they were built from, like upstream's release builds.
 K8S_VERSION = $(shell cd e2e/controlplane && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
 K8S_LDFLAGS = $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
@@ -20,7 +26,7 @@ K8S_LDFLAGS = $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/v
 
 export ROSTER_CONTROLPLANE_BIN := $(CONTROLPLANE)
 
-.PHONY: build test unit e2e crds crds-check lint fmt dev bench controlplane clean help
+.PHONY: build test unit e2e crds crds-check lint fmt dev bench controlplane interop clean help
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +40,17 @@ $(CONTROLPLANE): $(CONTROLPLANE_SRC)
 	@mkdir -p $(BIN)
 	cd e2e/controlplane && $(GO) build -trimpath -ldflags "-s -w $(K8S_LDFLAGS)" -o $(CONTROLPLANE) .
 
+interop: $(INTEROP) $(SECRETREADER) ## Build the Go interop harness and the upstream secretreader plugin.
+
+$(INTEROP): $(INTEROP_SRC)
+	@mkdir -p $(BIN)
+	cd e2e/interop && $(GO) build -trimpath -ldflags "-s -w" -o $(INTEROP) .
+
+# A main package of the upstream module, kept in the module graph by go.mod's `tool` directive.
+$(SECRETREADER): $(INTEROP_MOD)
+	@mkdir -p $(BIN)
+	cd e2e/interop && $(GO) build -trimpath -ldflags "-s -w" -o $(SECRETREADER) $(SECRETREADER_PKG)
+
 crds: ## Regenerate crds/ from the Rust types.
 	$(CARGO) run --locked -q -p xtask -- crds
 
@@ -44,12 +61,14 @@ lint: ## Formatting and clippy, warnings are errors.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	cd e2e/controlplane && test -z "$$(gofmt -l .)" && $(GO) vet ./...
+	cd e2e/interop && test -z "$$(gofmt -l .)" && $(GO) vet ./...
 
 fmt: ## Format the code.
 	$(CARGO) fmt --all
 	cd e2e/controlplane && gofmt -w .
+	cd e2e/interop && gofmt -w .
 
-test: lint crds-check controlplane ## Everything a change must pass, end-to-end tests included.
+test: lint crds-check controlplane interop ## Everything a change must pass, end-to-end tests included.
 	$(CARGO) test --locked --workspace --all-targets
 
 dev: controlplane ## A hub and two members on this machine, with roster-hub and agents, in the foreground.

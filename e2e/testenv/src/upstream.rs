@@ -44,3 +44,79 @@ pub fn cluster_profile_crd() -> anyhow::Result<CustomResourceDefinition> {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
+
+/// Serializes `make interop` runs of one test process.
+static INTEROP_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Path of `roster-interop` (`e2e/interop`: a Go program that reaches a member cluster from a
+/// ClusterProfile through the upstream Go access library), built with `make interop` first when
+/// it is missing or older than its sources.
+pub fn interop_binary() -> anyhow::Result<PathBuf> {
+    interop_output("roster-interop")
+}
+
+/// Path of the upstream `secretreader` exec plugin, built from the pinned upstream module by
+/// `make interop` (first, when it is missing or older than `e2e/interop/go.mod`/`go.sum`).
+pub fn secretreader_binary() -> anyhow::Result<PathBuf> {
+    interop_output("secretreader")
+}
+
+/// `.bin/<name>`, (re)built by `make interop` when missing or stale.
+fn interop_output(name: &str) -> anyhow::Result<PathBuf> {
+    let root = crate::binary::workspace_root();
+    let path = root.join(".bin").join(name);
+    let _guard = INTEROP_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if is_stale(&path, &interop_sources(&root, name))? {
+        let output = Command::new(std::env::var("MAKE").unwrap_or_else(|_| "make".into()))
+            .current_dir(&root)
+            .args(["--no-print-directory", "interop"])
+            // A `make test` parent's jobserver is not ours to use.
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .context("running `make interop` (are make and Go installed?)")?;
+        if !output.status.success() || !path.is_file() {
+            anyhow::bail!(
+                "`make interop` did not build {}: {}{}",
+                path.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    Ok(path)
+}
+
+/// The inputs `make interop` builds `name` from (as in the Makefile).
+fn interop_sources(root: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let dir = root.join("e2e/interop");
+    let mut sources = vec![dir.join("go.mod"), dir.join("go.sum")];
+    if name == "roster-interop"
+        && let Ok(entries) = std::fs::read_dir(&dir)
+    {
+        sources.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "go")),
+        );
+    }
+    sources
+}
+
+/// Whether `output` is missing or older than any of `sources`.
+fn is_stale(output: &std::path::Path, sources: &[PathBuf]) -> anyhow::Result<bool> {
+    let Ok(built) = std::fs::metadata(output).and_then(|m| m.modified()) else {
+        return Ok(true);
+    };
+    for source in sources {
+        let modified = std::fs::metadata(source)
+            .and_then(|m| m.modified())
+            .with_context(|| format!("reading {}", source.display()))?;
+        if modified > built {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

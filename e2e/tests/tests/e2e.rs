@@ -6,9 +6,13 @@ mod e2e {
     pub mod agent;
     pub mod controlplane;
     pub mod crds;
+    pub mod credential;
     pub mod hub;
+    pub mod interop;
     pub mod journey;
     pub mod kubectl_roster;
+    pub mod members;
+    pub mod remote_access;
     pub mod support;
     pub mod upstream;
 }

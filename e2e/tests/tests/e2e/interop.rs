@@ -1,0 +1,576 @@
+//! Interoperability with the UPSTREAM Go access library (`sigs.k8s.io/cluster-inventory-api`
+//! `pkg/access`, driven by `e2e/interop`'s `roster-interop`): a Go consumer reads a ClusterProfile
+//! that roster-hub published, builds its `rest.Config` with `BuildConfigFromCP`, and reaches
+//! member-1 through an exec plugin, as Argo CD or MultiKueue would.
+//!
+//! The member-side credential is made by hand here (a service account, a Role allowing to list
+//! ConfigMaps in one namespace, a TokenRequest token), standing in for a RemoteServiceAccount.
+//! Each test publishes its own profile: a MemberCluster named after the test namespace whose
+//! `spec.apiServer` points at member-1 (so tests sharing the hub never collide on `member-1`).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Output,
+    time::Duration,
+};
+
+use cluster_inventory::v1alpha1::ClusterProfile;
+use k8s_openapi::{
+    ByteString,
+    api::{
+        authentication::v1::{TokenRequest, TokenRequestSpec},
+        core::v1::{ConfigMap, Namespace, Secret, ServiceAccount},
+        rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
+    },
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, ObjectMeta, PostParams},
+};
+use roster_api::{
+    MemberCluster, MemberClusterSpec,
+    member_cluster::ApiServer,
+    names::{self, token_secret},
+};
+use roster_testenv::{TestEnv, kubeconfig, roster, upstream, wait};
+use serde_json::{Value, json};
+
+use super::support::{INVENTORY, hub_process};
+
+const MEMBER: &str = "member-1";
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// The ConfigMap the consumer must see on the member.
+const CONFIGMAP: &str = "interop-data";
+/// The member-side identity standing in for a RemoteServiceAccount's service account.
+const READER: &str = "interop-reader";
+/// The RemoteServiceAccount name the provider file and the token Secret use.
+const RSA: &str = "interop";
+/// `roster-interop`'s exit code for a 403 Forbidden from the member.
+const EXIT_FORBIDDEN: i32 = 2;
+
+/// What every test here starts from: a Roster-published profile pointing at member-1, and an
+/// identity on member-1 that may list ConfigMaps in one namespace and nothing else.
+struct Setup {
+    env: TestEnv,
+    /// Name of the MemberCluster, the ClusterProfile and the `clusterName` in its extension.
+    cluster: String,
+    /// Namespace on member-1 where the reader may list ConfigMaps.
+    member_namespace: String,
+    /// The reader's member-1 token and its expiry.
+    token: String,
+    expiration: Timestamp,
+    /// Files of this test (provider files, kubeconfigs, dumps).
+    dir: PathBuf,
+}
+
+impl Setup {
+    async fn start() -> anyhow::Result<Self> {
+        let env = TestEnv::start().await?;
+        hub_process().await;
+        let member = env.fleet.member(MEMBER).expect("member-1 in the fleet");
+        let cluster = format!("{}-{MEMBER}", env.namespace);
+        let spec = MemberClusterSpec {
+            display_name: Some("Interop target".into()),
+            api_server: Some(ApiServer {
+                server: member.server().to_owned(),
+                ca_data: Some(ByteString(member.ca_pem().as_bytes().to_vec())),
+            }),
+            ..Default::default()
+        };
+        Api::<MemberCluster>::all(env.hub.clone())
+            .create(&PostParams::default(), &MemberCluster::new(&cluster, spec))
+            .await?;
+
+        let member_client = env.member(MEMBER).await?;
+        let member_namespace = roster_testenv::env::create_namespace(&member_client).await?;
+        let (token, expiration) = reader_token(&member_client, &member_namespace).await?;
+        let dir = env.fleet.dir().join(format!("interop-{}", env.namespace));
+        std::fs::create_dir_all(&dir)?;
+        let setup = Self {
+            env,
+            cluster,
+            member_namespace,
+            token,
+            expiration,
+            dir,
+        };
+        setup.wait_profile().await?;
+        Ok(setup)
+    }
+
+    fn member(&self) -> &roster_testenv::Cluster {
+        self.env
+            .fleet
+            .member(MEMBER)
+            .expect("member-1 in the fleet")
+    }
+
+    /// Waits until roster-hub published the profile with its `roster` access provider.
+    async fn wait_profile(&self) -> anyhow::Result<()> {
+        let api: Api<ClusterProfile> = Api::namespaced(self.env.hub.clone(), INVENTORY);
+        let server = self.member().server().to_owned();
+        let waited = wait::until(
+            &format!("profile {} with an access provider", self.cluster),
+            TIMEOUT,
+            || {
+                let (api, server) = (api.clone(), server.clone());
+                async move {
+                    let published = api
+                        .get_opt(&self.cluster)
+                        .await?
+                        .and_then(|p| p.status)
+                        .is_some_and(|s| {
+                            s.access_providers.iter().any(|a| {
+                                a.name == names::ACCESS_PROVIDER
+                                    && a.cluster.as_ref().is_some_and(|c| c.server == server)
+                            })
+                        });
+                    Ok(published.then_some(()))
+                }
+            },
+        )
+        .await;
+        waited.map_err(|e| e.context(super::support::hub_diagnostics(&self.env)))
+    }
+
+    /// Writes `providers` as an upstream provider file and returns its path.
+    fn provider_file(&self, name: &str, providers: Value) -> anyhow::Result<PathBuf> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(&providers)?)?;
+        Ok(path)
+    }
+
+    /// Runs `roster-interop access` against this test's profile.
+    async fn interop(
+        &self,
+        provider_file: &Path,
+        list_namespace: &str,
+        secrets_namespace: Option<&str>,
+    ) -> anyhow::Result<Output> {
+        let mut command = tokio::process::Command::new(upstream::interop_binary()?);
+        command
+            .arg("access")
+            .arg(format!(
+                "--hub-kubeconfig={}",
+                self.env.fleet.hub.kubeconfig_path().display()
+            ))
+            .arg(format!("--namespace={INVENTORY}"))
+            .arg(format!("--profile={}", self.cluster))
+            .arg(format!("--provider-file={}", provider_file.display()))
+            .arg(format!("--list-namespace={list_namespace}"))
+            .args(secrets_namespace.map(|ns| format!("--secrets-namespace={ns}")))
+            // Exec plugins inherit this environment: no ambient cluster may leak in.
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .env_remove("POD_NAMESPACE")
+            .kill_on_drop(true);
+        Ok(tokio::time::timeout(Duration::from_secs(120), command.output()).await??)
+    }
+
+    /// Removes what the test made outside its own hub namespace.
+    async fn cleanup(self) -> anyhow::Result<()> {
+        let dp = DeleteParams::default();
+        Api::<MemberCluster>::all(self.env.hub.clone())
+            .delete(&self.cluster, &dp)
+            .await?;
+        Api::<Namespace>::all(self.env.member(MEMBER).await?)
+            .delete(&self.member_namespace, &dp)
+            .await?;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+}
+
+/// Creates the reader on member-1 (a ConfigMap to find, a Role allowing to list ConfigMaps in
+/// `ns` only) and returns a TokenRequest token for it with its expiry.
+async fn reader_token(member: &Client, ns: &str) -> anyhow::Result<(String, Timestamp)> {
+    let meta = |name: &str| ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(ns.to_owned()),
+        ..Default::default()
+    };
+    let pp = PostParams::default();
+    let configmap = ConfigMap {
+        metadata: meta(CONFIGMAP),
+        data: Some([("hello".to_owned(), "from member-1".to_owned())].into()),
+        ..Default::default()
+    };
+    Api::<ConfigMap>::namespaced(member.clone(), ns)
+        .create(&pp, &configmap)
+        .await?;
+    let accounts = Api::<ServiceAccount>::namespaced(member.clone(), ns);
+    accounts
+        .create(
+            &pp,
+            &ServiceAccount {
+                metadata: meta(READER),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let role = Role {
+        metadata: meta(READER),
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["configmaps".into()]),
+            verbs: vec!["get".into(), "list".into()],
+            ..Default::default()
+        }]),
+    };
+    Api::<Role>::namespaced(member.clone(), ns)
+        .create(&pp, &role)
+        .await?;
+    let binding = RoleBinding {
+        metadata: meta(READER),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Role".into(),
+            name: READER.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: READER.into(),
+            namespace: Some(ns.to_owned()),
+            ..Default::default()
+        }]),
+    };
+    Api::<RoleBinding>::namespaced(member.clone(), ns)
+        .create(&pp, &binding)
+        .await?;
+    token_for(&accounts, READER).await
+}
+
+/// A 10-minute TokenRequest token for service account `name` and its expiry.
+async fn token_for(
+    accounts: &Api<ServiceAccount>,
+    name: &str,
+) -> anyhow::Result<(String, Timestamp)> {
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(600),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let status = accounts
+        .create_token_request(name, &PostParams::default(), &request)
+        .await?
+        .status
+        .ok_or_else(|| anyhow::anyhow!("TokenRequest for {name} has no status"))?;
+    match (status.token, status.expiration_timestamp) {
+        (Some(token), Some(expiration)) => Ok((token, expiration.0)),
+        _ => anyhow::bail!("TokenRequest for {name} gave no token or expiry"),
+    }
+}
+
+fn rfc3339(time: Timestamp) -> String {
+    time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The one JSON line `roster-interop` printed, failing with its stderr if it did not succeed.
+fn success(output: &Output) -> Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "roster-interop failed ({}): {stderr}",
+        output.status
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "roster-interop printed no JSON ({e}): {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// What the Go side reports after reaching member-1: the profile's server, the ConfigMap the
+/// reader may list, and a real RBAC denial for Secrets.
+fn assert_reached_member(setup: &Setup, report: &Value) {
+    assert_eq!(report["server"], setup.member().server(), "{report}");
+    assert_eq!(
+        report["execClusterConfig"],
+        json!({"clusterName": setup.cluster}),
+        "{report}"
+    );
+    let configmaps: Vec<&str> = report["configMaps"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(configmaps.contains(&CONFIGMAP), "{report}");
+    assert_eq!(
+        report["secrets"],
+        json!({"namespace": setup.member_namespace, "forbidden": true}),
+        "{report}"
+    );
+}
+
+/// The Go library picks Roster's `roster` provider from a Roster ClusterProfile (skipping a
+/// provider the profile does not list) and hands the `client.authentication.k8s.io/exec`
+/// extension to the plugin as `KUBERNETES_EXEC_INFO` `spec.cluster.config`. The plugin here is
+/// a script that records what it got and prints the reader's token. A namespace the reader may
+/// not read gives a real 403, exit code 2.
+#[tokio::test]
+async fn go_access_library_passes_roster_exec_extension_to_the_plugin() -> anyhow::Result<()> {
+    let setup = Setup::start().await?;
+    let script = setup.dir.join("dump-exec-info.sh");
+    std::fs::write(
+        &script,
+        "printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$1\"\n\
+         printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\
+         \"status\":{\"token\":\"%s\"}}\\n' \"$INTEROP_TOKEN\"\n",
+    )?;
+    let dump = setup.dir.join("exec-info.json");
+    let exec = |command: &str, args: Vec<String>| {
+        json!({
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": command,
+            "args": args,
+            "env": [{"name": "INTEROP_TOKEN", "value": setup.token}],
+            "provideClusterInfo": true,
+            "interactiveMode": "Never",
+        })
+    };
+    // Run through `sh` rather than exec'd directly: a script just written may still be open
+    // (ETXTBSY) in a child another test is forking.
+    let providers = setup.provider_file(
+        "providers.json",
+        json!({"providers": [
+            {"name": "not-in-the-profile", "execConfig": exec("/bin/false", vec![])},
+            {"name": names::ACCESS_PROVIDER, "execConfig": exec("/bin/sh", vec![
+                script.display().to_string(),
+                dump.display().to_string(),
+            ])},
+        ]}),
+    )?;
+
+    let output = setup
+        .interop(
+            &providers,
+            &setup.member_namespace,
+            Some(&setup.member_namespace),
+        )
+        .await?;
+    let report = success(&output);
+    assert_eq!(report["execCommand"], "/bin/sh", "{report}");
+    assert_reached_member(&setup, &report);
+
+    // What the plugin was given.
+    let info: Value = serde_json::from_slice(&std::fs::read(&dump)?)?;
+    assert_eq!(
+        info["apiVersion"], "client.authentication.k8s.io/v1",
+        "{info}"
+    );
+    assert_eq!(info["kind"], "ExecCredential", "{info}");
+    let cluster = &info["spec"]["cluster"];
+    assert_eq!(cluster["server"], setup.member().server(), "{info}");
+    assert_eq!(
+        cluster["certificate-authority-data"],
+        base64_encode(setup.member().ca_pem().as_bytes()),
+        "{info}"
+    );
+    assert_eq!(
+        cluster["config"],
+        json!({"clusterName": setup.cluster}),
+        "{info}"
+    );
+    assert_eq!(info["spec"]["interactive"], false, "{info}");
+
+    // A namespace the reader has no Role in: the member refuses, and the exit code says so.
+    let output = setup.interop(&providers, "default", None).await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_FORBIDDEN), "{stderr}");
+    assert!(stderr.contains("forbidden"), "{stderr}");
+    setup.cleanup().await
+}
+
+/// The upstream `secretreader` plugin (built from the pinned module by `make interop`) works
+/// with a Roster ClusterProfile: it reads Secret `<clusterName>` from its kubeconfig context's
+/// namespace on the hub.
+#[tokio::test]
+async fn upstream_secretreader_plugin_reaches_member_through_roster_profile() -> anyhow::Result<()>
+{
+    let setup = Setup::start().await?;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(setup.cluster.clone()),
+            ..Default::default()
+        },
+        string_data: Some([("token".to_owned(), setup.token.clone())].into()),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(setup.env.hub.clone(), &setup.env.namespace)
+        .create(&PostParams::default(), &secret)
+        .await?;
+    let mut hub = setup.env.fleet.hub.admin_kubeconfig().clone();
+    for context in &mut hub.contexts {
+        if let Some(context) = context.context.as_mut() {
+            context.namespace = Some(setup.env.namespace.clone());
+        }
+    }
+    let hub_kubeconfig = setup.dir.join("secretreader-hub.kubeconfig");
+    std::fs::write(&hub_kubeconfig, kubeconfig::to_yaml(&hub)?)?;
+    let plugin = upstream::secretreader_binary()?;
+    let providers = setup.provider_file(
+        "secretreader.json",
+        json!({"providers": [{"name": names::ACCESS_PROVIDER, "execConfig": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": plugin.display().to_string(),
+            "env": [{"name": "KUBECONFIG", "value": hub_kubeconfig.display().to_string()}],
+            "provideClusterInfo": true,
+            "interactiveMode": "Never",
+        }}]}),
+    )?;
+    let output = setup
+        .interop(
+            &providers,
+            &setup.member_namespace,
+            Some(&setup.member_namespace),
+        )
+        .await?;
+    let report = success(&output);
+    assert_eq!(report["execCommand"], plugin.display().to_string());
+    assert_reached_member(&setup, &report);
+    setup.cleanup().await
+}
+
+/// The whole consumer path of flows 4 and 6 from Go: the upstream library builds the config
+/// from Roster's profile and runs `roster-credential`, which reads the token Secret
+/// `<rsa>-<cluster>` on the hub with a consumer identity that may read only that Secret.
+#[tokio::test]
+async fn go_access_library_reaches_member_through_roster_credential() -> anyhow::Result<()> {
+    let setup = Setup::start().await?;
+    let hub = setup.env.hub.clone();
+    let ns = setup.env.namespace.clone();
+    let secret_name = names::token_secret_name(RSA, &setup.cluster);
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name.clone()),
+            ..Default::default()
+        },
+        type_: Some(token_secret::TYPE.into()),
+        string_data: Some(
+            [
+                (token_secret::TOKEN.to_owned(), setup.token.clone()),
+                (
+                    token_secret::EXPIRATION.to_owned(),
+                    rfc3339(setup.expiration),
+                ),
+            ]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    let pp = PostParams::default();
+    Api::<Secret>::namespaced(hub.clone(), &ns)
+        .create(&pp, &secret)
+        .await?;
+
+    // The consumer's hub identity: get on that one Secret, nothing else.
+    let consumer = "interop-consumer";
+    let meta = ObjectMeta {
+        name: Some(consumer.into()),
+        namespace: Some(ns.clone()),
+        ..Default::default()
+    };
+    let accounts = Api::<ServiceAccount>::namespaced(hub.clone(), &ns);
+    accounts
+        .create(
+            &pp,
+            &ServiceAccount {
+                metadata: meta.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Api::<Role>::namespaced(hub.clone(), &ns)
+        .create(
+            &pp,
+            &Role {
+                metadata: meta.clone(),
+                rules: Some(vec![PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["secrets".into()]),
+                    resource_names: Some(vec![secret_name.clone()]),
+                    verbs: vec!["get".into()],
+                    ..Default::default()
+                }]),
+            },
+        )
+        .await?;
+    Api::<RoleBinding>::namespaced(hub.clone(), &ns)
+        .create(
+            &pp,
+            &RoleBinding {
+                metadata: meta,
+                role_ref: RoleRef {
+                    api_group: Some("rbac.authorization.k8s.io".into()),
+                    kind: "Role".into(),
+                    name: consumer.into(),
+                },
+                subjects: Some(vec![Subject {
+                    kind: "ServiceAccount".into(),
+                    name: consumer.into(),
+                    namespace: Some(ns.clone()),
+                    ..Default::default()
+                }]),
+            },
+        )
+        .await?;
+    let (consumer_token, _) = token_for(&accounts, consumer).await?;
+    let consumer_kubeconfig = setup.dir.join("consumer.kubeconfig");
+    std::fs::write(
+        &consumer_kubeconfig,
+        kubeconfig::to_yaml(&setup.env.fleet.hub.token_kubeconfig(&consumer_token))?,
+    )?;
+
+    let plugin = roster::binary_path("roster-credential")?;
+    let provider_file = |file: &str, rsa: &str| {
+        setup.provider_file(
+            file,
+            json!({"providers": [{"name": names::ACCESS_PROVIDER, "execConfig": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": plugin.display().to_string(),
+                "args": ["--remote-service-account", rsa],
+                "env": [
+                    {"name": "POD_NAMESPACE", "value": ns},
+                    {"name": "ROSTER_CREDENTIAL_KUBECONFIG", "value": consumer_kubeconfig.display().to_string()},
+                ],
+                "provideClusterInfo": true,
+                "interactiveMode": "Never",
+            }}]}),
+        )
+    };
+    let providers = provider_file("roster-credential.json", RSA)?;
+    let output = setup
+        .interop(
+            &providers,
+            &setup.member_namespace,
+            Some(&setup.member_namespace),
+        )
+        .await?;
+    let report = success(&output);
+    assert_eq!(report["execCommand"], plugin.display().to_string());
+    assert_reached_member(&setup, &report);
+
+    // A RemoteServiceAccount the consumer has no token for: the plugin's message reaches the Go
+    // consumer's error, and it is not mistaken for the member's RBAC denial.
+    let providers = provider_file("roster-credential-other.json", "other")?;
+    let output = setup
+        .interop(&providers, &setup.member_namespace, None)
+        .await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("roster-credential: "), "{stderr}");
+    assert!(
+        stderr.contains(&names::token_secret_name("other", &setup.cluster)),
+        "{stderr}"
+    );
+    setup.cleanup().await
+}
