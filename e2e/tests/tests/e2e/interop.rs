@@ -574,3 +574,144 @@ async fn go_access_library_reaches_member_through_roster_credential() -> anyhow:
     );
     setup.cleanup().await
 }
+
+/// The whole path with nothing made by hand: a real RemoteServiceAccount on the really joined
+/// member-1 (`members::joined`), the ClusterProfile roster-hub publishes for it, the upstream Go
+/// library and `roster-credential` — the consumer acts on member-1 as the remote service
+/// account, with exactly its rights.
+#[tokio::test]
+async fn go_access_library_acts_as_a_real_remote_service_account() -> anyhow::Result<()> {
+    let env = TestEnv::start().await?;
+    super::members::joined().await;
+    let member = env.member(MEMBER).await?;
+    let apps = roster_testenv::env::create_namespace(&member).await?;
+    let pp = PostParams::default();
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(CONFIGMAP.into());
+    Api::<ConfigMap>::namespaced(member.clone(), &apps)
+        .create(&pp, &cm)
+        .await?;
+    let rsa: roster_api::RemoteServiceAccount = serde_json::from_value(json!({
+        "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
+        "metadata": {"name": "go-consumer"},
+        "spec": {"clusters": {"names": [MEMBER]}, "roles": [{"namespace": apps, "clusterRole": "view"}]},
+    }))?;
+    Api::<roster_api::RemoteServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
+        .create(&pp, &rsa)
+        .await?;
+    let secret_name = names::token_secret_name("go-consumer", MEMBER);
+    let secrets: Api<Secret> = Api::namespaced(env.hub.clone(), &env.namespace);
+    wait::until("the go-consumer token", TIMEOUT, || async {
+        Ok(secrets.get_opt(&secret_name).await?.map(|_| ()))
+    })
+    .await
+    .map_err(|e| e.context(super::support::hub_diagnostics(&env)))?;
+
+    // The consumer's hub identity.
+    let accounts = Api::<ServiceAccount>::namespaced(env.hub.clone(), &env.namespace);
+    let mut sa = ServiceAccount::default();
+    sa.metadata.name = Some("go-consumer".into());
+    accounts.create(&pp, &sa).await?;
+    // Exactly `get` on its token Secret, nothing else.
+    Api::<Role>::namespaced(env.hub.clone(), &env.namespace)
+        .create(
+            &pp,
+            &Role {
+                metadata: ObjectMeta {
+                    name: Some("go-consumer-token".into()),
+                    ..Default::default()
+                },
+                rules: Some(vec![PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["secrets".into()]),
+                    resource_names: Some(vec![secret_name.clone()]),
+                    verbs: vec!["get".into()],
+                    ..Default::default()
+                }]),
+            },
+        )
+        .await?;
+    let binding = RoleBinding {
+        metadata: ObjectMeta {
+            name: Some("go-consumer-token".into()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Role".into(),
+            name: "go-consumer-token".into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: "go-consumer".into(),
+            namespace: Some(env.namespace.clone()),
+            ..Default::default()
+        }]),
+    };
+    Api::<RoleBinding>::namespaced(env.hub.clone(), &env.namespace)
+        .create(&pp, &binding)
+        .await?;
+    let (token, _) = token_for(&accounts, "go-consumer").await?;
+    let dir = env
+        .fleet
+        .dir()
+        .join(format!("interop-rsa-{}", env.namespace));
+    std::fs::create_dir_all(&dir)?;
+    let consumer_kubeconfig = dir.join("consumer.kubeconfig");
+    std::fs::write(
+        &consumer_kubeconfig,
+        kubeconfig::to_yaml(&env.fleet.hub.token_kubeconfig(&token))?,
+    )?;
+    let provider_file = dir.join("providers.json");
+    std::fs::write(
+        &provider_file,
+        serde_json::to_vec(
+            &json!({"providers": [{"name": names::ACCESS_PROVIDER, "execConfig": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": roster::binary_path("roster-credential")?.display().to_string(),
+                "args": ["--remote-service-account", "go-consumer"],
+                "env": [
+                    {"name": "POD_NAMESPACE", "value": env.namespace},
+                    {"name": "ROSTER_CREDENTIAL_KUBECONFIG", "value": consumer_kubeconfig.display().to_string()},
+                ],
+                "provideClusterInfo": true,
+                "interactiveMode": "Never",
+            }}]}),
+        )?,
+    )?;
+    let output = tokio::process::Command::new(upstream::interop_binary()?)
+        .arg("access")
+        .arg(format!(
+            "--hub-kubeconfig={}",
+            env.fleet.hub.kubeconfig_path().display()
+        ))
+        .arg(format!("--namespace={INVENTORY}"))
+        .arg(format!("--profile={MEMBER}"))
+        .arg(format!("--provider-file={}", provider_file.display()))
+        .arg(format!("--list-namespace={apps}"))
+        .arg(format!("--secrets-namespace={apps}"))
+        .env_remove("KUBECONFIG")
+        .env_remove("POD_NAMESPACE")
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    let report = success(&output);
+    let cluster = env.fleet.member(MEMBER).expect("member-1");
+    assert_eq!(report["server"], cluster.server(), "{report}");
+    assert_eq!(report["execClusterConfig"], json!({"clusterName": MEMBER}));
+    assert!(
+        report["configMaps"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!(CONFIGMAP))),
+        "{report}"
+    );
+    assert_eq!(
+        report["secrets"],
+        json!({"namespace": apps, "forbidden": true}),
+        "view does not read Secrets: a real 403 from member-1"
+    );
+    Api::<Namespace>::all(member)
+        .delete(&apps, &DeleteParams::default())
+        .await?;
+    Ok(())
+}

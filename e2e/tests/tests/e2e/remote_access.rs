@@ -153,7 +153,12 @@ async fn a_remote_service_account_gets_exactly_what_was_granted_on_two_members()
         }),
     )
     .await?;
+    let created = std::time::Instant::now();
     let rsa = wait_ready(&env, "deployer", 2).await?;
+    eprintln!(
+        "measured: RemoteServiceAccount Ready on 2 members {:?} after creation",
+        created.elapsed()
+    );
     let status = rsa.status.unwrap_or_default();
     assert_eq!(status.clusters.len(), 2);
     for c in &status.clusters {
@@ -469,12 +474,17 @@ async fn tokens_rotate_before_expiry_and_die_with_revocation() -> anyhow::Result
 
     // The agents refresh at 2% of the 600 s life: a new token arrives within seconds, well
     // before the old one expires, and the status follows.
+    let waiting = std::time::Instant::now();
     let after = wait::until("a refreshed token for member-1", TIMEOUT, || async {
         let s = token_secret(&env, "rotor", "member-1").await?;
         Ok((text(&s, token_secret::TOKEN) != old_token).then_some(s))
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}\n{}", diagnostics(&env)))?;
+    eprintln!(
+        "measured: refreshed token in the Secret {:?} after the first (600 s token, fraction 0.02)",
+        waiting.elapsed()
+    );
     assert!(text(&after, token_secret::EXPIRATION) >= old_expiry);
     let first_refresh = first.status.as_ref().unwrap().clusters[0]
         .last_refresh
@@ -522,6 +532,7 @@ async fn tokens_rotate_before_expiry_and_die_with_revocation() -> anyhow::Result
 
     // Deleting the RemoteServiceAccount revokes: the Secret goes, the member refuses the token.
     api.delete("rotor", &DeleteParams::default()).await?;
+    let deleted = std::time::Instant::now();
     wait::until(
         "the RemoteServiceAccount and its Secrets to go",
         TIMEOUT,
@@ -538,6 +549,10 @@ async fn tokens_rotate_before_expiry_and_die_with_revocation() -> anyhow::Result
         "member-1 to refuse the token of a deleted RemoteServiceAccount",
     )
     .await?;
+    eprintln!(
+        "measured: token refused by the member {:?} after the RemoteServiceAccount was deleted",
+        deleted.elapsed()
+    );
     Ok(())
 }
 
