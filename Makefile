@@ -26,7 +26,13 @@ K8S_LDFLAGS = $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/v
 
 export ROSTER_CONTROLPLANE_BIN := $(CONTROLPLANE)
 
-.PHONY: build test unit e2e crds crds-check lint fmt dev bench controlplane interop clean help
+# Container images (`make images`): built by docker or podman, whichever is on PATH.
+IMAGES := roster-hub roster-agent roster-credential
+IMAGE_REGISTRY ?= ghcr.io/roster-dev
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+CONTAINER_ENGINE ?= $(shell command -v docker || command -v podman)
+
+.PHONY: build test unit e2e crds crds-check lint fmt dev bench controlplane interop clean help images
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,11 +57,13 @@ $(SECRETREADER): $(INTEROP_MOD)
 	@mkdir -p $(BIN)
 	cd e2e/interop && $(GO) build -trimpath -ldflags "-s -w" -o $(SECRETREADER) $(SECRETREADER_PKG)
 
-crds: ## Regenerate crds/ from the Rust types.
+crds: ## Regenerate crds/ and deploy/agent/ from the Rust code.
 	$(CARGO) run --locked -q -p xtask -- crds
+	$(CARGO) run --locked -q -p xtask -- deploy
 
-crds-check: ## Fail if crds/ differs from the Rust types.
+crds-check: ## Fail if crds/ or deploy/agent/ differs from the Rust code.
 	$(CARGO) run --locked -q -p xtask -- crds --check
+	$(CARGO) run --locked -q -p xtask -- deploy --check
 
 lint: ## Formatting and clippy, warnings are errors.
 	$(CARGO) fmt --all -- --check
@@ -74,6 +82,18 @@ test: lint crds-check controlplane interop ## Everything a change must pass, end
 dev: controlplane ## A hub and two members on this machine, with roster-hub and agents, in the foreground.
 	$(CARGO) build --locked -q --bins
 	$(CARGO) run --locked -q -p xtask -- dev
+
+images: ## Build the container images from deploy/Dockerfile (needs docker or podman).
+	@if [ -z "$(CONTAINER_ENGINE)" ]; then \
+		echo "make images: no docker or podman on PATH; on a machine with one, run:"; \
+		for t in $(IMAGES); do \
+			echo "  docker build -f deploy/Dockerfile --target $$t -t $(IMAGE_REGISTRY)/$$t:$(IMAGE_TAG) ."; \
+		done; \
+		exit 1; \
+	fi
+	for t in $(IMAGES); do \
+		DOCKER_BUILDKIT=1 $(CONTAINER_ENGINE) build -f deploy/Dockerfile --target $$t -t $(IMAGE_REGISTRY)/$$t:$(IMAGE_TAG) . || exit 1; \
+	done
 
 bench: ## Benchmarks (not ready yet: issue 7).
 	@echo "make bench: the benchmark suite is not built yet (issue 7)"

@@ -6,13 +6,16 @@ use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy},
         core::v1::{
-            Capabilities, Container, ContainerPort, EmptyDirVolumeSource, Namespace,
-            PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-            Secret, SecretVolumeSource, SecurityContext, ServiceAccount, Volume, VolumeMount,
+            Capabilities, Container, ContainerPort, EmptyDirVolumeSource, HTTPGetAction, Namespace,
+            PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+            SeccompProfile, Secret, SecretVolumeSource, SecurityContext, ServiceAccount, Volume,
+            VolumeMount,
         },
         rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject},
     },
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::LabelSelector},
+    apimachinery::pkg::{
+        api::resource::Quantity, apis::meta::v1::LabelSelector, util::intstr::IntOrString,
+    },
 };
 use kube::api::ObjectMeta;
 use roster_api::names;
@@ -35,6 +38,9 @@ const STATE_DIR: &str = "/var/lib/roster-agent";
 
 /// The agent's admin port (metrics, health).
 const ADMIN_PORT: i32 = 8081;
+
+/// Name of the admin port in the container.
+const ADMIN_PORT_NAME: &str = "admin";
 
 /// The non-root user and group the agent runs as.
 const AGENT_UID: i64 = 65532;
@@ -208,18 +214,22 @@ impl AgentInstall<'_> {
             &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}"),
             "--state-dir",
             STATE_DIR,
+            "--admin-address",
+            &format!("0.0.0.0:{ADMIN_PORT}"),
         ];
         Container {
             name: AGENT.into(),
             image: Some(self.image.into()),
             args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
             ports: Some(vec![ContainerPort {
-                name: Some("admin".into()),
+                name: Some(ADMIN_PORT_NAME.into()),
                 container_port: ADMIN_PORT,
                 ..ContainerPort::default()
             }]),
-            // Liveness and readiness probes come with the agent's admin server (/healthz,
-            // /readyz on this port), which is not served yet.
+            // Alive while the process runs (even while it waits for the hub); ready once it
+            // holds a hub token and has heartbeated.
+            liveness_probe: Some(http_probe("/healthz", 10)),
+            readiness_probe: Some(http_probe("/readyz", 5)),
             resources: Some(ResourceRequirements {
                 requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
                 limits: Some(quantities(&[("memory", "128Mi")])),
@@ -250,6 +260,19 @@ impl AgentInstall<'_> {
             ]),
             ..Container::default()
         }
+    }
+}
+
+/// A GET of `path` on the admin port every `period_seconds`.
+fn http_probe(path: &str, period_seconds: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(ADMIN_PORT_NAME.into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period_seconds),
+        ..Probe::default()
     }
 }
 
@@ -382,8 +405,22 @@ mod tests {
                 "--bootstrap-kubeconfig",
                 "/etc/roster/bootstrap/kubeconfig",
                 "--state-dir",
-                "/var/lib/roster-agent"
+                "/var/lib/roster-agent",
+                "--admin-address",
+                "0.0.0.0:8081"
             ])
+        );
+        assert_eq!(
+            c["ports"],
+            serde_json::json!([{"name": "admin", "containerPort": 8081}])
+        );
+        assert_eq!(
+            c["livenessProbe"],
+            serde_json::json!({"httpGet": {"path": "/healthz", "port": "admin"}, "periodSeconds": 10})
+        );
+        assert_eq!(
+            c["readinessProbe"],
+            serde_json::json!({"httpGet": {"path": "/readyz", "port": "admin"}, "periodSeconds": 5})
         );
         assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
         assert_eq!(c["resources"]["requests"]["cpu"], "10m");

@@ -63,7 +63,8 @@ pub struct Cli {
           value_parser = refresh_fraction)]
     pub token_refresh_fraction: f64,
 
-    /// Address of the admin server (metrics, health); not served yet.
+    /// Address of the admin server: /metrics (Prometheus), /healthz, and /readyz (ready once
+    /// the agent holds a hub token and has heartbeated).
     #[arg(long, env = "ROSTER_ADMIN_ADDRESS", default_value = "0.0.0.0:8081")]
     pub admin_address: std::net::SocketAddr,
 
@@ -103,6 +104,7 @@ mod tests {
         assert_eq!(cli.probe_failure_threshold, 3);
         assert_eq!(cli.hub_token_ttl, names::DEFAULT_AGENT_TOKEN_TTL_SECONDS);
         assert_eq!(cli.member_kubeconfig, None);
+        assert_eq!(cli.admin_address, "0.0.0.0:8081".parse().unwrap());
     }
 
     #[test]

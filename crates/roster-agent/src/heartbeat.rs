@@ -2,7 +2,10 @@
 //! grace come from the agent's MemberCluster, re-read every minute; the probe follows the
 //! same period.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use k8s_openapi::{
     api::coordination::v1::{Lease, LeaseSpec},
@@ -14,9 +17,10 @@ use kube::{
     api::{ObjectMeta, Patch, PatchParams},
 };
 use roster_api::{MemberCluster, member_cluster::Heartbeat, names};
+use roster_runtime::admin::Condition;
 use tokio::sync::watch;
 
-use crate::{errors, timing};
+use crate::{errors, metrics::Metrics, timing};
 
 /// Spread of the heartbeat period, as a fraction of it.
 pub const JITTER: f64 = 0.1;
@@ -90,12 +94,15 @@ pub fn lease(holder: &str, renewed: Timestamp, grace_seconds: i32) -> Lease {
 }
 
 /// Renews the Lease in `namespace` on the hub until the process stops; publishes the cadence
-/// read from the MemberCluster `member` on `cadence`. Failures are logged and retried.
+/// read from the MemberCluster `member` on `cadence`; `beat` is met at the first renewal.
+/// Failures are logged and retried.
 pub async fn run(
     hub: Client,
     namespace: String,
     member: String,
     cadence: watch::Sender<Cadence>,
+    metrics: Arc<Metrics>,
+    beat: Condition,
 ) -> anyhow::Result<()> {
     let leases: Api<Lease> = Api::namespaced(hub.clone(), &namespace);
     let members: Api<MemberCluster> = Api::all(hub);
@@ -127,6 +134,8 @@ pub async fn run(
             .await
         {
             Ok(_) => {
+                metrics.heartbeat(true);
+                beat.set(true);
                 refusals = 0;
                 if std::mem::replace(&mut failing, false) {
                     tracing::info!("heartbeat renewed again");
@@ -135,6 +144,7 @@ pub async fn run(
                 timing::jittered(current.period, JITTER, rng.unit())
             }
             Err(e) => {
+                metrics.heartbeat(false);
                 failing = true;
                 refusals = if errors::status_code(&e) == Some(401) {
                     refusals + 1

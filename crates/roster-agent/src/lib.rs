@@ -3,7 +3,9 @@
 //! [`run`] obtains the agent's hub token ([`credentials`]), then runs four loops side by side
 //! until a signal stops it: token renewal, the heartbeat Lease ([`heartbeat`]), the `/readyz`
 //! probe ([`probe`]), the MemberReport ([`report`]) and the remote service accounts
-//! ([`grants`]).
+//! ([`grants`]). Beside them the admin server (`--admin-address`) serves `/metrics`
+//! ([`metrics`]), `/healthz`, and `/readyz`, ready once the agent holds a hub token and has
+//! heartbeated once.
 
 pub mod cli;
 pub mod clients;
@@ -12,29 +14,53 @@ pub mod errors;
 pub mod grants;
 pub mod heartbeat;
 pub mod jwt;
+pub mod metrics;
 pub mod probe;
 pub mod report;
 pub mod timing;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use roster_api::names;
+use roster_runtime::admin::{self, Readiness};
 use tokio::sync::watch;
 
 /// Runs the agent until SIGINT or SIGTERM, or until its hub credential fails for good.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
-    tokio::select! {
-        result = agent(cli) => result,
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(metrics::Metrics::register(&registry)?);
+    let readiness = Readiness::new();
+    let ready = Ready {
+        hub_token: readiness.condition("hub token"),
+        heartbeat: readiness.condition("first heartbeat"),
+    };
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (_, admin) = admin::spawn(cli.admin_address, registry, readiness, async move {
+        let _ = admin_stopped.await;
+    })
+    .await?;
+    let result = tokio::select! {
+        result = agent(cli, metrics, ready) => result,
         signal = shutdown_signal() => {
             signal?;
             tracing::info!("shutting down");
             Ok(())
         }
-    }
+    };
+    let _ = stop_admin.send(());
+    let served = admin.await;
+    result?;
+    served?
 }
 
-async fn agent(cli: cli::Cli) -> anyhow::Result<()> {
+/// The conditions of the agent's `/readyz`.
+struct Ready {
+    hub_token: admin::Condition,
+    heartbeat: admin::Condition,
+}
+
+async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> anyhow::Result<()> {
     let member = cli.member_name.clone();
     if let Some(problem) = names::member_namespace_problem(&member) {
         anyhow::bail!(problem);
@@ -60,6 +86,7 @@ async fn agent(cli: cli::Cli) -> anyhow::Result<()> {
         ttl_seconds: cli.hub_token_ttl,
     })
     .await?;
+    ready.hub_token.set(true);
     let hub =
         kube::Client::try_from(credentials.hub_config()).context("building the hub client")?;
 
@@ -75,9 +102,16 @@ async fn agent(cli: cli::Cli) -> anyhow::Result<()> {
     };
     let served = tokio::try_join!(
         credentials.keep_fresh(),
-        heartbeat::run(hub.clone(), namespace, member, cadence_tx),
-        grants::run(hub, member_client, grant_settings),
-        probe::run(probe_client, probe, cadence_rx, health_tx),
+        heartbeat::run(
+            hub.clone(),
+            namespace,
+            member,
+            cadence_tx,
+            metrics.clone(),
+            ready.heartbeat
+        ),
+        grants::run(hub, member_client, grant_settings, metrics.clone()),
+        probe::run(probe_client, probe, cadence_rx, health_tx, metrics),
         report::run(
             reporter,
             Duration::from_secs(cli.report_interval),

@@ -2,14 +2,14 @@
 //! server turns unhealthy after `threshold` consecutive failures and healthy again after one
 //! success. The state machine is pure; the loop around it is thin.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::Client;
 use roster_api::member_report::ApiServerHealth;
 use tokio::sync::watch;
 
-use crate::{errors, heartbeat::Cadence, timing};
+use crate::{errors, heartbeat::Cadence, metrics::Metrics, timing};
 
 /// How long one probe may take before it counts as failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -129,13 +129,16 @@ pub async fn readyz(client: &Client) -> Result<(), String> {
     }
 }
 
-/// Probes every period of `cadence` and publishes the health on `health` when it changes.
+/// Probes every period of `cadence` and publishes the health on `health` (and `metrics`)
+/// when it changes.
 pub async fn run(
     client: Client,
     mut probe: Probe,
     cadence: watch::Receiver<Cadence>,
     health: watch::Sender<ApiServerHealth>,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<()> {
+    metrics.api_server_healthy(probe.health().healthy);
     loop {
         let outcome = readyz(&client).await;
         if let Err(message) = &outcome {
@@ -143,6 +146,7 @@ pub async fn run(
         }
         if probe.observe(outcome, timing::now()) {
             let now = probe.health().clone();
+            metrics.api_server_healthy(now.healthy);
             if now.healthy {
                 tracing::info!("the member API server is ready");
             } else {

@@ -20,12 +20,102 @@ pub struct Cli {
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
 
-    /// Address of the admin server (metrics, health).
+    /// Address of the admin server (/metrics, /healthz, /readyz). In a pod: 0.0.0.0:8080.
     #[arg(long, env = "ROSTER_ADMIN_ADDRESS", default_value = "127.0.0.1:8080")]
     pub admin_address: std::net::SocketAddr,
 
     #[command(flatten)]
+    pub webhook: WebhookOptions,
+
+    #[command(flatten)]
+    pub leader_election: LeaderElectionOptions,
+
+    #[command(flatten)]
     pub log: LogOptions,
+}
+
+/// The pod automount webhook.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WebhookOptions {
+    /// Address the webhook serves HTTPS on; empty to run without the webhook. In a pod:
+    /// 0.0.0.0:9443.
+    #[arg(long, env = "ROSTER_WEBHOOK_ADDRESS", default_value = "127.0.0.1:9443",
+          value_parser = optional_address)]
+    // Fully qualified so clap takes the parser's output as the value instead of making the
+    // flag optional: an empty value is a value, and means "no webhook".
+    pub webhook_address: ::std::option::Option<std::net::SocketAddr>,
+
+    /// Folder with tls.crt and tls.key (for example a mounted cert-manager Secret), re-read when
+    /// they change. Without it the hub generates its own CA and serving certificate, rotates
+    /// them, and keeps the webhook configuration's caBundle in step.
+    #[arg(long, env = "ROSTER_WEBHOOK_CERT_DIR")]
+    pub webhook_cert_dir: Option<std::path::PathBuf>,
+
+    /// Name of the MutatingWebhookConfiguration whose caBundle the hub keeps (self-generated
+    /// certificates only).
+    #[arg(
+        long,
+        env = "ROSTER_WEBHOOK_CONFIGURATION",
+        default_value = "roster-hub"
+    )]
+    pub webhook_configuration: String,
+
+    /// DNS names (and IP addresses) the self-generated serving certificate is valid for.
+    #[arg(
+        long,
+        env = "ROSTER_WEBHOOK_DNS_NAMES",
+        value_delimiter = ',',
+        default_value = "roster-hub.roster-system.svc,127.0.0.1"
+    )]
+    pub webhook_dns_names: Vec<String>,
+
+    /// Lifetime of self-generated serving certificates, in seconds; they are replaced at two
+    /// thirds of it. The CA lives ten times as long and is replaced with an overlap.
+    #[arg(long, env = "ROSTER_WEBHOOK_CERT_VALIDITY", default_value_t = 7 * 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub webhook_cert_validity: u64,
+}
+
+/// A socket address, or none for an empty (or blank) value.
+fn optional_address(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|e| format!("{e}: expected IP:PORT (for example 0.0.0.0:9443), or empty"))
+}
+
+/// Leader election: several replicas, one writer.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LeaderElectionOptions {
+    /// Elect a leader on a Lease before writing; off only for a single replica.
+    #[arg(long, env = "ROSTER_LEADER_ELECT", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader Lease (default: this pod's namespace, else roster-system).
+    #[arg(long, env = "ROSTER_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// Name of the leader Lease.
+    #[arg(
+        long,
+        env = "ROSTER_LEADER_ELECTION_LEASE",
+        default_value = "roster-hub"
+    )]
+    pub leader_election_lease: String,
+
+    /// This replica's identity in the Lease (default: POD_NAME, else hostname and process id).
+    #[arg(long, env = "ROSTER_IDENTITY")]
+    pub identity: Option<String>,
+
+    /// Seconds a leader's Lease is valid without renewal; others take over after it.
+    #[arg(long, env = "ROSTER_LEASE_DURATION", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    pub lease_duration: u64,
 }
 
 #[cfg(test)]
@@ -36,5 +126,23 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn an_empty_webhook_address_disables_the_webhook() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["roster-hub"], args].concat()).map(|c| c.webhook.webhook_address)
+        };
+        assert_eq!(parse(&[]).unwrap(), Some("127.0.0.1:9443".parse().unwrap()));
+        assert_eq!(
+            parse(&["--webhook-address=0.0.0.0:8443"]).unwrap(),
+            Some("0.0.0.0:8443".parse().unwrap())
+        );
+        assert_eq!(parse(&["--webhook-address="]).unwrap(), None);
+        assert_eq!(parse(&["--webhook-address", " "]).unwrap(), None);
+        let err = parse(&["--webhook-address=localhost"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected IP:PORT"), "{err}");
     }
 }

@@ -10,7 +10,7 @@ use k8s_openapi::{api::coordination::v1::Lease, jiff::Timestamp};
 use kube::{Client, runtime::reflector::Store};
 use roster_api::{MemberClusterStatus, MemberReport};
 
-use crate::{budget::WriteBudget, clock::Clock, write_cache::WriteCache};
+use crate::{budget::WriteBudget, clock::Clock, metrics::Metrics, write_cache::WriteCache};
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -61,6 +61,10 @@ pub struct Context {
     pub settings: Settings,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The hub's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events on condition transitions.
+    pub recorder: kube::runtime::events::Recorder,
     /// Watched objects.
     pub stores: Stores,
     /// Last MemberCluster status written, per member.
@@ -93,11 +97,19 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     /// A context over `stores`.
-    pub fn new(client: Client, settings: Settings, clock: Arc<dyn Clock>, stores: Stores) -> Self {
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        stores: Stores,
+    ) -> Self {
         Self {
+            recorder: crate::events::recorder(&client),
             client,
             settings,
             clock,
+            metrics,
             stores: stores.clone(),
             member_writes: WriteCache::default(),
             profile_writes: WriteCache::default(),

@@ -9,7 +9,11 @@ pub mod clock;
 pub mod conditions;
 pub mod context;
 pub mod error;
+pub mod events;
+pub mod leader;
 pub mod member;
+pub mod metrics;
+pub mod webhook;
 pub mod write_cache;
 
 use std::sync::Arc;
@@ -24,6 +28,27 @@ use roster_api::names;
 
 /// Runs the hub until it is told to stop.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    // The admin server answers from the start: /healthz at once, /readyz once the caches are.
+    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
+    let registry = prometheus::Registry::new();
+    let metrics = Arc::new(metrics::Metrics::register(&registry, clock.clone())?);
+    let readiness = roster_runtime::admin::Readiness::new();
+    // With leader election only the leader runs the controllers; every replica serves the
+    // webhook, so a follower's readiness must not wait for caches it never fills.
+    let elect = cli.leader_election.leader_elect;
+    let caches = if elect {
+        roster_runtime::admin::Readiness::new()
+    } else {
+        readiness.clone()
+    };
+    let member_caches = caches.condition("member controller caches");
+    let access_caches = caches.condition("remote access controller caches");
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (_, admin) =
+        roster_runtime::admin::spawn(cli.admin_address, registry, readiness.clone(), async move {
+            let _ = admin_stopped.await;
+        })
+        .await?;
     let config = match &cli.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -40,13 +65,94 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let settings = context::Settings {
         inventory_namespace: cli.inventory_namespace.clone(),
     };
-    let clock: Arc<dyn clock::Clock> = Arc::new(clock::SystemClock);
-    tokio::join!(
-        member::run((client.clone(), settings, clock.clone())),
-        access::run(client, clock),
-    );
+    let webhook = webhook::start(
+        client.clone(),
+        &cli.webhook,
+        cli.leader_election.leader_election_namespace.as_deref(),
+        clock.clone(),
+        metrics.clone(),
+        &readiness,
+    )
+    .await?;
+    let controllers = {
+        let client = client.clone();
+        move || {
+            let (client, settings, clock, metrics) = (
+                client.clone(),
+                settings.clone(),
+                clock.clone(),
+                metrics.clone(),
+            );
+            let (member_caches, access_caches) = (member_caches.clone(), access_caches.clone());
+            async move {
+                tokio::join!(
+                    member::run(
+                        (client.clone(), settings, clock.clone()),
+                        metrics.clone(),
+                        member_caches
+                    ),
+                    access::run(client, clock, metrics, access_caches),
+                );
+            }
+        }
+    };
+    if elect {
+        let election = election_settings(&cli.leader_election);
+        ensure_namespace(&client, &election.namespace).await?;
+        tracing::info!(identity = %election.identity, lease = %format!("{}/{}", election.namespace, election.name),
+            "electing a leader");
+        let (leading, follow) = tokio::sync::watch::channel(false);
+        tokio::join!(
+            webhook,
+            leader::run(client, election, leading, shutdown_signal()),
+            leader::while_leading(follow, controllers),
+        );
+    } else {
+        tokio::join!(webhook, controllers());
+    }
+    let _ = stop_admin.send(());
+    admin.await??;
     tracing::info!("roster-hub stopped");
     Ok(())
+}
+
+/// The hub's own namespace: the flag, else this pod's, else roster-system.
+pub fn hub_namespace(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| {
+            std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| names::AGENT_NAMESPACE.to_owned())
+}
+
+fn election_settings(options: &cli::LeaderElectionOptions) -> leader::Settings {
+    leader::Settings {
+        namespace: hub_namespace(options.leader_election_namespace.as_deref()),
+        name: options.leader_election_lease.clone(),
+        identity: options
+            .identity
+            .clone()
+            .unwrap_or_else(leader::default_identity),
+        duration: std::time::Duration::from_secs(options.lease_duration),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
@@ -59,6 +165,6 @@ async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
             &Patch::Apply(ns),
         )
         .await
-        .with_context(|| format!("creating the inventory namespace {name}"))?;
+        .with_context(|| format!("creating the namespace {name}"))?;
     Ok(())
 }

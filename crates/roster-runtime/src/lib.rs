@@ -1,7 +1,9 @@
-//! Start-up plumbing shared by Roster's binaries: the rustls crypto provider, logging, and the
-//! flags every binary takes.
+//! Start-up plumbing shared by Roster's binaries: the rustls crypto provider, logging, the
+//! flags every binary takes, and the admin server (metrics, health).
 
+pub mod admin;
 pub mod logging;
+pub mod metrics;
 pub mod pem;
 
 /// Installs ring as the process-wide rustls crypto provider. Call once, first thing in `main`.

@@ -15,6 +15,15 @@ const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 /// The members `make dev` starts.
 pub const MEMBERS: [&str; 2] = ["member-1", "member-2"];
 
+/// roster-hub's admin server at its default address, which `make dev` keeps.
+const HUB_ADMIN: &str = "127.0.0.1:8080";
+
+/// The admin address of the agent of the `index`th member: 8081 (the agent's own default
+/// port) and up, so the agents do not clash on one machine.
+fn agent_admin(index: usize) -> String {
+    format!("127.0.0.1:{}", 8081 + index)
+}
+
 /// Starts the fleet under `dir` (`.dev/`), installs the CRDs, writes the admin kubeconfigs
 /// and waits for Ctrl-C; everything stops when it returns.
 pub async fn run(dir: &Path) -> anyhow::Result<()> {
@@ -33,6 +42,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let hub = fleet.hub.client().await?;
     crds::install(&hub, &roster_api::crd::all()).await?;
+    install_webhook(&hub).await?;
 
     let mut kubeconfigs = Vec::new();
     for cluster in fleet.clusters() {
@@ -74,7 +84,7 @@ async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>>
         &[],
         &logs.join("roster-hub.log"),
     )?];
-    for member in &fleet.members {
+    for (index, member) in fleet.members.iter().enumerate() {
         let name = member.name();
         let bootstrap = dir.join(format!("{name}-bootstrap.kubeconfig"));
         let join = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
@@ -106,6 +116,7 @@ async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>>
                     dir.join(format!("{name}.kubeconfig")).display()
                 ),
                 format!("--state-dir={}", dir.join("agents").join(name).display()),
+                format!("--admin-address={}", agent_admin(index)),
             ],
             &[],
             &logs.join(format!("roster-agent-{name}.log")),
@@ -180,6 +191,16 @@ fn print_banner(fleet: &Fleet, kubeconfigs: &[(String, String, PathBuf)], kubect
     println!("  {kubectl} --kubeconfig .dev/member-1.kubeconfig get namespaces");
     println!("  PATH=$PWD/.bin:$PATH kubectl roster --kubeconfig .dev/hub.kubeconfig status");
     println!(
+        "  {kubectl} --kubeconfig .dev/hub.kubeconfig label namespace default {}={}   # automount",
+        AUTOMOUNT_LABEL.0, AUTOMOUNT_LABEL.1
+    );
+    println!("\nMetrics (and /healthz, /readyz):");
+    println!("  {:<22} http://{HUB_ADMIN}/metrics", "roster-hub");
+    for (index, member) in fleet.members.iter().enumerate() {
+        let agent = format!("roster-agent {}", member.name());
+        println!("  {agent:<22} http://{}/metrics", agent_admin(index));
+    }
+    println!(
         "\nLogs: {}/<cluster>/*.log and .dev/logs/",
         relative(fleet.dir())
     );
@@ -191,6 +212,46 @@ fn relative(path: &Path) -> String {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Label that sends a namespace's annotated pods to the dev hub's automount webhook.
+const AUTOMOUNT_LABEL: (&str, &str) = ("roster.dev/automount", "enabled");
+
+/// The automount webhook configuration for the local roster-hub (default `--webhook-address`
+/// 127.0.0.1:9443 and `--webhook-configuration` roster-hub, whose caBundle the hub fills in),
+/// for pods annotated `roster.dev/remote-service-accounts` in namespaces labelled
+/// [`AUTOMOUNT_LABEL`].
+async fn install_webhook(hub: &kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+    let configuration = serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "roster-hub"},
+        "webhooks": [{
+            "name": "pods.roster.dev",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "reinvocationPolicy": "IfNeeded",
+            "timeoutSeconds": 5,
+            "clientConfig": {"url": "https://127.0.0.1:9443/mutate-pods"},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                       "resources": ["pods"], "scope": "Namespaced"}],
+            "namespaceSelector": {"matchLabels": {AUTOMOUNT_LABEL.0: AUTOMOUNT_LABEL.1}},
+            "matchConditions": [{"name": "asks-for-remote-service-accounts", "expression":
+                "has(object.metadata.annotations) && \
+                 'roster.dev/remote-service-accounts' in object.metadata.annotations"}],
+        }],
+    });
+    Api::<MutatingWebhookConfiguration>::all(hub.clone())
+        .patch(
+            "roster-hub",
+            &kube::api::PatchParams::apply("roster-dev").force(),
+            &kube::api::Patch::Apply(configuration),
+        )
+        .await
+        .context("installing the automount webhook configuration")?;
+    Ok(())
 }
 
 async fn wait_for_interrupt() -> anyhow::Result<()> {

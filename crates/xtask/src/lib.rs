@@ -1,5 +1,6 @@
 //! Generation logic behind `cargo xtask`, a library so tests can run it.
 
+pub mod deploy;
 pub mod dev;
 
 use std::path::Path;
@@ -9,17 +10,31 @@ use anyhow::Context;
 /// Header of every generated file.
 const HEADER: &str = "# Generated from the Rust types by `make crds`; do not edit.\n";
 
-/// Each CRD as (file name, YAML text).
+/// Each CRD as (file name, YAML text), then `kustomization.yaml` listing them, which makes
+/// `crds/` a kustomize base that `deploy/hub` includes (kustomize loads other bases from
+/// anywhere, but single files only from inside a kustomization's own folder).
 pub fn crd_files() -> anyhow::Result<Vec<(String, String)>> {
-    roster_api::crd::all()
+    let mut files = roster_api::crd::all()
         .into_iter()
         .map(|crd| {
             let name = crd.metadata.name.clone().context("CRD without a name")?;
             let yaml = serde_saphyr::to_string(&crd).context("serializing CRD")?;
             Ok((format!("{name}.yaml"), format!("{HEADER}{yaml}")))
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let resources: String = files.iter().map(|(n, _)| format!("- {n}\n")).collect();
+    files.push((
+        KUSTOMIZATION.to_owned(),
+        format!(
+            "{HEADER}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+             resources:\n{resources}"
+        ),
+    ));
+    Ok(files)
 }
+
+/// File name of a kustomization.
+pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
 /// Names of files in `dir` that are missing, differ from `files`, or are not generated.
 pub fn drift(dir: &Path, files: &[(String, String)]) -> anyhow::Result<Vec<String>> {

@@ -30,11 +30,22 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write deploy/agent/ from the manifest `kubectl roster join` writes, or with --check fail
+    /// if it differs.
+    Deploy {
+        /// Directory of the agent's kustomize base.
+        #[arg(long, default_value = "deploy/agent")]
+        dir: PathBuf,
+        /// Compare instead of writing; exit non-zero on any difference.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Crds { dir, check } => crds(&dir, check),
+        Command::Crds { dir, check } => generate(&dir, &xtask::crd_files()?, check),
+        Command::Deploy { dir, check } => generate(&dir, &xtask::deploy::agent_files()?, check),
         Command::Dev { dir } => {
             roster_runtime::install_crypto_provider();
             let dir = std::path::absolute(&dir)?;
@@ -43,22 +54,21 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn crds(dir: &std::path::Path, check: bool) -> anyhow::Result<()> {
-    let files = xtask::crd_files()?;
+fn generate(dir: &std::path::Path, files: &[(String, String)], check: bool) -> anyhow::Result<()> {
     if check {
-        let drift = xtask::drift(dir, &files)?;
+        let drift = xtask::drift(dir, files)?;
         if !drift.is_empty() {
             anyhow::bail!(
-                "generated CRDs differ from {}: {}\nrun `make crds` and commit the result",
+                "generated files differ from {}: {}\nrun `make crds` and commit the result",
                 dir.display(),
                 drift.join(", ")
             );
         }
-        println!("crds: {} files up to date", files.len());
+        println!("{}: {} files up to date", dir.display(), files.len());
         return Ok(());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (name, yaml) in &files {
+    for (name, yaml) in files {
         let path = dir.join(name);
         std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());

@@ -38,13 +38,32 @@ fn generates_one_file_per_crd_with_a_header() {
             "remoteserviceaccounts.roster.dev.yaml",
             "memberreports.roster.dev.yaml",
             "remoteaccountgrants.roster.dev.yaml",
+            "kustomization.yaml",
         ]
     );
     for (name, yaml) in &files {
         assert!(yaml.starts_with("# Generated"), "{name} has no header");
+        if name != "kustomization.yaml" {
+            assert!(
+                yaml.contains("kind: CustomResourceDefinition"),
+                "{name}: {yaml}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_kustomization_lists_every_crd() {
+    let files = xtask::crd_files().unwrap();
+    let (_, kustomization) = files.last().unwrap();
+    assert!(
+        kustomization.contains("kind: Kustomization"),
+        "{kustomization}"
+    );
+    for (name, _) in &files[..files.len() - 1] {
         assert!(
-            yaml.contains("kind: CustomResourceDefinition"),
-            "{name}: {yaml}"
+            kustomization.contains(&format!("\n- {name}\n")),
+            "{name} missing from {kustomization}"
         );
     }
 }

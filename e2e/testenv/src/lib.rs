@@ -8,6 +8,7 @@
 pub mod binary;
 pub mod cluster;
 pub mod crds;
+pub mod deploy;
 pub mod env;
 pub mod fleet;
 pub mod kubeconfig;

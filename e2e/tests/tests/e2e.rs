@@ -7,12 +7,16 @@ mod e2e {
     pub mod controlplane;
     pub mod crds;
     pub mod credential;
+    pub mod deploy;
+    pub mod ha;
     pub mod hub;
     pub mod interop;
     pub mod journey;
     pub mod kubectl_roster;
     pub mod members;
+    pub mod metrics;
     pub mod remote_access;
     pub mod support;
     pub mod upstream;
+    pub mod webhook;
 }

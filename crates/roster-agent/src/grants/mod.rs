@@ -25,7 +25,7 @@ use roster_api::RemoteAccountGrant;
 use tokio::sync::watch;
 use tracing::{info, instrument, warn};
 
-use crate::{errors, timing};
+use crate::{errors, metrics::Metrics, timing};
 use member::ProvisionError;
 
 /// How often the sweeper looks for leftovers even without a deletion event.
@@ -49,6 +49,7 @@ pub struct Context {
     member: Client,
     settings: Settings,
     grants: Store<RemoteAccountGrant>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Context {
@@ -67,6 +68,12 @@ impl Context {
             .filter_map(|g| g.metadata.uid.clone())
             .collect()
     }
+
+    /// Tells the metrics which grants are served now.
+    fn count_grants(&self) {
+        let names = self.grants.state().iter().map(|g| g.name_any()).collect();
+        self.metrics.grants(&names);
+    }
 }
 
 /// Why a grant reconcile must be retried soon.
@@ -83,6 +90,7 @@ pub enum Error {
 /// Serves one grant.
 #[instrument(skip_all, fields(grant = %grant.name_any()))]
 pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Result<Action, Error> {
+    ctx.count_grants();
     let live = ctx.live_uids();
     let sa_uid = match member::provision(&ctx.member, &grant, &live).await {
         Ok(uid) => uid,
@@ -100,6 +108,9 @@ pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Res
     let in_secret = hub::delivered_expiry(&ctx.hub, &grant).await?;
     let fraction = ctx.settings.refresh_fraction;
     if let refresh::Refresh::At(at) = refresh::decide(&grant, &sa_uid, in_secret, now, fraction) {
+        if let Some(expires) = in_secret {
+            ctx.metrics.token_delivered(&grant.name_any(), expires);
+        }
         return Ok(Action::requeue(wait(now, at)));
     }
     let minted = match member::mint(&ctx.member, &grant).await {
@@ -111,6 +122,7 @@ pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Res
         Err(e) => return Err(e.into()),
     };
     hub::deliver(&ctx.hub, &grant, &minted).await?;
+    ctx.metrics.token_minted(&grant.name_any(), minted.expires);
     hub::report(&ctx.hub, &grant, &hub::ready(&grant, &sa_uid, &minted, now)).await?;
     let next = refresh::refresh_point(
         refresh::Delivered {
@@ -134,7 +146,12 @@ pub fn error_policy(grant: Arc<RemoteAccountGrant>, error: &Error, _ctx: Arc<Con
 }
 
 /// Serves grants until the process stops.
-pub async fn run(hub: Client, member: Client, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(
+    hub: Client,
+    member: Client,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
     let api: Api<RemoteAccountGrant> = Api::namespaced(hub.clone(), &settings.namespace);
     let (grants, writer) = reflector::store();
     let (deleted_tx, deleted_rx) = watch::channel(0u64);
@@ -154,6 +171,7 @@ pub async fn run(hub: Client, member: Client, settings: Settings) -> anyhow::Res
         member,
         settings,
         grants: grants.clone(),
+        metrics,
     });
     let sweeper = sweep_loop(ctx.clone(), deleted_rx);
     let controller = Controller::for_stream(events, grants)
@@ -171,6 +189,7 @@ async fn sweep_loop(ctx: Arc<Context>, mut deleted: watch::Receiver<u64>) {
         return;
     }
     loop {
+        ctx.count_grants();
         let live = ctx.live_uids();
         match member::sweep(&ctx.member, &live).await {
             Ok(0) => {}

@@ -29,7 +29,13 @@ use roster_api::{
 };
 use tracing::{info, instrument, warn};
 
-use crate::{backoff::WatchBackoff, clock::Clock, error::Error};
+use crate::{
+    backoff::WatchBackoff,
+    clock::Clock,
+    error::Error,
+    metrics::{Metrics, REMOTE_ACCESS_CONTROLLER},
+};
+use roster_runtime::admin::Condition;
 
 /// Without events, each RemoteServiceAccount is looked at again this often.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -51,8 +57,12 @@ pub struct Context {
     pub client: Client,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The hub's metrics.
+    pub metrics: Arc<Metrics>,
     /// Watched objects.
     pub stores: Stores,
+    /// Publishes Events on condition transitions.
+    pub recorder: kube::runtime::events::Recorder,
     ready: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -65,7 +75,12 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// A context over `stores`; one task waits for their first lists (see
     /// `crate::context::Context::caches_ready` for why only one).
-    pub fn new(client: Client, clock: Arc<dyn Clock>, stores: Stores) -> Self {
+    pub fn new(
+        client: Client,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        stores: Stores,
+    ) -> Self {
         let (tx, ready) = tokio::sync::watch::channel(false);
         let waiting = stores.clone();
         tokio::spawn(async move {
@@ -75,8 +90,10 @@ impl Context {
             let _ = tx.send(true);
         });
         Self {
+            recorder: crate::events::recorder(&client),
             client,
             clock,
+            metrics,
             stores,
             ready,
         }
@@ -168,6 +185,8 @@ async fn provision(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, 
         if let (Some(token), Some(endpoint)) = (status::usable(&observed, now), &endpoint) {
             let secret = desired::consumer_secret(rsa, &target.name, endpoint, token);
             writes::consumer_secret(ctx, secret).await?;
+            ctx.metrics
+                .token_expiry(&namespace, &name, &target.name, Some(token.expiry));
             requeue = requeue.min(until(now, token.expiry));
         }
         clusters.push(status::cluster(&observed, now));
@@ -191,6 +210,7 @@ async fn provision(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, 
             writes::delete_secret(ctx, &namespace, &secret.name_any()).await?;
         }
     }
+    ctx.metrics.forget_tokens(&namespace, &name, &served);
 
     let condition = status::ready_condition(&clusters, selection_error.as_deref());
     writes::status(ctx, rsa, clusters, condition, now).await?;
@@ -208,6 +228,7 @@ async fn revoke(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, Err
     for secret in consumer_secrets(ctx, &namespace, &name) {
         writes::delete_secret(ctx, &namespace, &secret.name_any()).await?;
     }
+    ctx.metrics.forget_tokens(&namespace, &name, &[]);
     info!("revoked: RemoteServiceAccount deleted");
     Ok(Action::await_change())
 }
@@ -269,8 +290,8 @@ fn owner_of_labels(
     Some(ObjectRef::new(name).within(&namespace))
 }
 
-/// Runs the remote access controller until shutdown.
-pub async fn run(client: Client, clock: Arc<dyn Clock>) {
+/// Runs the remote access controller until shutdown; `ready` is met once its caches are.
+pub async fn run(client: Client, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, ready: Condition) {
     let config = crate::member::watch_config;
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
     let (members, member_writer) = reflector::store::<MemberCluster>();
@@ -301,12 +322,20 @@ pub async fn run(client: Client, clock: Arc<dyn Clock>) {
     let ctx = Arc::new(Context::new(
         client.clone(),
         clock,
+        metrics,
         Stores {
             members,
             grants,
             secrets,
         },
     ));
+    tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            ctx.caches_ready().await;
+            ready.set(true);
+        }
+    });
     let controller = Controller::new(Api::<RemoteServiceAccount>::all(client), config());
     let all = controller.store();
     controller
@@ -326,7 +355,18 @@ pub async fn run(client: Client, clock: Arc<dyn Clock>) {
         })
         .trigger_backoff(WatchBackoff::default())
         .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |rsa, ctx: Arc<Context>| {
+                let metrics = ctx.metrics.clone();
+                async move {
+                    metrics
+                        .observe_reconcile(REMOTE_ACCESS_CONTROLLER, reconcile(rsa, ctx))
+                        .await
+                }
+            },
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "controller event");

@@ -63,7 +63,8 @@ fn labels_hold<K: Resource>(observed: &K, wanted: &K) -> bool {
 pub async fn consumer_secret(ctx: &Context, wanted: Secret) -> Result<(), Error> {
     let namespace = wanted.namespace().unwrap_or_default();
     let name = wanted.name_any();
-    if let Some(observed) = ctx.secret(&namespace, &name)
+    let observed = ctx.secret(&namespace, &name);
+    if let Some(observed) = &observed
         && observed.data == wanted.data
         && labels_hold(observed.as_ref(), &wanted)
         && observed.owner_references() == wanted.owner_references()
@@ -76,6 +77,14 @@ pub async fn consumer_secret(ctx: &Context, wanted: Secret) -> Result<(), Error>
         &wanted,
     )
     .await?;
+    let token = |s: &Secret| {
+        s.data
+            .as_ref()
+            .and_then(|d| d.get(names::token_secret::TOKEN).cloned())
+    };
+    if observed.as_deref().and_then(token) != token(&wanted) {
+        ctx.metrics.token_issued();
+    }
     Ok(())
 }
 
@@ -129,6 +138,7 @@ pub async fn status(
     if rsa.status.as_ref() == Some(&wanted) {
         return Ok(());
     }
+    let transitions = crate::events::transitions(previous, &wanted.conditions);
     let patch = json!({
         "apiVersion": RemoteServiceAccount::api_version(&()),
         "kind": RemoteServiceAccount::kind(&()),
@@ -140,5 +150,6 @@ pub async fn status(
     )
     .patch_status(&rsa.name_any(), &apply::params(), &Patch::Apply(patch))
     .await?;
+    crate::events::publish(&ctx.recorder, &rsa.object_ref(&()), transitions).await;
     Ok(())
 }

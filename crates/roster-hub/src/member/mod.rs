@@ -27,6 +27,7 @@ use roster_api::{
     member_report::REPORT_NAME,
     names,
 };
+use roster_runtime::admin::Condition;
 use tracing::{info, instrument, warn};
 
 use crate::{
@@ -35,6 +36,7 @@ use crate::{
     conditions,
     context::{Context, Stores},
     error::Error,
+    metrics::{MEMBER_CONTROLLER, Metrics},
 };
 
 /// Without events, each member is looked at again this often.
@@ -75,9 +77,11 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
         .and_then(|l| l.spec.as_ref()?.renew_time.as_ref())
         .map(|t| t.0);
     let report = report.as_ref().map(|r| &r.spec);
+    let last_heartbeat = ctx.heartbeat_seen(&name, renew, now);
+    ctx.metrics.heartbeat_seen(&name, last_heartbeat);
     let inputs = health::Inputs {
         name_problem: problem.as_deref(),
-        last_heartbeat: ctx.heartbeat_seen(&name, renew, now),
+        last_heartbeat,
         report,
         grace: Duration::from_secs(u64::try_from(heartbeat.grace_seconds).unwrap_or(0)),
         now,
@@ -114,6 +118,13 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
             health = desired[1].reason,
             "member status updated"
         );
+        let transitions = crate::events::transitions(previous, &built);
+        crate::events::publish(
+            &ctx.recorder,
+            &kube::Resource::object_ref(member.as_ref(), &()),
+            transitions,
+        )
+        .await;
     }
 
     let mut requeue = health::next_check(&inputs).unwrap_or(RESYNC).min(RESYNC);
@@ -151,13 +162,15 @@ pub fn error_policy(member: Arc<MemberCluster>, error: &Error, _ctx: Arc<Context
     }
 }
 
-/// Runs the member controller until shutdown.
+/// Runs the member controller until shutdown; `ready` is met once its caches are.
 pub async fn run(
     ctx_parts: (
         kube::Client,
         crate::context::Settings,
         Arc<dyn crate::clock::Clock>,
     ),
+    metrics: Arc<Metrics>,
+    ready: Condition,
 ) {
     let (client, settings, clock) = ctx_parts;
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
@@ -194,18 +207,28 @@ pub async fn run(
         client.clone(),
         settings,
         clock,
+        metrics.clone(),
         Stores {
             leases,
             reports,
             profiles,
         },
     ));
+    tokio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            ctx.caches_ready().await;
+            ready.set(true);
+        }
+    });
     let by_namespace = |ns: Option<String>| {
         ns.as_deref()
             .and_then(names::member_of_namespace)
             .map(ObjectRef::<MemberCluster>::new)
     };
-    Controller::new(Api::<MemberCluster>::all(client), watch_config())
+    let controller = Controller::new(Api::<MemberCluster>::all(client), watch_config());
+    metrics.watch_members(controller.store());
+    controller
         .watches_stream(lease_events, move |l: Lease| by_namespace(l.namespace()))
         .watches_stream(report_events, move |r: MemberReport| {
             by_namespace(r.namespace())
@@ -215,7 +238,18 @@ pub async fn run(
         })
         .trigger_backoff(WatchBackoff::default())
         .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |member, ctx: Arc<Context>| {
+                let metrics = ctx.metrics.clone();
+                async move {
+                    metrics
+                        .observe_reconcile(MEMBER_CONTROLLER, reconcile(member, ctx))
+                        .await
+                }
+            },
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "controller event");

@@ -96,6 +96,7 @@ pub async fn member_status(
         .await?;
     ctx.member_writes
         .record(&name, written.resource_version().as_deref(), desired);
+    ctx.metrics.member_status_written();
     Ok(true)
 }
 
@@ -176,6 +177,7 @@ pub async fn profile(
     }
     ctx.profile_writes
         .record(&name, written_rv.as_deref(), (meta, Some(status)));
+    ctx.metrics.profile_written();
     Ok(ProfileWrite::Written)
 }
 

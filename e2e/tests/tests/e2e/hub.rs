@@ -345,6 +345,30 @@ async fn missed_heartbeats_turn_health_unknown_after_the_grace_period_and_not_be
     let beats = keep_heartbeating(agent, name.clone());
     wait_profile(&env, &name, "True").await?;
     beats.abort();
+
+    // Each transition left a Kubernetes Event on the MemberCluster.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::all(env.hub.clone());
+    let reasons = wait::until(
+        "the transitions' Events",
+        Duration::from_secs(30),
+        || async {
+            let reasons: Vec<(String, String)> = events
+                .list(&Default::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(&name))
+                .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default()))
+                .collect();
+            let seen = |r: &str| reasons.iter().any(|(_, reason)| reason == r);
+            Ok((seen("HeartbeatMissed") && seen("ApiServerReady")).then_some(reasons))
+        },
+    )
+    .await?;
+    assert!(
+        reasons.contains(&("Warning".into(), "HeartbeatMissed".into())),
+        "{reasons:?}"
+    );
     Ok(())
 }
 

@@ -40,10 +40,12 @@ impl Journey {
         crds::install(&hub, &roster_api::crd::all()).await?;
         let roster_hub = roster::spawn(
             "roster-hub",
-            &[format!(
-                "--kubeconfig={}",
-                fleet.hub.kubeconfig_path().display()
-            )],
+            &[
+                format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
+                "--admin-address=127.0.0.1:0".into(),
+                // No webhook: the shared hub serves one, and `make dev` keeps 9443.
+                "--webhook-address=".into(),
+            ],
             &[("RUST_LOG", "info,roster_hub=debug")],
             &dir.join("roster-hub.log"),
         )?;
@@ -85,6 +87,7 @@ impl Journey {
                 ),
                 format!("--state-dir={}", self.dir.join(state).display()),
                 "--report-interval=2".into(),
+                "--admin-address=127.0.0.1:0".into(),
             ],
             &[("RUST_LOG", "info,roster_agent=debug")],
             &self.dir.join(format!("roster-agent-{state}.log")),

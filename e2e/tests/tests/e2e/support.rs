@@ -39,17 +39,30 @@ pub fn assert_mentions(message: &str, parts: &[&str]) {
 }
 
 /// The `roster-hub` process this test binary shares, started on first use against the shared
-/// fleet's hub with the default inventory namespace.
+/// fleet's hub with the default inventory namespace, as the service account of `deploy/hub`
+/// with exactly its RBAC (so every test that uses it exercises those rules).
 pub async fn hub_process() -> &'static roster_testenv::process::Process {
     static HUB: tokio::sync::OnceCell<roster_testenv::process::Process> =
         tokio::sync::OnceCell::const_new();
     let hub = HUB
         .get_or_init(|| async {
             let fleet = roster_testenv::shared_fleet().await;
-            let kubeconfig = fleet.hub.kubeconfig_path();
+            let kubeconfig = roster_testenv::deploy::hub_kubeconfig(&fleet.hub, fleet.dir())
+                .await
+                .expect("roster-hub's identity from deploy/hub");
             roster_testenv::roster::spawn(
                 "roster-hub",
-                &[format!("--kubeconfig={}", kubeconfig.display())],
+                &[
+                    format!("--kubeconfig={}", kubeconfig.display()),
+                    // A free port: test binaries run side by side, and `make dev` keeps 8080.
+                    "--admin-address=127.0.0.1:0".into(),
+                    // The webhook on a free port too, with serving certificates that rotate
+                    // every 10 s, and a new CA prepared 100 s after start and signing 5 s
+                    // later, while the tests run (see webhook.rs).
+                    format!("--webhook-address=127.0.0.1:{}", webhook_port()),
+                    "--webhook-dns-names=127.0.0.1".into(),
+                    format!("--webhook-cert-validity={WEBHOOK_CERT_VALIDITY}"),
+                ],
                 &[("RUST_LOG", "info,roster_hub=debug")],
                 &fleet.dir().join("roster-hub.log"),
             )
@@ -58,6 +71,15 @@ pub async fn hub_process() -> &'static roster_testenv::process::Process {
         .await;
     HUB_PID.store(hub.pid(), std::sync::atomic::Ordering::Relaxed);
     hub
+}
+
+/// `--webhook-cert-validity` of the shared hub, seconds.
+pub const WEBHOOK_CERT_VALIDITY: u64 = 15;
+
+/// The loopback port the shared hub serves its pod webhook on (HTTPS, `/mutate-pods`).
+pub fn webhook_port() -> u16 {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *PORT.get_or_init(|| roster_testenv::ports::free_port().expect("a free port"))
 }
 
 /// The inventory namespace the shared hub publishes in.
