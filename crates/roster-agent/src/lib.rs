@@ -42,8 +42,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     .await?;
     let result = tokio::select! {
         result = agent(cli, metrics, ready) => result,
-        signal = shutdown_signal() => {
-            signal?;
+        () = roster_runtime::shutdown_signal() => {
             tracing::info!("shutting down");
             Ok(())
         }
@@ -161,14 +160,4 @@ fn reported_endpoint(
         cli.api_server_url.as_deref(),
         ca,
     ))
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("listening for SIGINT")?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
 }

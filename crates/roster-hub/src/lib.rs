@@ -104,7 +104,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         let (leading, follow) = tokio::sync::watch::channel(false);
         tokio::join!(
             webhook,
-            leader::run(client, election, leading, shutdown_signal()),
+            leader::run(client, election, leading, roster_runtime::shutdown_signal()),
             leader::while_leading(follow, controllers),
         );
     } else {
@@ -136,22 +136,6 @@ fn election_settings(options: &cli::LeaderElectionOptions) -> leader::Settings {
             .clone()
             .unwrap_or_else(leader::default_identity),
         duration: std::time::Duration::from_secs(options.lease_duration),
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }
 

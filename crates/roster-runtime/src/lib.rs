@@ -23,3 +23,24 @@ pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
         }
     }
 }
+
+/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM (what the kubelet
+/// sends). Every long-running loop of a daemon selects on it to shut down gracefully.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops this");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

@@ -95,7 +95,7 @@ pub async fn start(
             () = certificates => error!("webhook certificate task ended"),
             () = caches => error!("webhook caches ended"),
             () = ready.then(|()| std::future::pending()) => {}
-            () = shutdown_signal() => info!("webhook stopped"),
+            () = roster_runtime::shutdown_signal() => info!("webhook stopped"),
         }
     }
     .boxed())
@@ -135,20 +135,4 @@ pub fn caches(client: Client) -> (review::Stores, BoxFuture<'static, ()>) {
         );
     };
     (review::Stores { rsas, members }, task.boxed())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }

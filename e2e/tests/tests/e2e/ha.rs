@@ -219,6 +219,30 @@ async fn two_replicas_one_writer_and_failover() -> anyhow::Result<()> {
     intruder.abort();
     wait_display_name(&hub, "nobody writes this").await?;
     assert!(writes(demoted).await? > before);
+
+    // Graceful shutdown: SIGTERM makes the leader stop its loops, release the Lease and exit 0.
+    let pid = replicas[follow].process.pid().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()?;
+    assert!(killed.success());
+    let terminated = Instant::now();
+    let status = loop {
+        if let Some(status) = replicas[follow].process.exit_status() {
+            break status;
+        }
+        assert!(terminated.elapsed() < TIMEOUT, "roster-hub ignored SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "measured: roster-hub exited {:?} after SIGTERM",
+        terminated.elapsed()
+    );
+    assert!(
+        status.success(),
+        "roster-hub exited with {status} on SIGTERM"
+    );
+    assert_eq!(holder(&hub).await?, None, "the Lease was not released");
     drop(replicas);
     drop(fleet);
     let _ = std::fs::remove_dir_all(&dir);
