@@ -150,6 +150,26 @@ impl Context {
         Some(seen)
     }
 
+    /// Forgets what the hub remembers (last writes, budgets, heartbeat sightings) about
+    /// members not in `live`, so memory follows the fleet as members leave.
+    pub fn forget_except(&self, live: &std::collections::HashSet<String>) {
+        let keep = |name: &str| live.contains(name);
+        self.member_writes.retain(keep);
+        self.profile_writes.retain(keep);
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| keep(k));
+        self.budgets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| keep(k));
+        self.sightings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| keep(k));
+    }
+
     /// Takes one write from `member`'s profile budget, or says how long to wait.
     pub fn take_write(&self, member: &str, now: Timestamp) -> Result<(), std::time::Duration> {
         let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());

@@ -33,6 +33,22 @@ impl<T: PartialEq + Clone> WriteCache<T> {
         }
     }
 
+    /// Forgets every key `keep` refuses (objects that no longer exist).
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|k, _| keep(k));
+    }
+
+    /// How many objects are remembered.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Records a write that the API server answered with `rv`.
     pub fn record(&self, key: &str, rv: Option<&str>, written: T) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -59,6 +75,14 @@ mod tests {
             cache.current("a", Some("11"), Some(3)),
             Some(3),
             "someone wrote after us"
+        );
+        cache.record("b", Some("12"), 4);
+        cache.retain(|k| k == "b");
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.current("a", Some("1"), Some(9)),
+            Some(9),
+            "a was forgotten"
         );
     }
 }

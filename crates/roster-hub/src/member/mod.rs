@@ -162,6 +162,27 @@ pub fn error_policy(member: Arc<MemberCluster>, error: &Error, _ctx: Arc<Context
     }
 }
 
+/// How often the hub drops what it remembers about members that were deleted.
+const FORGET_PERIOD: Duration = Duration::from_secs(60);
+
+/// Prunes the per-member memory of `ctx` to the members in `members`, every
+/// [`FORGET_PERIOD`]. Ends with the controller (noticed as the context's last reference). An
+/// empty store is never trusted (it may not be filled yet): what a fleet with no members left
+/// remembers is a few entries.
+async fn forget_departed(ctx: Arc<Context>, members: reflector::Store<MemberCluster>) {
+    loop {
+        tokio::time::sleep(FORGET_PERIOD).await;
+        if Arc::strong_count(&ctx) == 1 {
+            return;
+        }
+        let live: std::collections::HashSet<String> =
+            members.state().iter().map(|m| m.name_any()).collect();
+        if !live.is_empty() {
+            ctx.forget_except(&live);
+        }
+    }
+}
+
 /// Runs the member controller until shutdown; `ready` is met once its caches are.
 pub async fn run(
     ctx_parts: (
@@ -228,6 +249,7 @@ pub async fn run(
     };
     let controller = Controller::new(Api::<MemberCluster>::all(client), watch_config());
     metrics.watch_members(controller.store());
+    tokio::spawn(forget_departed(ctx.clone(), controller.store()));
     controller
         .watches_stream(lease_events, move |l: Lease| by_namespace(l.namespace()))
         .watches_stream(report_events, move |r: MemberReport| {
