@@ -13,6 +13,7 @@ pub mod events;
 pub mod leader;
 pub mod member;
 pub mod metrics;
+pub mod watch;
 pub mod webhook;
 pub mod write_cache;
 

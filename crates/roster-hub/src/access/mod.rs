@@ -19,8 +19,7 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         finalizer::{self, Event},
-        reflector::{self, ObjectRef, Store},
-        watcher,
+        reflector::{ObjectRef, Store},
     },
 };
 use roster_api::{
@@ -34,6 +33,7 @@ use crate::{
     clock::Clock,
     error::Error,
     metrics::{Metrics, REMOTE_ACCESS_CONTROLLER},
+    watch,
 };
 use roster_runtime::admin::Condition;
 
@@ -292,32 +292,17 @@ fn owner_of_labels(
 
 /// Runs the remote access controller until shutdown; `ready` is met once its caches are.
 pub async fn run(client: Client, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, ready: Condition) {
-    let config = crate::member::watch_config;
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
-    let (members, member_writer) = reflector::store::<MemberCluster>();
-    let member_events = reflector::reflector(
-        member_writer,
-        watcher(Api::<MemberCluster>::all(client.clone()), config()),
-    )
-    .backoff(WatchBackoff::default())
-    .touched_objects();
-    let (grants, grant_writer) = reflector::store::<RemoteAccountGrant>();
-    let grant_events = reflector::reflector(
-        grant_writer,
-        watcher(Api::<RemoteAccountGrant>::all(client.clone()), config()),
-    )
-    .backoff(WatchBackoff::default())
-    .touched_objects();
-    let (secrets, secret_writer) = reflector::store::<Secret>();
-    let secret_events = reflector::reflector(
-        secret_writer,
-        watcher(
-            Api::<Secret>::all(client.clone()),
-            config().labels(&managed),
-        ),
-    )
-    .backoff(WatchBackoff::default())
-    .touched_objects();
+    let (members, member_events) =
+        watch::cached(Api::<MemberCluster>::all(client.clone()), watch::config());
+    let (grants, grant_events) = watch::cached(
+        Api::<RemoteAccountGrant>::all(client.clone()),
+        watch::config(),
+    );
+    let (secrets, secret_events) = watch::cached(
+        Api::<Secret>::all(client.clone()),
+        watch::config().labels(&managed),
+    );
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -336,21 +321,22 @@ pub async fn run(client: Client, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, r
             ready.set(true);
         }
     });
-    let controller = Controller::new(Api::<RemoteServiceAccount>::all(client), config());
-    let all = controller.store();
-    controller
+    let (rsas, rsa_events) =
+        watch::cached(Api::<RemoteServiceAccount>::all(client), watch::config());
+    let all = rsas.clone();
+    Controller::for_stream(rsa_events.applied_objects(), rsas)
         // A member's labels or endpoint can change any RemoteServiceAccount's targets or Secrets.
-        .watches_stream(member_events, move |_: MemberCluster| {
+        .watches_stream(member_events.touched_objects(), move |_: MemberCluster| {
             all.state()
                 .iter()
                 .map(|r| ObjectRef::from_obj(r.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .watches_stream(grant_events, |g: RemoteAccountGrant| {
+        .watches_stream(grant_events.touched_objects(), |g: RemoteAccountGrant| {
             let owner = &g.spec.remote_service_account;
             Some(ObjectRef::new(&owner.name).within(&owner.namespace))
         })
-        .watches_stream(secret_events, |s: Secret| {
+        .watches_stream(secret_events.touched_objects(), |s: Secret| {
             owner_of_labels(s.labels(), s.namespace())
         })
         .trigger_backoff(WatchBackoff::default())

@@ -18,7 +18,6 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         reflector::{self, ObjectRef},
-        watcher,
     },
 };
 use roster_api::{
@@ -37,17 +36,11 @@ use crate::{
     context::{Context, Stores},
     error::Error,
     metrics::{MEMBER_CONTROLLER, Metrics},
+    watch,
 };
 
 /// Without events, each member is looked at again this often.
 const RESYNC: Duration = Duration::from_secs(300);
-
-/// Watches list with the most recent semantic: a list served from a just-restarted API
-/// server's watch cache can be older than what that cache can resume a watch from, which
-/// leaves a watcher relisting on "too old resource version" for minutes.
-pub fn watch_config() -> watcher::Config {
-    watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
-}
 
 /// Reconciles one MemberCluster.
 #[instrument(skip_all, fields(member = %member.name_any()))]
@@ -195,34 +188,17 @@ pub async fn run(
 ) {
     let (client, settings, clock) = ctx_parts;
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
-    let (leases, lease_writer) = reflector::store::<Lease>();
-    let lease_events = reflector::reflector(
-        lease_writer,
-        watcher(
-            Api::<Lease>::all(client.clone()),
-            watch_config().labels(&managed),
-        ),
-    )
-    .backoff(WatchBackoff::default())
-    .touched_objects();
-    let (reports, report_writer) = reflector::store::<MemberReport>();
-    let report_events = reflector::reflector(
-        report_writer,
-        watcher(Api::<MemberReport>::all(client.clone()), watch_config()),
-    )
-    .backoff(WatchBackoff::default())
-    .touched_objects();
-    let (profiles, profile_writer) = reflector::store::<ClusterProfile>();
+    let (leases, lease_events) = watch::cached(
+        Api::<Lease>::all(client.clone()),
+        watch::config().labels(&managed),
+    );
+    let (reports, report_events) =
+        watch::cached(Api::<MemberReport>::all(client.clone()), watch::config());
     let profile_selector = format!("{LABEL_CLUSTER_MANAGER}={}", names::CLUSTER_MANAGER);
-    let profile_events = reflector::reflector(
-        profile_writer,
-        watcher(
-            Api::<ClusterProfile>::namespaced(client.clone(), &settings.inventory_namespace),
-            watch_config().labels(&profile_selector),
-        ),
-    )
-    .backoff(WatchBackoff::default())
-    .touched_objects();
+    let (profiles, profile_events) = watch::cached(
+        Api::<ClusterProfile>::namespaced(client.clone(), &settings.inventory_namespace),
+        watch::config().labels(&profile_selector),
+    );
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -247,15 +223,18 @@ pub async fn run(
             .and_then(names::member_of_namespace)
             .map(ObjectRef::<MemberCluster>::new)
     };
-    let controller = Controller::new(Api::<MemberCluster>::all(client), watch_config());
-    metrics.watch_members(controller.store());
-    tokio::spawn(forget_departed(ctx.clone(), controller.store()));
-    controller
-        .watches_stream(lease_events, move |l: Lease| by_namespace(l.namespace()))
-        .watches_stream(report_events, move |r: MemberReport| {
+    let (members, member_events) =
+        watch::cached(Api::<MemberCluster>::all(client), watch::config());
+    metrics.watch_members(members.clone());
+    tokio::spawn(forget_departed(ctx.clone(), members.clone()));
+    Controller::for_stream(member_events.applied_objects(), members)
+        .watches_stream(lease_events.touched_objects(), move |l: Lease| {
+            by_namespace(l.namespace())
+        })
+        .watches_stream(report_events.touched_objects(), move |r: MemberReport| {
             by_namespace(r.namespace())
         })
-        .watches_stream(profile_events, |p: ClusterProfile| {
+        .watches_stream(profile_events.touched_objects(), |p: ClusterProfile| {
             Some(ObjectRef::new(&p.name_any()))
         })
         .trigger_backoff(WatchBackoff::default())

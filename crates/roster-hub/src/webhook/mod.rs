@@ -112,7 +112,7 @@ async fn ready(stores: review::Stores, current: Arc<CurrentCert>, condition: Con
 
 /// The RemoteServiceAccount and MemberCluster caches reviews read, and the task filling them.
 pub fn caches(client: Client) -> (review::Stores, BoxFuture<'static, ()>) {
-    let config = crate::member::watch_config;
+    let config = crate::watch::config;
     let (rsas, rsa_writer) = reflector::store::<RemoteServiceAccount>();
     let rsa_watch = reflector::reflector(
         rsa_writer,

@@ -1,0 +1,51 @@
+//! How every watch of the hub is set up: the most recent list semantic, the hub's backoff, and
+//! objects cached without their `managedFields` (a large share of each object that the hub
+//! never reads: with thousands of members it is most of the cache).
+
+use futures::{Stream, StreamExt};
+use kube::{
+    Api, Resource,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+
+use crate::backoff::WatchBackoff;
+
+/// Watches list with the most recent semantic: a list served from a just-restarted API
+/// server's watch cache can be older than what that cache can resume a watch from, which
+/// leaves a watcher relisting on "too old resource version" for minutes.
+pub fn config() -> watcher::Config {
+    watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
+}
+
+/// A cache of what `api` lists under `config`, and the stream of watch events that fills it
+/// (poll it, for example as a controller trigger, to keep the cache current).
+pub fn cached<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let events = reflector::reflector(
+        writer,
+        watcher(api, config).modify(|o| o.meta_mut().managed_fields = None),
+    )
+    .backoff(WatchBackoff::default())
+    .boxed();
+    (store, events)
+}
