@@ -95,8 +95,9 @@ images: ## Build the container images from deploy/Dockerfile (needs docker or po
 		DOCKER_BUILDKIT=1 $(CONTAINER_ENGINE) build -f deploy/Dockerfile --target $$t -t $(IMAGE_REGISTRY)/$$t:$(IMAGE_TAG) . || exit 1; \
 	done
 
-bench: ## Benchmarks (not ready yet: issue 7).
-	@echo "make bench: the benchmark suite is not built yet (issue 7)"
+bench: controlplane interop ## Benchmarks on real control planes: a table, and .bench/results.json.
+	$(CARGO) build --locked --release --bins
+	$(CARGO) run --locked --release -q -p roster-bench -- $(BENCH_ARGS)
 
 clean: ## Remove build outputs.
 	$(CARGO) clean

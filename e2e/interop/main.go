@@ -18,6 +18,18 @@
 // On failure it prints the error on stderr and exits 2 when the member answered 403 Forbidden
 // to the ConfigMap list (a real RBAC denial), 1 otherwise; 64 on a usage error.
 //
+// A second subcommand measures the cost of building a client with the upstream library, for
+// `make bench` (its `credentials` suite compares it with the Rust library):
+//
+//	roster-interop bench-build --profile-file F --provider-file P [--iterations N] [--warmup W]
+//
+// It reads a v1alpha1 ClusterProfile (JSON) from F and times, in-process and per iteration,
+// (1) access.Config.BuildConfigFromCP with the provider file loaded once, (2) the same preceded
+// by access.NewFromFile(P), and (3) BuildConfigFromCP + kubernetes.NewForConfig (client-go runs
+// the exec plugin later, on the first request, so no plugin runs here). It prints one JSON line
+// (see buildResult); the server and exec command of the last build let the caller check that
+// the timed work built what it should.
+//
 // The upstream secretreader exec plugin is not part of this program (it is a main package):
 // the Makefile builds it from this module's dependency graph as a separate binary (go.mod's
 // `tool` directive keeps it there).
@@ -30,13 +42,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/cluster-inventory-api/apis/v1alpha1"
 	"sigs.k8s.io/cluster-inventory-api/client/clientset/versioned"
 	"sigs.k8s.io/cluster-inventory-api/pkg/access"
 )
@@ -49,6 +64,7 @@ const (
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: roster-interop access --hub-kubeconfig F --namespace NS --profile NAME --provider-file F [--list-namespace NS2] [--secrets-namespace NS3]")
+	fmt.Fprintln(os.Stderr, "       roster-interop bench-build --profile-file F --provider-file P [--iterations N] [--warmup W]")
 	os.Exit(exitUsage)
 }
 
@@ -59,6 +75,8 @@ func main() {
 	switch os.Args[1] {
 	case "access":
 		os.Exit(runAccess(os.Args[2:]))
+	case "bench-build":
+		os.Exit(runBenchBuild(os.Args[2:]))
 	default:
 		usage()
 	}
@@ -178,4 +196,143 @@ func reach(ctx context.Context, hubKubeconfig, namespace, profile, providerFile,
 		}
 	}
 	return out, nil
+}
+
+// timing summarises the per-iteration durations of one timed loop.
+type timing struct {
+	MeanNs      float64 `json:"meanNs"`
+	MedianNs    float64 `json:"medianNs"`
+	AllocsPerOp float64 `json:"allocsPerOp"`
+	BytesPerOp  float64 `json:"bytesPerOp"`
+}
+
+// buildResult is the one JSON line bench-build prints.
+type buildResult struct {
+	Iterations int `json:"iterations"`
+	// Config: BuildConfigFromCP, provider file loaded once.
+	Config timing `json:"config"`
+	// LoadAndConfig: access.NewFromFile, then BuildConfigFromCP.
+	LoadAndConfig timing `json:"loadAndConfig"`
+	// Client: BuildConfigFromCP + kubernetes.NewForConfig, provider file loaded once.
+	Client      timing `json:"client"`
+	Server      string `json:"server"`
+	ExecCommand string `json:"execCommand"`
+	GoVersion   string `json:"goVersion"`
+}
+
+func runBenchBuild(args []string) int {
+	fs := flag.NewFlagSet("bench-build", flag.ContinueOnError)
+	profileFile := fs.String("profile-file", "", "v1alpha1 ClusterProfile, JSON")
+	providerFile := fs.String("provider-file", "", "upstream access provider file ({\"providers\": [...]})")
+	iterations := fs.Int("iterations", 2000, "timed iterations per loop")
+	warmup := fs.Int("warmup", 200, "untimed iterations before each loop")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *profileFile == "" || *providerFile == "" || *iterations < 1 || *warmup < 0 || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	out, err := benchBuild(*profileFile, *providerFile, *iterations, *warmup)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "roster-interop: %v\n", err)
+		return exitFailure
+	}
+	line, err := json.Marshal(out)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "roster-interop: %v\n", err)
+		return exitFailure
+	}
+	fmt.Println(string(line))
+	return 0
+}
+
+func benchBuild(profileFile, providerFile string, iterations, warmup int) (*buildResult, error) {
+	raw, err := os.ReadFile(profileFile)
+	if err != nil {
+		return nil, err
+	}
+	var cp v1alpha1.ClusterProfile
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", profileFile, err)
+	}
+	providers, err := access.NewFromFile(providerFile)
+	if err != nil {
+		return nil, err
+	}
+	out := &buildResult{Iterations: iterations, GoVersion: runtime.Version()}
+	config := func(p *access.Config) (*rest.Config, error) {
+		config, err := p.BuildConfigFromCP(&cp)
+		if err != nil {
+			return nil, err
+		}
+		out.Server = config.Host
+		if config.ExecProvider != nil {
+			out.ExecCommand = config.ExecProvider.Command
+		}
+		return config, nil
+	}
+	configOnly := func() error {
+		_, err := config(providers)
+		return err
+	}
+	loadAndConfig := func() error {
+		p, err := access.NewFromFile(providerFile)
+		if err != nil {
+			return err
+		}
+		_, err = config(p)
+		return err
+	}
+	client := func() error {
+		c, err := config(providers)
+		if err != nil {
+			return err
+		}
+		_, err = kubernetes.NewForConfig(c)
+		return err
+	}
+	if out.Config, err = timeLoop(iterations, warmup, configOnly); err != nil {
+		return nil, err
+	}
+	if out.LoadAndConfig, err = timeLoop(iterations, warmup, loadAndConfig); err != nil {
+		return nil, err
+	}
+	if out.Client, err = timeLoop(iterations, warmup, client); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// timeLoop runs op warmup times untimed, then iterations times, timing each call.
+func timeLoop(iterations, warmup int, op func() error) (timing, error) {
+	for i := 0; i < warmup; i++ {
+		if err := op(); err != nil {
+			return timing{}, err
+		}
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	samples := make([]float64, iterations)
+	var total time.Duration
+	for i := range samples {
+		start := time.Now()
+		err := op()
+		elapsed := time.Since(start)
+		if err != nil {
+			return timing{}, err
+		}
+		samples[i] = float64(elapsed.Nanoseconds())
+		total += elapsed
+	}
+	runtime.ReadMemStats(&after)
+	sort.Float64s(samples)
+	n := float64(iterations)
+	return timing{
+		MeanNs:      float64(total.Nanoseconds()) / n,
+		MedianNs:    samples[(iterations-1)/2],
+		AllocsPerOp: float64(after.Mallocs-before.Mallocs) / n,
+		BytesPerOp:  float64(after.TotalAlloc-before.TotalAlloc) / n,
+	}, nil
 }

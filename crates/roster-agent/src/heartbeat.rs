@@ -93,6 +93,20 @@ pub fn lease(holder: &str, renewed: Timestamp, grace_seconds: i32) -> Lease {
     }
 }
 
+/// Renews the agent's Lease once through `leases` (the member's namespace on the hub): one
+/// heartbeat, as of now, with `cadence`'s grace as the Lease duration.
+pub async fn renew_once(
+    leases: &Api<Lease>,
+    member: &str,
+    cadence: Cadence,
+) -> Result<Lease, kube::Error> {
+    let params = PatchParams::apply(names::AGENT_FIELD_MANAGER).force();
+    let body = lease(member, timing::now(), cadence.grace_seconds);
+    leases
+        .patch(names::AGENT_LEASE, &params, &Patch::Apply(&body))
+        .await
+}
+
 /// Renews the Lease in `namespace` on the hub until the process stops; publishes the cadence
 /// read from the MemberCluster `member` on `cadence`; `beat` is met at the first renewal.
 /// Failures are logged and retried.
@@ -106,7 +120,6 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let leases: Api<Lease> = Api::namespaced(hub.clone(), &namespace);
     let members: Api<MemberCluster> = Api::all(hub);
-    let params = PatchParams::apply(names::AGENT_FIELD_MANAGER).force();
     let mut rng = timing::Rng::from_time();
     let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut read_at: Option<Instant> = None;
@@ -128,11 +141,7 @@ pub async fn run(
             }
         }
         let current = *cadence.borrow();
-        let body = lease(&member, timing::now(), current.grace_seconds);
-        let delay = match leases
-            .patch(names::AGENT_LEASE, &params, &Patch::Apply(&body))
-            .await
-        {
+        let delay = match renew_once(&leases, &member, current).await {
             Ok(_) => {
                 metrics.heartbeat(true);
                 beat.set(true);

@@ -20,12 +20,16 @@ static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// the tests run; a test run on its own (`cargo test -p roster-e2e`) uses whatever was last
 /// built, so run `cargo build --bins` first when the binaries changed.
 pub fn binary_path(name: &str) -> anyhow::Result<PathBuf> {
-    // Tests run as <target>/<profile>/deps/<test>-<hash>; binaries sit in <profile>/.
+    // Tests run as <target>/<profile>/deps/<test>-<hash>, binaries (roster-bench) as
+    // <target>/<profile>/<name>; Roster's binaries sit in <profile>/.
     let exe = std::env::current_exe()?;
-    let profile = match exe.parent().and_then(Path::parent) {
-        Some(dir) if dir.join(name).is_file() || dir.join("deps").is_dir() => dir.to_path_buf(),
-        _ => binary::workspace_root().join("target/debug"),
-    };
+    let dir = exe.parent();
+    let profile = match dir {
+        Some(d) if d.file_name().is_some_and(|n| n == "deps") => d.parent().map(Path::to_path_buf),
+        Some(d) if d.join("deps").is_dir() => Some(d.to_path_buf()),
+        _ => None,
+    }
+    .unwrap_or_else(|| binary::workspace_root().join("target/debug"));
     let path = profile.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     if !path.is_file() {

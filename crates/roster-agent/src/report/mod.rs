@@ -22,35 +22,27 @@ use tokio::sync::watch;
 
 use crate::{errors, timing};
 
-/// Gathers and writes the member's report.
-pub struct Reporter {
+/// Writes the MemberReport `report` on the hub (server-side apply, the agent's field manager),
+/// only when it differs from the last one written. Needs no member cluster: the fleet
+/// simulation ([`crate::simulate`]) writes through it too.
+pub struct ReportWriter {
     reports: Api<MemberReport>,
-    member: Client,
-    endpoint: endpoint::Endpoint,
-    first_seen: build::FirstSeen,
     last_written: Option<MemberReportSpec>,
 }
 
-impl std::fmt::Debug for Reporter {
+impl std::fmt::Debug for ReportWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reporter")
-            .field("endpoint", &self.endpoint)
+        f.debug_struct("ReportWriter")
             .field("last_written", &self.last_written)
             .finish_non_exhaustive()
     }
 }
 
-impl Reporter {
-    /// A reporter writing into `namespace` on the hub. It resumes from the report already
-    /// there, if it can read it, so a restart rewrites nothing that did not change.
-    pub async fn new(
-        hub: Client,
-        namespace: &str,
-        member: Client,
-        endpoint: endpoint::Endpoint,
-    ) -> Self {
-        let reports: Api<MemberReport> = Api::namespaced(hub, namespace);
-        let existing = match reports.get_opt(REPORT_NAME).await {
+impl ReportWriter {
+    /// A writer into `reports` (the member's namespace on the hub). It resumes from the report
+    /// already there, if it can read it, so a restart rewrites nothing that did not change.
+    pub async fn resume(reports: Api<MemberReport>) -> Self {
+        let last_written = match reports.get_opt(REPORT_NAME).await {
             Ok(found) => found.map(|r| r.spec),
             Err(e) => {
                 tracing::info!(error = %errors::chain(&e), "cannot read the previous report");
@@ -58,35 +50,18 @@ impl Reporter {
             }
         };
         Self {
-            first_seen: existing
-                .as_ref()
-                .map(|s| build::FirstSeen::from_reported(&s.properties))
-                .unwrap_or_default(),
-            last_written: existing,
             reports,
-            member,
-            endpoint,
+            last_written,
         }
     }
 
-    /// Gathers the member's state and writes it if it changed; returns whether it wrote.
-    /// When the member cannot be read, the previous report is rewritten with `health`.
-    pub async fn report(&mut self, health: &ApiServerHealth) -> anyhow::Result<bool> {
-        let spec = match gather::gather(&self.member).await {
-            Ok(obs) => {
-                let properties = build::observed_properties(&obs);
-                let properties = self.first_seen.observe(&properties, timing::now());
-                build::spec(&obs, &self.endpoint, health.clone(), properties)
-            }
-            Err(e) => {
-                let Some(previous) = &self.last_written else {
-                    return Err(e).context("gathering the member's report");
-                };
-                tracing::warn!(error = %errors::chain(&e),
-                    "cannot read the member; reporting the last state seen with the current health");
-                build::with_health(previous, health.clone())
-            }
-        };
+    /// The report last written (or found on the hub at start).
+    pub fn last_written(&self) -> Option<&MemberReportSpec> {
+        self.last_written.as_ref()
+    }
+
+    /// Writes `spec` unless it equals the last report written; returns whether it wrote.
+    pub async fn write(&mut self, spec: MemberReportSpec) -> anyhow::Result<bool> {
         if self.last_written.as_ref() == Some(&spec) {
             return Ok(false);
         }
@@ -100,6 +75,75 @@ impl Reporter {
             "report written");
         self.last_written = Some(spec);
         Ok(true)
+    }
+}
+
+/// The report for what was gathered (`obs`), with the properties' first-seen times kept in
+/// `first_seen`.
+pub fn build_spec(
+    first_seen: &mut build::FirstSeen,
+    obs: &gather::Observations,
+    endpoint: &endpoint::Endpoint,
+    health: &ApiServerHealth,
+) -> MemberReportSpec {
+    let properties = build::observed_properties(obs);
+    let properties = first_seen.observe(&properties, timing::now());
+    build::spec(obs, endpoint, health.clone(), properties)
+}
+
+/// Gathers and writes the member's report.
+pub struct Reporter {
+    writer: ReportWriter,
+    member: Client,
+    endpoint: endpoint::Endpoint,
+    first_seen: build::FirstSeen,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter")
+            .field("endpoint", &self.endpoint)
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reporter {
+    /// A reporter writing into `namespace` on the hub. It resumes from the report already
+    /// there, if it can read it, so a restart rewrites nothing that did not change.
+    pub async fn new(
+        hub: Client,
+        namespace: &str,
+        member: Client,
+        endpoint: endpoint::Endpoint,
+    ) -> Self {
+        let writer = ReportWriter::resume(Api::namespaced(hub, namespace)).await;
+        Self {
+            first_seen: writer
+                .last_written()
+                .map(|s| build::FirstSeen::from_reported(&s.properties))
+                .unwrap_or_default(),
+            writer,
+            member,
+            endpoint,
+        }
+    }
+
+    /// Gathers the member's state and writes it if it changed; returns whether it wrote.
+    /// When the member cannot be read, the previous report is rewritten with `health`.
+    pub async fn report(&mut self, health: &ApiServerHealth) -> anyhow::Result<bool> {
+        let spec = match gather::gather(&self.member).await {
+            Ok(obs) => build_spec(&mut self.first_seen, &obs, &self.endpoint, health),
+            Err(e) => {
+                let Some(previous) = self.writer.last_written() else {
+                    return Err(e).context("gathering the member's report");
+                };
+                tracing::warn!(error = %errors::chain(&e),
+                    "cannot read the member; reporting the last state seen with the current health");
+                build::with_health(previous, health.clone())
+            }
+        };
+        self.writer.write(spec).await
     }
 }
 
