@@ -88,8 +88,10 @@ pub struct Stage {
     pub period: u64,
     /// Heartbeat grace, seconds.
     pub grace: u64,
-    /// Members created for this size.
+    /// Members to add for this size.
     pub added: usize,
+    /// Members actually created for it (fewer when growing stopped).
+    pub grow_created: usize,
     /// MemberClusters created at once, at most, while growing.
     pub batch: usize,
     /// Seconds from MemberCluster creation to the hub having prepared it, per member added
@@ -159,6 +161,21 @@ pub fn not_carried(window: &Window, members: usize, period: u64) -> Option<Strin
         ));
     }
     None
+}
+
+/// `why` growing stopped, with the write storm the watch saw if there was one: more
+/// condition transition times moved without a transition than members were created.
+pub fn with_storm(why: String, s: &Stage) -> String {
+    if s.grow_rewrites as usize > s.grow_created {
+        format!(
+            "{why}; meanwhile the hub wrote {:.0} MemberCluster statuses and {:.0} ClusterProfiles \
+             for {} new members, moving {} condition transition times without a transition (a \
+             write storm)",
+            s.grow_hub.status_writes, s.grow_hub.profile_writes, s.grow_created, s.grow_rewrites
+        )
+    } else {
+        why
+    }
 }
 
 /// Renewals `members` heartbeating every `period` seconds make in `seconds`.
@@ -345,7 +362,7 @@ fn window_figures(s: &Stage, w: &Window, base: &Baseline) -> Vec<Figure> {
 fn join_figures(s: &Stage) -> Vec<Figure> {
     let n = nf(s.members);
     let mut out = Vec::new();
-    let grow_missing = s.added.saturating_sub(s.grow_join.len());
+    let grow_missing = s.grow_created.saturating_sub(s.grow_join.len());
     let sample_missing = s.sample.saturating_sub(s.sample_join.len());
     let (g50, g99) = p50_p99(&s.grow_join);
     let (gp50, gp99) = p50_p99(&s.grow_prepare);
@@ -366,10 +383,16 @@ fn join_figures(s: &Stage) -> Vec<Figure> {
         never(sample_missing)
     );
     let grow_note = format!(
-        "the {} members added to grow the fleet, created with at most {} awaiting the hub: \
-         first heartbeat + report to Joined=True{}; growing took {:.0} s; create to prepared \
-         p50 {gp50:.2} s, p99 {gp99:.2} s",
+        "the {} members that joined of the {} created to grow the fleet{} (at most {} awaiting \
+         the hub at once): first heartbeat + report to Joined=True{}; growing took {:.0} s; \
+         create to prepared p50 {gp50:.2} s, p99 {gp99:.2} s",
         s.grow_join.len(),
+        s.grow_created,
+        if s.grow_created < s.added {
+            format!(" ({} were to be added)", s.added)
+        } else {
+            String::new()
+        },
         s.batch,
         never(grow_missing),
         s.grow_seconds,
@@ -398,7 +421,7 @@ fn join_figures(s: &Stage) -> Vec<Figure> {
             );
         }
     }
-    if s.added > 0 {
+    if s.grow_created > 0 {
         out.push(growth_writes(s));
     }
     out
@@ -408,7 +431,7 @@ fn join_figures(s: &Stage) -> Vec<Figure> {
 /// profile); more is a write storm.
 fn growth_writes(s: &Stage) -> Figure {
     let h = &s.grow_hub;
-    let added = s.added.max(1) as f64;
+    let added = s.grow_created.max(1) as f64;
     Figure::new(
         SUITE,
         format!(
@@ -419,13 +442,13 @@ fn growth_writes(s: &Stage) -> Figure {
         "writes",
     )
     .note(format!(
-        "{} MemberCluster status writes and {} ClusterProfile writes for {} members added in \
+        "{} MemberCluster status writes and {} ClusterProfile writes for {} members created in \
          {:.0} s; the watch saw {} MemberCluster updates, {} condition transition times moved \
          without a transition; {} Events created; {} member reconcile errors; {} lease \
          renewals failed{}; the API server refused {} requests for load (429)",
         h.status_writes,
         h.profile_writes,
-        s.added,
+        s.grow_created,
         s.grow_seconds,
         s.grow_updates,
         s.grow_rewrites,
@@ -585,6 +608,7 @@ mod tests {
             period: 10,
             grace: 40,
             added: 900,
+            grow_created: 900,
             batch: 100,
             grow_prepare: vec![0.5; 900],
             grow_join: (1..=900).map(|i| f64::from(i) / 300.0).collect(),
@@ -636,6 +660,27 @@ mod tests {
         assert_eq!(
             get("heartbeat loss to Unknown p50 (N=1000, grace 40 s)").meets_target,
             Some(true)
+        );
+    }
+
+    #[test]
+    fn a_write_storm_is_named_in_the_stop_reason() {
+        let mut s = Stage {
+            grow_created: 100,
+            grow_rewrites: 50,
+            ..Stage::default()
+        };
+        assert_eq!(with_storm("slow".into(), &s), "slow");
+        s.grow_rewrites = 5000;
+        s.grow_hub.status_writes = 3000.0;
+        let why = with_storm("slow".into(), &s);
+        assert!(
+            why.starts_with("slow; meanwhile the hub wrote 3000 MemberCluster"),
+            "{why}"
+        );
+        assert!(
+            why.contains("moving 5000 condition transition times"),
+            "{why}"
         );
     }
 

@@ -262,8 +262,9 @@ impl Bench {
             stage.grow_events = after.events_created() - before.events_created();
         }
         (stage.grow_prepare, stage.grow_join) = self.timings(first_new, self.created);
+        stage.grow_created = self.created - first_new;
         if let Some(why) = stopped {
-            stage.stopped = Some(why);
+            stage.stopped = Some(figures::with_storm(why, &stage));
             return Ok(stage);
         }
         self.say(&format!(
