@@ -1,6 +1,6 @@
-//! The access library end to end: kube runs a real exec plugin (a shell script) for a config
-//! built from a ClusterProfile, and sends the plugin's token to a local HTTP listener. Only the
-//! loopback interface is used.
+//! The access library end to end: a client built from a ClusterProfile runs a real exec plugin
+//! (a shell script) on its first request, and sends the plugin's token to a local HTTP listener.
+//! Only the loopback interface is used.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -145,7 +145,7 @@ fn profile(port: u16, ca: &str) -> v1alpha2::ClusterProfile {
 }
 
 #[tokio::test]
-async fn kube_runs_the_plugin_with_the_profiles_args_env_and_cluster() {
+async fn the_client_runs_the_plugin_with_the_profiles_args_env_and_cluster() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     // The script is run by /bin/sh rather than executed itself: writing an executable and

@@ -4,13 +4,14 @@ use std::time::Instant;
 
 use prometheus::Registry;
 
-use super::{AccessError, AccessMetrics, ProviderFile, config, select};
+use super::{AccessError, AccessMetrics, ProviderFile, client, config, select};
 use crate::{v1alpha1, v1alpha2};
 
 /// Builds `kube::Config`s and `kube::Client`s for ClusterProfiles from a provider file.
 ///
 /// It holds no mutable state: every call starts again from the provider file, so calls may run
-/// concurrently and never see each other's profile-sourced arguments or variables.
+/// concurrently and never see each other's profile-sourced arguments or variables. Each client
+/// it builds caches its own credential.
 #[derive(Clone, Debug)]
 pub struct ConfigBuilder {
     file: ProviderFile,
@@ -61,6 +62,10 @@ impl ConfigBuilder {
     }
 
     /// Builds a client for the cluster of a v1alpha1 profile (call it inside a Tokio runtime).
+    ///
+    /// The exec plugin does not run here: the client runs it on its first request, keeps the
+    /// credential until shortly before it expires or the server rejects it, and fails a request
+    /// with [`ExecPluginError`](super::ExecPluginError) when the plugin fails.
     pub fn client_for_v1alpha1(
         &self,
         profile: &v1alpha1::ClusterProfile,
@@ -68,10 +73,11 @@ impl ConfigBuilder {
         let started = Instant::now();
         let selection = select::v1alpha1(&self.file, profile);
         let provider = provider_name(&selection);
-        self.finish(started, selection, |config| client(config, &provider))
+        self.finish(started, selection, |config| self.client(config, &provider))
     }
 
-    /// Builds a client for the cluster of a v1alpha2 profile (call it inside a Tokio runtime).
+    /// Builds a client for the cluster of a v1alpha2 profile (call it inside a Tokio runtime),
+    /// running the exec plugin lazily as [`ConfigBuilder::client_for_v1alpha1`] does.
     pub fn client_for_v1alpha2(
         &self,
         profile: &v1alpha2::ClusterProfile,
@@ -79,7 +85,16 @@ impl ConfigBuilder {
         let started = Instant::now();
         let selection = select::v1alpha2(&self.file, profile);
         let provider = provider_name(&selection);
-        self.finish(started, selection, |config| client(config, &provider))
+        self.finish(started, selection, |config| self.client(config, &provider))
+    }
+
+    fn client(&self, config: kube::Config, provider: &str) -> Result<kube::Client, AccessError> {
+        client::build(config, provider, self.metrics.clone()).map_err(|source| {
+            AccessError::Client {
+                provider: provider.to_owned(),
+                source,
+            }
+        })
     }
 
     /// Builds the config for a selection, turns it into the result and records the build.
@@ -111,11 +126,4 @@ fn provider_name(selection: &Result<select::Selection<'_>, AccessError>) -> Stri
         .as_ref()
         .map(|s| s.provider.name.clone())
         .unwrap_or_default()
-}
-
-fn client(config: kube::Config, provider: &str) -> Result<kube::Client, AccessError> {
-    kube::Client::try_from(config).map_err(|source| AccessError::Client {
-        provider: provider.to_owned(),
-        source,
-    })
 }

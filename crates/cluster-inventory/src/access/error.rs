@@ -1,4 +1,7 @@
-//! Why a config or client could not be built for a ClusterProfile.
+//! Why a config or client could not be built for a ClusterProfile, and why a client's exec
+//! plugin gave no credential.
+
+use std::process::ExitStatus;
 
 /// Why a config or client could not be built for a ClusterProfile.
 #[derive(Debug, thiserror::Error)]
@@ -76,5 +79,73 @@ impl AccessError {
             Self::InvalidProxyUrl { .. } => "InvalidProxyUrl",
             Self::Client { .. } => "Client",
         }
+    }
+}
+
+/// Why a client's exec plugin gave no usable credential. A request through a client of
+/// [`ConfigBuilder`](super::ConfigBuilder) fails with it, as the source of
+/// `kube::Error::Service`; the next request runs the plugin again.
+#[derive(Debug, thiserror::Error)]
+#[error("provider {provider:?}: exec plugin {command:?} {problem}")]
+pub struct ExecPluginError {
+    /// The provider whose plugin ran.
+    pub provider: String,
+    /// The plugin's command (without its arguments, which may carry profile data).
+    pub command: String,
+    /// What went wrong.
+    pub problem: ExecProblem,
+}
+
+/// What went wrong when running an exec plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecProblem {
+    /// The command could not be started (not found, not executable...).
+    #[error("could not be started: {source}{}", hint(.install_hint))]
+    Start {
+        /// The I/O error.
+        source: std::io::Error,
+        /// The provider file's install hint, given when the command was not found.
+        install_hint: Option<String>,
+    },
+    /// The command ran and failed.
+    #[error("failed ({status}){}", detail(.stderr))]
+    Failed {
+        /// How it ended.
+        status: ExitStatus,
+        /// The end of what it wrote on stderr, trimmed.
+        stderr: String,
+    },
+    /// The command succeeded but printed no usable `ExecCredential`.
+    #[error("returned an invalid ExecCredential: {0}")]
+    InvalidCredential(String),
+    /// The plugin's input could not be prepared.
+    #[error("cannot be given its input: {0}")]
+    Input(String),
+}
+
+impl ExecPluginError {
+    /// A short, bounded name of the error's kind, fit for a metric label or an Event reason.
+    pub fn category(&self) -> &'static str {
+        match self.problem {
+            ExecProblem::Start { .. } => "ExecPluginStart",
+            ExecProblem::Failed { .. } => "ExecPluginFailed",
+            ExecProblem::InvalidCredential(_) => "ExecPluginInvalidCredential",
+            ExecProblem::Input(_) => "ExecPluginInput",
+        }
+    }
+}
+
+fn hint(install_hint: &Option<String>) -> String {
+    install_hint
+        .as_deref()
+        .map(|hint| format!("; {hint}"))
+        .unwrap_or_default()
+}
+
+fn detail(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
     }
 }

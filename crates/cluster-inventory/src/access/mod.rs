@@ -18,6 +18,18 @@
 //!   empty `proxy-url` means no proxy (`HTTPS_PROXY` is not consulted), and a v1alpha1
 //!   `certificate-authority` path is ignored, both as upstream. Using a proxy needs kube's
 //!   `http-proxy` or `socks5` feature in the consumer's build.
+//! - A client from `client_for_*` runs the plugin on its first request, not when it is built,
+//!   as client-go does. It keeps the token until a minute before its `expirationTimestamp` (or
+//!   halfway through a shorter life), runs the plugin again after a 401, and has concurrent
+//!   requests wait for one run. The plugin is a Tokio child process, checked like client-go
+//!   checks it (the `ExecCredential` kind, the configured `apiVersion`, a token or a certificate
+//!   and key); when it fails, the request fails with an [`ExecPluginError`] naming the provider
+//!   and the command, and the next request runs it again. Runs are counted in
+//!   [`PLUGIN_RUNS_TOTAL`]. A plugin answering with a client certificate cannot be deferred,
+//!   since TLS is set up when the client is built: its first such answer switches that client
+//!   to kube's own, built then from the full config (kube runs the plugin again, on Tokio's
+//!   blocking pool). `kube::Client::try_from(config)` on a config from `config_for_*` is kube's
+//!   eager path for every plugin: it runs it three times while building the client.
 //!
 //! ```no_run
 //! # async fn example(profile: cluster_inventory::v1alpha2::ClusterProfile) -> Result<(), Box<dyn std::error::Error>> {
@@ -27,8 +39,9 @@
 //! let builder = ConfigBuilder::new(ProviderFile::from_path("provider-file.json")?)
 //!     .with_metrics(&registry)?;
 //! let config: kube::Config = builder.config_for_v1alpha2(&profile)?;
-//! let client = kube::Client::try_from(config)?; // or builder.client_for_v1alpha2(&profile)?
-//! # let _ = client;
+//! // Runs no plugin yet: the first request does.
+//! let client: kube::Client = builder.client_for_v1alpha2(&profile)?;
+//! # let _ = (config, client);
 //! # Ok(())
 //! # }
 //! ```
@@ -38,9 +51,12 @@
 //! kubeconfig and then in-cluster credentials.
 
 mod builder;
+mod client;
 mod config;
+mod credentials;
 mod directory;
 mod error;
+mod exec;
 mod extensions;
 mod metrics;
 mod provider_file;
@@ -54,8 +70,10 @@ pub use directory::{
     CA_FILE, DirectoryError, KUBECONFIG_FILE, NAMESPACE_FILE, SERVER_FILE, TOKEN_FILE,
     from_directory, from_directory_or_infer,
 };
-pub use error::AccessError;
-pub use metrics::{AccessMetrics, BUILD_DURATION_SECONDS, BUILDS_TOTAL};
+pub use error::{AccessError, ExecPluginError, ExecProblem};
+pub use metrics::{
+    AccessMetrics, BUILD_DURATION_SECONDS, BUILDS_TOTAL, PLUGIN_DURATION_SECONDS, PLUGIN_RUNS_TOTAL,
+};
 pub use provider_file::{
     DEFAULT_PROVIDER_FILE, EXEC_API_VERSIONS, ExecConfig, ExecEnvVar, PROVIDER_FILE_FLAG,
     ProfileSourcedCliArgsPolicy, ProfileSourcedEnvVarsPolicy, Provider, ProviderFile,

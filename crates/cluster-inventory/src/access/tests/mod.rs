@@ -1,8 +1,10 @@
 //! Unit tests of the access library. The upstream cases are those of
 //! `sigs.k8s.io/cluster-inventory-api` v0.1.0 `pkg/access/config_test.go`.
 
+mod client;
 mod config;
 mod directory;
+mod exec;
 mod metrics;
 mod policies;
 mod provider_file;
