@@ -20,6 +20,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock stopped at one instant, for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
 /// `t` truncated to whole seconds: the precision the API server stores a `metav1.Time` at, so a
 /// time computed here compares equal to the one read back.
 pub fn whole_seconds(t: Timestamp) -> Time {

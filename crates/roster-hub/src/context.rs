@@ -5,12 +5,17 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use cluster_inventory::v1alpha1::{ClusterProfile, ClusterProfileStatus};
-use k8s_openapi::{api::coordination::v1::Lease, jiff::Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::{Client, runtime::reflector::Store};
 use roster_api::{MemberClusterStatus, MemberReport};
 
-use crate::{budget::WriteBudget, clock::Clock, metrics::Metrics, write_cache::WriteCache};
+use crate::{
+    budget::WriteBudget,
+    clock::Clock,
+    member::{heartbeats::Heartbeats, profiles},
+    metrics::Metrics,
+    write_cache::WriteCache,
+};
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -22,12 +27,8 @@ pub struct Settings {
 /// The stores the member controller reads besides MemberClusters.
 #[derive(Debug, Clone)]
 pub struct Stores {
-    /// Agent leases (label `app.kubernetes.io/managed-by=roster`).
-    pub leases: Store<Lease>,
     /// Agent reports.
     pub reports: Store<MemberReport>,
-    /// Published ClusterProfiles.
-    pub profiles: Store<ClusterProfile>,
 }
 
 impl Stores {
@@ -37,20 +38,11 @@ impl Stores {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let stores = self.clone();
         tokio::spawn(async move {
-            let _ = stores.leases.wait_until_ready().await;
             let _ = stores.reports.wait_until_ready().await;
-            let _ = stores.profiles.wait_until_ready().await;
             let _ = tx.send(true);
         });
         rx
     }
-}
-
-/// When the hub saw a lease's renewTime change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Sighting {
-    renew: Timestamp,
-    seen: Timestamp,
 }
 
 /// Shared state of the hub's controllers.
@@ -64,22 +56,27 @@ pub struct Context {
     /// The hub's metrics.
     pub metrics: Arc<Metrics>,
     /// Publishes Events on condition transitions.
-    pub recorder: kube::runtime::events::Recorder,
+    pub recorder: crate::events::Recorder,
     /// Watched objects.
     pub stores: Stores,
     /// Last MemberCluster status written, per member.
     pub member_writes: WriteCache<MemberClusterStatus>,
-    /// Last ClusterProfile content written, per member.
-    pub profile_writes: WriteCache<(ProfileMeta, Option<ClusterProfileStatus>)>,
+    /// Digests of the last ClusterProfile content written, per member.
+    pub profile_writes: WriteCache<profiles::Content>,
+    /// What the hub saw of the published ClusterProfiles.
+    pub profiles: Arc<profiles::Profiles>,
+    /// Permits for hub-side object applies (see `member::writes::PREPARE_REQUESTS`).
+    pub prepare_requests: tokio::sync::Semaphore,
     /// Members whose hub-side objects were applied for this (uid, generation).
     pub prepared: Mutex<HashMap<String, (String, i64)>>,
+    /// The agents' heartbeats, fed by the Lease watch.
+    pub heartbeats: Arc<Heartbeats>,
     budgets: Mutex<HashMap<String, WriteBudget>>,
-    sightings: Mutex<HashMap<String, Sighting>>,
     ready: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The parts of a ClusterProfile outside its status that the hub owns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ProfileMeta {
     /// Labels the hub sets.
     pub labels: std::collections::BTreeMap<String, String>,
@@ -103,6 +100,8 @@ impl Context {
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         stores: Stores,
+        heartbeats: Arc<Heartbeats>,
+        profiles: Arc<profiles::Profiles>,
     ) -> Self {
         Self {
             recorder: crate::events::recorder(&client),
@@ -113,9 +112,11 @@ impl Context {
             stores: stores.clone(),
             member_writes: WriteCache::default(),
             profile_writes: WriteCache::default(),
+            prepare_requests: tokio::sync::Semaphore::new(crate::member::writes::PREPARE_REQUESTS),
             prepared: Mutex::new(HashMap::new()),
+            heartbeats,
+            profiles,
             budgets: Mutex::new(HashMap::new()),
-            sightings: Mutex::new(HashMap::new()),
             ready: stores.watch_ready(),
         }
     }
@@ -128,26 +129,8 @@ impl Context {
     pub async fn caches_ready(&self) {
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|r| *r).await;
-    }
-
-    /// When the hub last saw `member`'s agent heartbeat, given the lease's renewTime. The first
-    /// sighting (for example after a hub restart) trusts the renewTime; later changes are timed
-    /// by the hub's own clock, so the agent's clock skew does not matter.
-    pub fn heartbeat_seen(
-        &self,
-        member: &str,
-        renew: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Option<Timestamp> {
-        let renew = renew?;
-        let mut sightings = self.sightings.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = match sightings.get(member) {
-            Some(s) if s.renew == renew => s.seen,
-            Some(_) => now,
-            None => renew.min(now),
-        };
-        sightings.insert(member.to_owned(), Sighting { renew, seen });
-        Some(seen)
+        self.heartbeats.wait_listed().await;
+        self.profiles.wait_listed().await;
     }
 
     /// Forgets what the hub remembers (last writes, budgets, heartbeat sightings) about
@@ -164,10 +147,7 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|k, _| keep(k));
-        self.sightings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| keep(k));
+        self.heartbeats.retain(keep);
     }
 
     /// Takes one write from `member`'s profile budget, or says how long to wait.

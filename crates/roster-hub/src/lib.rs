@@ -11,8 +11,10 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod leader;
+pub mod listed;
 pub mod member;
 pub mod metrics;
+pub mod shared;
 pub mod watch;
 pub mod webhook;
 pub mod write_cache;
@@ -25,7 +27,7 @@ use kube::{
     Api, Client,
     api::{Patch, PatchParams},
 };
-use roster_api::names;
+use roster_api::{MemberCluster, names};
 
 /// Runs the hub until it is told to stop.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -66,23 +68,29 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let settings = context::Settings {
         inventory_namespace: cli.inventory_namespace.clone(),
     };
+    // One MemberCluster watch for the process: the webhook reads it on every replica, the
+    // controllers while this replica leads.
+    let (members, member_watch) =
+        shared::SharedCache::start(Api::<MemberCluster>::all(client.clone()), watch::config());
     let webhook = webhook::start(
         client.clone(),
         &cli.webhook,
         cli.leader_election.leader_election_namespace.as_deref(),
         clock.clone(),
         metrics.clone(),
+        members.clone(),
         &readiness,
     )
     .await?;
     let controllers = {
         let client = client.clone();
         move || {
-            let (client, settings, clock, metrics) = (
+            let (client, settings, clock, metrics, members) = (
                 client.clone(),
                 settings.clone(),
                 clock.clone(),
                 metrics.clone(),
+                members.clone(),
             );
             let (member_caches, access_caches) = (member_caches.clone(), access_caches.clone());
             async move {
@@ -90,27 +98,39 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                     member::run(
                         (client.clone(), settings, clock.clone()),
                         metrics.clone(),
+                        members.clone(),
                         member_caches
                     ),
-                    access::run(client, clock, metrics, access_caches),
+                    access::run(client, clock, metrics, members, access_caches),
                 );
             }
         }
     };
-    if elect {
+    let election = if elect {
         let election = election_settings(&cli.leader_election);
         ensure_namespace(&client, &election.namespace).await?;
-        tracing::info!(identity = %election.identity, lease = %format!("{}/{}", election.namespace, election.name),
-            "electing a leader");
-        let (leading, follow) = tokio::sync::watch::channel(false);
-        tokio::join!(
-            webhook,
-            leader::run(client, election, leading, roster_runtime::shutdown_signal()),
-            leader::while_leading(follow, controllers),
-        );
+        Some(election)
     } else {
-        tokio::join!(webhook, controllers());
+        None
+    };
+    // Spawned after the last fallible step, so it is always stopped below.
+    let member_watch = tokio::spawn(member_watch);
+    match election {
+        Some(election) => {
+            tracing::info!(identity = %election.identity, lease = %format!("{}/{}", election.namespace, election.name),
+                "electing a leader");
+            let (leading, follow) = tokio::sync::watch::channel(false);
+            tokio::join!(
+                webhook,
+                leader::run(client, election, leading, roster_runtime::shutdown_signal()),
+                leader::while_leading(follow, controllers),
+            );
+        }
+        None => {
+            tokio::join!(webhook, controllers());
+        }
     }
+    member_watch.abort();
     let _ = stop_admin.send(());
     admin.await??;
     tracing::info!("roster-hub stopped");

@@ -219,23 +219,29 @@ impl Metrics {
         *self.members.lock_store() = Some(store);
     }
 
-    /// Records when the hub last saw `member`'s heartbeat (`None`: never).
-    pub fn heartbeat_seen(&self, member: &str, seen: Option<Timestamp>) {
-        match seen {
-            Some(seen) => self
-                .members
-                .heartbeat_age
-                .set(&[member], SystemTime::from(seen)),
-            None => self.members.heartbeat_age.remove(&[member]),
-        }
+    /// Reads when the hub last saw each member's heartbeat from `source` at every scrape from
+    /// now on (the member controller's heartbeat map), so a renewal costs the metrics nothing.
+    pub fn watch_heartbeats(
+        &self,
+        source: impl Fn() -> Vec<(String, Timestamp)> + Send + Sync + 'static,
+    ) {
+        *self
+            .members
+            .heartbeats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Box::new(source));
     }
 }
+
+/// Where the heartbeat age gauge reads its instants from.
+type HeartbeatSource = Box<dyn Fn() -> Vec<(String, Timestamp)> + Send + Sync>;
 
 /// `roster_members` and `roster_member_heartbeat_age_seconds`, computed from the MemberCluster
 /// cache when scraped, so both are right after a member is deleted.
 struct Members {
     by_condition: IntGaugeVec,
     heartbeat_age: TimeGauge,
+    heartbeats: Mutex<Option<HeartbeatSource>>,
     store: Mutex<Option<Store<MemberCluster>>>,
 }
 
@@ -265,6 +271,7 @@ impl Members {
                 Direction::Since,
                 now,
             )?,
+            heartbeats: Mutex::new(None),
             store: Mutex::new(None),
         })
     }
@@ -327,9 +334,21 @@ impl Collector for SharedMembers {
             .iter()
             .filter_map(|m| m.metadata.name.clone())
             .collect();
-        self.0
-            .heartbeat_age
-            .retain(|labels| names.contains(&labels[0]));
+        let age = &self.0.heartbeat_age;
+        age.retain(|_| false);
+        if let Some(source) = self
+            .0
+            .heartbeats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            for (member, seen) in source() {
+                if names.contains(&member) {
+                    age.set(&[&member], SystemTime::from(seen));
+                }
+            }
+        }
         let mut families = self.0.by_condition.collect();
         families.extend(self.0.heartbeat_age.collect());
         families
@@ -417,8 +436,8 @@ mod tests {
         metrics.watch_members(store);
         let a = member("a", &[("Joined", "True"), ("ControlPlaneHealthy", "True")]);
         writer.apply_watcher_event(&watcher::Event::Apply(a.clone()));
-        metrics.heartbeat_seen("a", Some(at(990)));
-        metrics.heartbeat_seen("b", None);
+        // "b" has a heartbeat but no MemberCluster any more: not exported.
+        metrics.watch_heartbeats(|| vec![("a".into(), at(990)), ("b".into(), at(995))]);
 
         let scraped = text(&registry);
         assert!(
@@ -433,6 +452,7 @@ mod tests {
             scraped.contains("roster_member_heartbeat_age_seconds{member=\"a\"} 10"),
             "{scraped}"
         );
+        assert!(!scraped.contains("member=\"b\""), "{scraped}");
 
         writer.apply_watcher_event(&watcher::Event::Delete(a));
         let scraped = text(&registry);

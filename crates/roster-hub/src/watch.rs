@@ -40,10 +40,25 @@ where
         + Sync
         + 'static,
 {
+    reflect(watcher(api, config))
+}
+
+/// [`cached`] over any stream of watch events (tests feed fake ones): each event is stripped of
+/// its `managedFields` and applied to the cache before the returned stream yields it, and
+/// failures are retried with the hub's backoff.
+pub fn reflect<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
     let (store, writer) = reflector::store();
     let events = reflector::reflector(
         writer,
-        watcher(api, config).modify(|o| o.meta_mut().managed_fields = None),
+        events.modify(|o| o.meta_mut().managed_fields = None),
     )
     .backoff(WatchBackoff::default())
     .boxed();

@@ -24,12 +24,17 @@ fn version(rv: Option<&str>) -> u64 {
 
 impl<T: PartialEq + Clone> WriteCache<T> {
     /// The content to compare against: ours if the observed object is older than our last
-    /// write, else the observed one.
+    /// write, else the observed one. Once the watch shows our write (or a later one) the entry
+    /// is dropped: the cache only holds writes in flight, not a copy of every object.
     pub fn current(&self, key: &str, observed_rv: Option<&str>, observed: Option<T>) -> Option<T> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(key) {
             Some((written, ours)) if version(observed_rv) < *written => Some(ours.clone()),
-            _ => observed,
+            Some(_) => {
+                entries.remove(key);
+                observed
+            }
+            None => observed,
         }
     }
 
@@ -71,6 +76,8 @@ mod tests {
             "the watch has not caught up"
         );
         assert_eq!(cache.current("a", Some("10"), Some(2)), Some(2));
+        assert!(cache.is_empty(), "caught up: nothing left to remember");
+        cache.record("a", Some("10"), 2);
         assert_eq!(
             cache.current("a", Some("11"), Some(3)),
             Some(3),

@@ -33,6 +33,7 @@ use crate::{
     clock::Clock,
     error::Error,
     metrics::{Metrics, REMOTE_ACCESS_CONTROLLER},
+    shared::SharedCache,
     watch,
 };
 use roster_runtime::admin::Condition;
@@ -43,7 +44,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// What the remote access controller watches besides RemoteServiceAccounts.
 #[derive(Debug, Clone)]
 pub struct Stores {
-    /// MemberClusters.
+    /// MemberClusters: the hub's shared cache (see [`crate::shared`]).
     pub members: Store<MemberCluster>,
     /// Grants in every member namespace.
     pub grants: Store<RemoteAccountGrant>,
@@ -62,7 +63,7 @@ pub struct Context {
     /// Watched objects.
     pub stores: Stores,
     /// Publishes Events on condition transitions.
-    pub recorder: kube::runtime::events::Recorder,
+    pub recorder: crate::events::Recorder,
     ready: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -73,18 +74,21 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context over `stores`; one task waits for their first lists (see
-    /// `crate::context::Context::caches_ready` for why only one).
+    /// A context over `stores`, whose members are ready when `members_ready` resolves; one
+    /// task waits for the other stores' first lists (see
+    /// `crate::context::Context::caches_ready` for why only one). The shared member store has
+    /// other readers, so it is never waited on with `Store::wait_until_ready`.
     pub fn new(
         client: Client,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
         stores: Stores,
+        members_ready: impl Future<Output = bool> + Send + 'static,
     ) -> Self {
         let (tx, ready) = tokio::sync::watch::channel(false);
         let waiting = stores.clone();
         tokio::spawn(async move {
-            let _ = waiting.members.wait_until_ready().await;
+            let _ = members_ready.await;
             let _ = waiting.grants.wait_until_ready().await;
             let _ = waiting.secrets.wait_until_ready().await;
             let _ = tx.send(true);
@@ -290,11 +294,16 @@ fn owner_of_labels(
     Some(ObjectRef::new(name).within(&namespace))
 }
 
-/// Runs the remote access controller until shutdown; `ready` is met once its caches are.
-pub async fn run(client: Client, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, ready: Condition) {
+/// Runs the remote access controller until shutdown over the hub's shared MemberCluster cache;
+/// `ready` is met once its caches are.
+pub async fn run(
+    client: Client,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    members: SharedCache<MemberCluster>,
+    ready: Condition,
+) {
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
-    let (members, member_events) =
-        watch::cached(Api::<MemberCluster>::all(client.clone()), watch::config());
     let (grants, grant_events) = watch::cached(
         Api::<RemoteAccountGrant>::all(client.clone()),
         watch::config(),
@@ -309,10 +318,11 @@ pub async fn run(client: Client, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, r
         clock,
         metrics,
         Stores {
-            members,
+            members: members.store(),
             grants,
             secrets,
         },
+        members.ready(),
     ));
     tokio::spawn({
         let ctx = ctx.clone();
@@ -326,7 +336,7 @@ pub async fn run(client: Client, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, r
     let all = rsas.clone();
     Controller::for_stream(rsa_events.applied_objects(), rsas)
         // A member's labels or endpoint can change any RemoteServiceAccount's targets or Secrets.
-        .watches_stream(member_events.touched_objects(), move |_: MemberCluster| {
+        .watches_stream(members.touched(), move |_: MemberCluster| {
             all.state()
                 .iter()
                 .map(|r| ObjectRef::from_obj(r.as_ref()))

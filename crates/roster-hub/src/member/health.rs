@@ -99,15 +99,6 @@ pub fn control_plane_healthy(i: &Inputs<'_>) -> Desired {
     )
 }
 
-/// How long until health must be looked at again without any event: the moment the last
-/// heartbeat falls out of the grace period.
-pub fn next_check(i: &Inputs<'_>) -> Option<Duration> {
-    let heartbeat = i.last_heartbeat?;
-    let left = i.grace.checked_sub(silence(heartbeat, i.now))?;
-    // A moment past the deadline, so the check sees the heartbeat as missed.
-    Some(left + Duration::from_millis(100))
-}
-
 fn silence(heartbeat: Timestamp, now: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(heartbeat)).unwrap_or_default()
 }
@@ -220,16 +211,5 @@ mod tests {
             control_plane_healthy(&inputs(Some(100), Some(&ok), 150)),
             control_plane_healthy(&inputs(Some(100), Some(&ok), 900))
         );
-    }
-
-    #[test]
-    fn next_check_is_when_the_heartbeat_expires() {
-        let ok = report(true);
-        assert_eq!(
-            next_check(&inputs(Some(100), Some(&ok), 110)),
-            Some(Duration::from_millis(30_100))
-        );
-        assert_eq!(next_check(&inputs(Some(100), Some(&ok), 150)), None);
-        assert_eq!(next_check(&inputs(None, None, 150)), None);
     }
 }

@@ -2,8 +2,10 @@
 //! report into the hub-side objects, the MemberCluster status and the ClusterProfile.
 
 pub mod health;
+pub mod heartbeats;
 pub mod objects;
 pub mod profile;
+pub mod profiles;
 pub mod status;
 pub mod writes;
 
@@ -18,6 +20,7 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         reflector::{self, ObjectRef},
+        watcher,
     },
 };
 use roster_api::{
@@ -27,7 +30,7 @@ use roster_api::{
     names,
 };
 use roster_runtime::admin::Condition;
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::{
     backoff::WatchBackoff,
@@ -36,6 +39,7 @@ use crate::{
     context::{Context, Stores},
     error::Error,
     metrics::{MEMBER_CONTROLLER, Metrics},
+    shared::SharedCache,
     watch,
 };
 
@@ -54,29 +58,21 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
     if problem.is_none() {
         writes::prepare(&ctx, &member, heartbeat.grace_seconds).await?;
     }
-    let (lease, report) = match problem {
-        Some(_) => (None, None),
-        None => (
-            ctx.stores
-                .leases
-                .get(&ObjectRef::new(names::AGENT_LEASE).within(&ns)),
-            ctx.stores
-                .reports
-                .get(&ObjectRef::new(REPORT_NAME).within(&ns)),
-        ),
+    let report = match problem {
+        Some(_) => None,
+        None => ctx
+            .stores
+            .reports
+            .get(&ObjectRef::new(REPORT_NAME).within(&ns)),
     };
-    let renew = lease
-        .as_ref()
-        .and_then(|l| l.spec.as_ref()?.renew_time.as_ref())
-        .map(|t| t.0);
     let report = report.as_ref().map(|r| &r.spec);
-    let last_heartbeat = ctx.heartbeat_seen(&name, renew, now);
-    ctx.metrics.heartbeat_seen(&name, last_heartbeat);
+    let grace = Duration::from_secs(u64::try_from(heartbeat.grace_seconds).unwrap_or(0));
+    let last_heartbeat = ctx.heartbeats.last_seen(&name, grace);
     let inputs = health::Inputs {
         name_problem: problem.as_deref(),
         last_heartbeat,
         report,
-        grace: Duration::from_secs(u64::try_from(heartbeat.grace_seconds).unwrap_or(0)),
+        grace,
         now,
     };
 
@@ -120,7 +116,8 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
         .await;
     }
 
-    let mut requeue = health::next_check(&inputs).unwrap_or(RESYNC).min(RESYNC);
+    // Heartbeats that stop are noticed by the sweep (see `heartbeats`), not by a timer here.
+    let mut requeue = RESYNC;
     if problem.is_none() {
         // The profile mirrors the member's conditions, with the member's transition times.
         let mirrored = built
@@ -138,7 +135,9 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
         if let writes::ProfileWrite::Deferred(wait) =
             writes::profile(&ctx, &member, meta, status, now).await?
         {
-            warn!(wait = ?wait, "ClusterProfile write budget exhausted; deferring");
+            // Routine while a member joins (its profile changes several times in a row):
+            // the write happens when the budget allows, with the content of that moment.
+            debug!(wait = ?wait, "ClusterProfile write budget exhausted; deferring");
             requeue = requeue.min(wait);
         }
     }
@@ -176,6 +175,11 @@ async fn forget_departed(ctx: Arc<Context>, members: reflector::Store<MemberClus
     }
 }
 
+/// A stand-in MemberCluster naming a member whose heartbeats stopped, as a reconcile trigger.
+fn silent(name: &str) -> MemberCluster {
+    MemberCluster::new(name, Default::default())
+}
+
 /// Runs the member controller until shutdown; `ready` is met once its caches are.
 pub async fn run(
     ctx_parts: (
@@ -184,33 +188,42 @@ pub async fn run(
         Arc<dyn crate::clock::Clock>,
     ),
     metrics: Arc<Metrics>,
+    members: SharedCache<MemberCluster>,
     ready: Condition,
 ) {
     let (client, settings, clock) = ctx_parts;
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
-    let (leases, lease_events) = watch::cached(
+    // Leases are not cached: each renewal only updates the heartbeat map.
+    let lease_events = watcher(
         Api::<Lease>::all(client.clone()),
         watch::config().labels(&managed),
-    );
+    )
+    .backoff(WatchBackoff::default());
     let (reports, report_events) =
         watch::cached(Api::<MemberReport>::all(client.clone()), watch::config());
     let profile_selector = format!("{LABEL_CLUSTER_MANAGER}={}", names::CLUSTER_MANAGER);
-    let (profiles, profile_events) = watch::cached(
+    // Profiles are not cached either: the hub keeps digests of what it manages in them.
+    let profile_events = watcher(
         Api::<ClusterProfile>::namespaced(client.clone(), &settings.inventory_namespace),
         watch::config().labels(&profile_selector),
-    );
+    )
+    .backoff(WatchBackoff::default());
+    let profiles = Arc::new(profiles::Profiles::default());
 
+    let heartbeats = Arc::new(heartbeats::Heartbeats::default());
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
-        clock,
+        clock.clone(),
         metrics.clone(),
-        Stores {
-            leases,
-            reports,
-            profiles,
-        },
+        Stores { reports },
+        heartbeats.clone(),
+        profiles.clone(),
     ));
+    metrics.watch_heartbeats({
+        let heartbeats = Arc::downgrade(&heartbeats);
+        move || heartbeats.upgrade().map(|h| h.seen()).unwrap_or_default()
+    });
     tokio::spawn({
         let ctx = ctx.clone();
         async move {
@@ -223,20 +236,29 @@ pub async fn run(
             .and_then(names::member_of_namespace)
             .map(ObjectRef::<MemberCluster>::new)
     };
-    let (members, member_events) =
-        watch::cached(Api::<MemberCluster>::all(client), watch::config());
-    metrics.watch_members(members.clone());
-    tokio::spawn(forget_departed(ctx.clone(), members.clone()));
-    Controller::for_stream(member_events.applied_objects(), members)
-        .watches_stream(lease_events.touched_objects(), move |l: Lease| {
-            by_namespace(l.namespace())
-        })
+    // The Lease watch runs in its own task and hands the controller only the renewals that
+    // matter: a quiet renewal does not even wake the controller.
+    let (lease_triggers, _lease_watch) =
+        heartbeats::spawn_lease_watch(lease_events, heartbeats.clone(), clock.clone());
+    metrics.watch_members(members.store());
+    tokio::spawn(forget_departed(ctx.clone(), members.store()));
+    // The Controller waits for its store once; the shared cache says when it is listed.
+    if !members.ready().await {
+        return;
+    }
+    Controller::for_stream(members.applied(), members.store())
+        .watches_stream(lease_triggers, move |l: Lease| by_namespace(l.namespace()))
+        .watches_stream(
+            heartbeats::silent_members(heartbeats, clock).map(|name| Ok(silent(&name))),
+            |m: MemberCluster| Some(ObjectRef::from_obj(&m)),
+        )
         .watches_stream(report_events.touched_objects(), move |r: MemberReport| {
             by_namespace(r.namespace())
         })
-        .watches_stream(profile_events.touched_objects(), |p: ClusterProfile| {
-            Some(ObjectRef::new(&p.name_any()))
-        })
+        .watches_stream(
+            profiles::profile_triggers(profile_events, profiles),
+            |p: ClusterProfile| Some(ObjectRef::new(&p.name_any())),
+        )
         .trigger_backoff(WatchBackoff::default())
         .shutdown_on_signal()
         .run(

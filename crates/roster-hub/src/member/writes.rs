@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use cluster_inventory::v1alpha1::{ClusterProfile, ClusterProfileStatus};
+use futures::FutureExt;
 use k8s_openapi::{
     api::{
         coordination::v1::Lease,
@@ -11,11 +12,11 @@ use k8s_openapi::{
     },
     jiff::Timestamp,
 };
-use kube::{Api, Resource, ResourceExt, api::Patch, runtime::reflector::ObjectRef};
+use kube::{Api, Resource, ResourceExt, api::Patch};
 use roster_api::{MemberCluster, MemberClusterStatus, names};
 use serde_json::json;
 
-use super::{objects, profile};
+use super::{objects, profile, profiles};
 use crate::{
     context::{Context, ProfileMeta},
     error::Error,
@@ -46,28 +47,54 @@ pub async fn prepare(
     let o = objects::desired(member, grace_seconds);
     let c = &ctx.client;
     let ns = names::member_namespace(&name);
-    apply(Api::<Namespace>::all(c.clone()), &o.namespace).await?;
-    for sa in &o.service_accounts {
-        apply(Api::<ServiceAccount>::namespaced(c.clone(), &ns), sa).await?;
-    }
-    for role in &o.roles {
-        apply(Api::<Role>::namespaced(c.clone(), &ns), role).await?;
-    }
-    for binding in &o.role_bindings {
-        apply(Api::<RoleBinding>::namespaced(c.clone(), &ns), binding).await?;
-    }
-    apply(Api::<ClusterRole>::all(c.clone()), &o.cluster_role).await?;
-    apply(
-        Api::<ClusterRoleBinding>::all(c.clone()),
-        &o.cluster_role_binding,
-    )
-    .await?;
-    apply(Api::<Lease>::namespaced(c.clone(), &ns), &o.lease).await?;
+    // The namespace first; everything else lives in it or names it, and goes at once, with
+    // at most PREPARE_REQUESTS applies in flight across all members (a joining fleet must not
+    // flood the API server into refusing requests).
+    put(ctx, Api::<Namespace>::all(c.clone()), &o.namespace).await?;
+    let sas = Api::<ServiceAccount>::namespaced(c.clone(), &ns);
+    let roles = Api::<Role>::namespaced(c.clone(), &ns);
+    let bindings = Api::<RoleBinding>::namespaced(c.clone(), &ns);
+    let namespaced = o
+        .service_accounts
+        .iter()
+        .map(|sa| put(ctx, sas.clone(), sa).boxed())
+        .chain(o.roles.iter().map(|r| put(ctx, roles.clone(), r).boxed()))
+        .chain(
+            o.role_bindings
+                .iter()
+                .map(|b| put(ctx, bindings.clone(), b).boxed()),
+        );
+    futures::try_join!(
+        futures::future::try_join_all(namespaced),
+        put(ctx, Api::<ClusterRole>::all(c.clone()), &o.cluster_role),
+        put(
+            ctx,
+            Api::<ClusterRoleBinding>::all(c.clone()),
+            &o.cluster_role_binding
+        ),
+        put(ctx, Api::<Lease>::namespaced(c.clone(), &ns), &o.lease),
+    )?;
     ctx.prepared
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(name, key);
     Ok(())
+}
+
+/// Most hub-side object applies in flight at once, across all members being prepared.
+pub const PREPARE_REQUESTS: usize = 64;
+
+/// Applies one of a member's hub-side objects, within [`PREPARE_REQUESTS`].
+async fn put<K>(ctx: &Context, api: Api<K>, object: &K) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()>
+        + serde::Serialize
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let _permit = ctx.prepare_requests.acquire().await;
+    apply(api, object).await.map(|_| ())
 }
 
 /// Writes the MemberCluster status if it differs from what is there.
@@ -122,23 +149,17 @@ pub async fn profile(
 ) -> Result<ProfileWrite, Error> {
     let name = member.name_any();
     let ns = &ctx.settings.inventory_namespace;
-    let observed = ctx.stores.profiles.get(&ObjectRef::new(&name).within(ns));
-    let observed_content = observed
+    let observed = ctx.profiles.get(&name);
+    let owned = observed
         .as_ref()
-        .map(|p| (observed_meta(p), p.status.clone()));
-    let owned = observed.as_ref().is_some_and(|p| {
-        p.owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == member.uid().as_ref())
-    });
-    let rv = observed.as_ref().and_then(|p| p.resource_version());
+        .is_some_and(|p| p.owned_by(member.uid().as_deref()));
+    let rv = observed.as_ref().and_then(|p| p.resource_version.clone());
     let current = ctx
         .profile_writes
-        .current(&name, rv.as_deref(), observed_content);
-    let meta_ok = owned && current.as_ref().is_some_and(|(m, _)| *m == meta);
-    let status_ok = current
-        .as_ref()
-        .is_some_and(|(_, s)| s.as_ref() == Some(&status));
+        .current(&name, rv.as_deref(), observed.map(|p| p.content));
+    let wanted = profiles::desired(&meta, &status);
+    let meta_ok = owned && current.is_some_and(|(m, _)| m == wanted.0);
+    let status_ok = current.is_some_and(|(_, s)| s == wanted.1);
     if meta_ok && status_ok {
         return Ok(ProfileWrite::Unchanged);
     }
@@ -176,21 +197,9 @@ pub async fn profile(
         written_rv = written.resource_version();
     }
     ctx.profile_writes
-        .record(&name, written_rv.as_deref(), (meta, Some(status)));
+        .record(&name, written_rv.as_deref(), wanted);
     ctx.metrics.profile_written();
     Ok(ProfileWrite::Written)
-}
-
-/// The observed profile's labels (only those the hub manages) and spec.
-fn observed_meta(p: &ClusterProfile) -> ProfileMeta {
-    let labels = profile::MANAGED_LABELS
-        .iter()
-        .filter_map(|k| p.labels().get(*k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect();
-    ProfileMeta {
-        labels,
-        spec: p.spec.clone(),
-    }
 }
 
 /// The profile content the hub wants for `member`.

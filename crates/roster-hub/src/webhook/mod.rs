@@ -25,16 +25,13 @@ mod tests;
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use futures::{FutureExt, StreamExt, future::BoxFuture};
-use kube::{
-    Api, Client, Resource,
-    runtime::{WatchStreamExt, reflector, watcher},
-};
+use futures::{FutureExt, future::BoxFuture};
+use kube::{Api, Client};
 use roster_api::{MemberCluster, RemoteServiceAccount};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 
-use crate::{backoff::WatchBackoff, cli::WebhookOptions, clock::Clock, metrics::Metrics};
+use crate::{cli::WebhookOptions, clock::Clock, metrics::Metrics, shared::SharedCache};
 use roster_runtime::admin::{Condition, Readiness};
 use tls::{CurrentCert, files, rotation::Lifetimes, selfsigned};
 
@@ -43,6 +40,7 @@ use tls::{CurrentCert, files, rotation::Lifetimes, selfsigned};
 /// Returns the task serving it, which ends on SIGINT/SIGTERM; a task that ends at once when the
 /// webhook is disabled (an empty `--webhook-address`).
 ///
+/// Members are read from the hub's shared cache (`members`, whose watch the caller drives).
 /// Answers are counted in `metrics`; the `webhook` readiness condition is met once the caches
 /// hold their first lists and a certificate is served.
 pub async fn start(
@@ -51,6 +49,7 @@ pub async fn start(
     ca_namespace: Option<&str>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    members: SharedCache<MemberCluster>,
     readiness: &Readiness,
 ) -> anyhow::Result<BoxFuture<'static, ()>> {
     let Some(address) = options.webhook_address else {
@@ -85,7 +84,7 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the webhook to {address} (--webhook-address)"))?;
     info!(address = %listener.local_addr()?, path = review::PATH, "webhook listening (HTTPS)");
-    let (stores, caches) = caches(client);
+    let (stores, caches) = caches(client, members);
     let ready = ready(stores.clone(), current, readiness.condition("webhook"));
     let router = review::router(stores, Some(metrics));
     Ok(async move {
@@ -110,29 +109,15 @@ async fn ready(stores: review::Stores, current: Arc<CurrentCert>, condition: Con
     condition.set(true);
 }
 
-/// The RemoteServiceAccount and MemberCluster caches reviews read, and the task filling them.
-pub fn caches(client: Client) -> (review::Stores, BoxFuture<'static, ()>) {
-    let config = crate::watch::config;
-    let (rsas, rsa_writer) = reflector::store::<RemoteServiceAccount>();
-    let rsa_watch = reflector::reflector(
-        rsa_writer,
-        watcher(Api::<RemoteServiceAccount>::all(client.clone()), config())
-            .modify(|o| o.meta_mut().managed_fields = None),
-    )
-    .backoff(WatchBackoff::default());
-    let (members, member_writer) = reflector::store::<MemberCluster>();
-    let member_watch = reflector::reflector(
-        member_writer,
-        watcher(Api::<MemberCluster>::all(client), config())
-            .modify(|o| o.meta_mut().managed_fields = None),
-    )
-    .backoff(WatchBackoff::default());
-    let task = async move {
-        // The streams only need polling: the stores are the output.
-        futures::join!(
-            rsa_watch.for_each(|_| async {}),
-            member_watch.for_each(|_| async {}),
-        );
-    };
-    (review::Stores { rsas, members }, task.boxed())
+/// The caches reviews read: the webhook's own RemoteServiceAccount cache, with the task filling
+/// it, and the shared `members`.
+pub fn caches(
+    client: Client,
+    members: SharedCache<MemberCluster>,
+) -> (review::Stores, BoxFuture<'static, ()>) {
+    let (rsas, rsa_watch) = SharedCache::start(
+        Api::<RemoteServiceAccount>::all(client),
+        crate::watch::config(),
+    );
+    (review::Stores { rsas, members }, rsa_watch)
 }

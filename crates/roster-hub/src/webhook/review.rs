@@ -18,13 +18,13 @@ use kube::{
         DynamicObject,
         admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation},
     },
-    runtime::reflector::{ObjectRef, Store},
+    runtime::reflector::ObjectRef,
 };
 use roster_api::{MemberCluster, RemoteServiceAccount, names};
 use tracing::{debug, info};
 
 use super::{annotation, mutate, resolve};
-use crate::metrics::Metrics;
+use crate::{metrics::Metrics, shared::SharedCache};
 
 /// The path the API server posts pod reviews to.
 pub const PATH: &str = "/mutate-pods";
@@ -49,30 +49,19 @@ pub trait Lookup {
 }
 
 /// The watch-backed caches reviews read: no API call per admission.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Stores {
     /// Every RemoteServiceAccount on the hub.
-    pub rsas: Store<RemoteServiceAccount>,
-    /// Every MemberCluster.
-    pub members: Store<MemberCluster>,
-}
-
-impl std::fmt::Debug for Stores {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stores")
-            .field("rsas", &self.rsas.len())
-            .field("members", &self.members.len())
-            .finish()
-    }
+    pub rsas: SharedCache<RemoteServiceAccount>,
+    /// Every MemberCluster: the hub's shared cache.
+    pub members: SharedCache<MemberCluster>,
 }
 
 impl Stores {
-    /// Whether both caches hold their first list, waiting a little for them.
+    /// Whether both caches hold their first list, waiting a little for them (every review
+    /// waits at once right after start-up, which `SharedCache::ready` allows).
     pub async fn ready(&self) -> bool {
-        let both = async {
-            self.rsas.wait_until_ready().await.is_ok()
-                && self.members.wait_until_ready().await.is_ok()
-        };
+        let both = async { self.rsas.ready().await && self.members.ready().await };
         tokio::time::timeout(CACHE_WAIT, both)
             .await
             .unwrap_or(false)
@@ -85,11 +74,13 @@ impl Lookup for Stores {
         namespace: &str,
         name: &str,
     ) -> Option<Arc<RemoteServiceAccount>> {
-        self.rsas.get(&ObjectRef::new(name).within(namespace))
+        self.rsas
+            .store()
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     fn members(&self) -> Vec<Arc<MemberCluster>> {
-        self.members.state()
+        self.members.store().state()
     }
 }
 

@@ -8,7 +8,6 @@ use axum::{
     http::{Request, StatusCode},
 };
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::{reflector, watcher};
 use roster_api::{
     MemberCluster, RemoteServiceAccount, RemoteServiceAccountSpec,
     remote_service_account::ClusterSelection,
@@ -21,36 +20,13 @@ use super::{
     server,
     tls::{self, CurrentCert, files},
 };
-use crate::{clock::SystemClock, metrics::Metrics};
+use crate::{clock::SystemClock, metrics::Metrics, shared::SharedCache};
 
-/// Caches holding `rsas` and `members`, as after their first list; the writers must live as
-/// long as the caches are read.
-struct Caches {
-    stores: Stores,
-    _writers: (
-        reflector::store::Writer<RemoteServiceAccount>,
-        reflector::store::Writer<MemberCluster>,
-    ),
-}
-
-fn caches(rsas: Vec<RemoteServiceAccount>, members: Vec<MemberCluster>) -> Caches {
-    fn fill<K>(objects: Vec<K>) -> (reflector::Store<K>, reflector::store::Writer<K>)
-    where
-        K: kube::Resource<DynamicType = ()> + Clone + 'static,
-    {
-        let (store, mut writer) = reflector::store::<K>();
-        writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objects {
-            writer.apply_watcher_event(&watcher::Event::InitApply(o));
-        }
-        writer.apply_watcher_event(&watcher::Event::InitDone);
-        (store, writer)
-    }
-    let (rsas, rsa_writer) = fill(rsas);
-    let (members, member_writer) = fill(members);
-    Caches {
-        stores: Stores { rsas, members },
-        _writers: (rsa_writer, member_writer),
+/// Caches holding `rsas` and `members`, as after their first list.
+fn caches(rsas: Vec<RemoteServiceAccount>, members: Vec<MemberCluster>) -> Stores {
+    Stores {
+        rsas: SharedCache::loaded(rsas),
+        members: SharedCache::loaded(members),
     }
 }
 
@@ -69,7 +45,7 @@ fn rsa(namespace: &str, name: &str, clusters: &[&str]) -> RemoteServiceAccount {
     rsa
 }
 
-fn world() -> Caches {
+fn world() -> Stores {
     caches(
         vec![
             rsa("team-a", "deployer", &["member-1", "member-2"]),
@@ -165,7 +141,7 @@ fn denial(response: &Value) -> String {
 async fn an_annotated_pod_gets_every_mount_in_every_container() {
     let world = world();
     let original = pod(Some("deployer, reader"));
-    let response = admit(&world.stores, review_of(original.clone(), "CREATE")).await;
+    let response = admit(&world, review_of(original.clone(), "CREATE")).await;
     assert_eq!(response["allowed"], true, "{response}");
     assert_eq!(response["patchType"], "JSONPatch");
     // kube's AdmissionResponse sends the patch bytes as a JSON array, which the API server's
@@ -220,7 +196,7 @@ async fn an_annotated_pod_gets_every_mount_in_every_container() {
         );
     }
     // The API server calls again (reinvocation): nothing more to add.
-    let again = admit(&world.stores, review_of(patched, "CREATE")).await;
+    let again = admit(&world, review_of(patched, "CREATE")).await;
     assert_eq!(again["allowed"], true);
     assert!(again.get("patch").is_none(), "{again}");
 }
@@ -234,7 +210,7 @@ async fn pods_without_the_annotation_and_other_operations_pass_untouched() {
         review_of(pod(Some("deployer")), "UPDATE"),
         review_of(pod(Some("no-such-account")), "DELETE"),
     ] {
-        let response = admit(&world.stores, review).await;
+        let response = admit(&world, review).await;
         assert_eq!(response["allowed"], true, "{response}");
         assert!(response.get("patch").is_none(), "{response}");
     }
@@ -268,7 +244,7 @@ async fn refusals_say_why() {
         ),
     ];
     for (annotation, message) in cases {
-        let response = admit(&world.stores, review_of(pod(Some(annotation)), "CREATE")).await;
+        let response = admit(&world, review_of(pod(Some(annotation)), "CREATE")).await;
         assert_eq!(denial(&response), message, "{annotation}");
     }
 }
@@ -276,7 +252,7 @@ async fn refusals_say_why() {
 #[tokio::test]
 async fn an_account_without_targets_is_admitted_with_a_warning() {
     let caches = caches(vec![rsa("team-a", "idle", &["a.b"])], vec![]);
-    let response = admit(&caches.stores, review_of(pod(Some("idle")), "CREATE")).await;
+    let response = admit(&caches, review_of(pod(Some("idle")), "CREATE")).await;
     assert_eq!(response["allowed"], true);
     assert!(response.get("patch").is_none());
     assert_eq!(
@@ -306,7 +282,7 @@ async fn malformed_bodies_are_bad_requests() {
             "the body is not an AdmissionReview: invalid type",
         ),
     ] {
-        let (status, answer) = post(&world.stores, None, body).await;
+        let (status, answer) = post(&world, None, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let answer = String::from_utf8(answer).unwrap();
         assert!(answer.starts_with(message), "{answer}");
@@ -318,7 +294,7 @@ async fn a_pod_that_cannot_be_read_is_denied_not_a_panic() {
     let world = world();
     let mut object = pod(Some("deployer"));
     object["spec"]["containers"] = json!("not a list");
-    let response = admit(&world.stores, review_of(object, "CREATE")).await;
+    let response = admit(&world, review_of(object, "CREATE")).await;
     assert!(
         denial(&response).starts_with("the pod in the review cannot be read: invalid type"),
         "{response}"
@@ -327,8 +303,9 @@ async fn a_pod_that_cannot_be_read_is_denied_not_a_panic() {
 
 #[tokio::test]
 async fn reviews_before_the_caches_are_loaded_are_denied_with_a_retry() {
-    let (rsas, _rsa_writer) = reflector::store::<RemoteServiceAccount>();
-    let (members, _member_writer) = reflector::store::<MemberCluster>();
+    // Watches that have not listed yet (their futures alive, but not polled).
+    let (rsas, _rsa_watch) = SharedCache::from_watch(futures::stream::pending());
+    let (members, _member_watch) = SharedCache::from_watch(futures::stream::pending());
     let stores = Stores { rsas, members };
     let response = admit(&stores, review_of(pod(Some("deployer")), "CREATE")).await;
     assert_eq!(
@@ -344,7 +321,7 @@ async fn answers_are_counted() {
     let registry = prometheus::Registry::new();
     let metrics = Arc::new(Metrics::register(&registry, Arc::new(SystemClock)).unwrap());
     let body = serde_json::to_vec(&review_of(pod(Some("deployer,reader")), "CREATE")).unwrap();
-    let router = review::router(world.stores.clone(), Some(metrics.clone()));
+    let router = review::router(world.clone(), Some(metrics.clone()));
     let mut took = Vec::new();
     for _ in 0..500 {
         let started = std::time::Instant::now();
@@ -369,7 +346,7 @@ async fn answers_are_counted() {
         "in-process admission of a 3-container pod, 2 accounts x 2 clusters: p50 {p50:?}, p99 {p99:?}"
     );
     // Printed, not asserted: timing assertions flake on shared machines; `make bench` measures.
-    post(&world.stores, Some(metrics), b"{".to_vec()).await;
+    post(&world, Some(metrics), b"{".to_vec()).await;
     let text = prometheus::TextEncoder::new()
         .encode_to_string(&registry.gather())
         .unwrap();
@@ -487,7 +464,7 @@ async fn new_handshakes_present_the_certificate_files_swapped_in() {
     let serve = tokio::spawn(server::serve(
         listener,
         tls,
-        review::router(world.stores.clone(), None),
+        review::router(world.clone(), None),
     ));
 
     let (presented, status) = handshake(port, &pki.ca_pem).await;
