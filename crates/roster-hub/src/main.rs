@@ -1,10 +1,6 @@
 use clap::Parser;
 use roster_hub::cli::Cli;
 
-/// See the workspace manifest: resident memory per member is a measured target.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     roster_runtime::install_crypto_provider();
