@@ -77,6 +77,8 @@ fmt: ## Format the code.
 	cd e2e/interop && gofmt -w .
 
 test: lint crds-check controlplane interop ## Everything a change must pass, end-to-end tests included.
+	# The end-to-end tests run the binaries in target/debug, which `cargo test` does not rebuild.
+	$(CARGO) build --locked --workspace --bins
 	$(CARGO) test --locked --workspace --all-targets
 
 dev: controlplane ## A hub and two members on this machine, with roster-hub and agents, in the foreground.

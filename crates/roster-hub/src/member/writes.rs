@@ -47,33 +47,38 @@ pub async fn prepare(
     let o = objects::desired(member, grace_seconds);
     let c = &ctx.client;
     let ns = names::member_namespace(&name);
-    // The namespace first; everything else lives in it or names it, and goes at once, with
-    // at most PREPARE_REQUESTS applies in flight across all members (a joining fleet must not
-    // flood the API server into refusing requests).
+    // Three rounds, each waiting for the one before: the namespace; what lives in it and the
+    // roles; then the bindings, which the API server only accepts from an identity without
+    // `bind` once their role exists. Within a round the applies go at once (at most
+    // PREPARE_REQUESTS in flight across all members, so a joining fleet does not flood the API
+    // server) and all finish even if one fails: a failure must not cancel a sibling mid-request.
     put(ctx, Api::<Namespace>::all(c.clone()), &o.namespace).await?;
     let sas = Api::<ServiceAccount>::namespaced(c.clone(), &ns);
     let roles = Api::<Role>::namespaced(c.clone(), &ns);
     let bindings = Api::<RoleBinding>::namespaced(c.clone(), &ns);
-    let namespaced = o
-        .service_accounts
-        .iter()
-        .map(|sa| put(ctx, sas.clone(), sa).boxed())
-        .chain(o.roles.iter().map(|r| put(ctx, roles.clone(), r).boxed()))
-        .chain(
-            o.role_bindings
-                .iter()
-                .map(|b| put(ctx, bindings.clone(), b).boxed()),
-        );
-    futures::try_join!(
-        futures::future::try_join_all(namespaced),
-        put(ctx, Api::<ClusterRole>::all(c.clone()), &o.cluster_role),
-        put(
-            ctx,
-            Api::<ClusterRoleBinding>::all(c.clone()),
-            &o.cluster_role_binding
-        ),
-        put(ctx, Api::<Lease>::namespaced(c.clone(), &ns), &o.lease),
-    )?;
+    round(
+        o.service_accounts
+            .iter()
+            .map(|sa| put(ctx, sas.clone(), sa).boxed())
+            .chain(o.roles.iter().map(|r| put(ctx, roles.clone(), r).boxed()))
+            .chain([
+                put(ctx, Api::<ClusterRole>::all(c.clone()), &o.cluster_role).boxed(),
+                put(ctx, Api::<Lease>::namespaced(c.clone(), &ns), &o.lease).boxed(),
+            ]),
+    )
+    .await?;
+    round(
+        o.role_bindings
+            .iter()
+            .map(|b| put(ctx, bindings.clone(), b).boxed())
+            .chain([put(
+                ctx,
+                Api::<ClusterRoleBinding>::all(c.clone()),
+                &o.cluster_role_binding,
+            )
+            .boxed()]),
+    )
+    .await?;
     ctx.prepared
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -83,6 +88,16 @@ pub async fn prepare(
 
 /// Most hub-side object applies in flight at once, across all members being prepared.
 pub const PREPARE_REQUESTS: usize = 64;
+
+/// Runs `applies` together to the end; the first error, if any.
+async fn round<'a>(
+    applies: impl IntoIterator<Item = futures::future::BoxFuture<'a, Result<(), Error>>>,
+) -> Result<(), Error> {
+    futures::future::join_all(applies)
+        .await
+        .into_iter()
+        .collect()
+}
 
 /// Applies one of a member's hub-side objects, within [`PREPARE_REQUESTS`].
 async fn put<K>(ctx: &Context, api: Api<K>, object: &K) -> Result<(), Error>
