@@ -5,6 +5,7 @@
 //! a hub plus member clusters, each with its own PKI, service-account issuer and admin
 //! kubeconfig; [`TestEnv`] gives a test the shared fleet and a fresh namespace.
 
+pub mod admin;
 pub mod binary;
 pub mod cluster;
 pub mod crds;

@@ -2,28 +2,13 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use roster_testenv::admin;
 
-/// `GET path` over HTTP/1.0 (the body ends with the connection): status and body, or `None`
-/// while nothing listens.
+/// `GET path` on `roster-hub`'s admin port: status and body, or `None` while nothing listens.
 pub async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Option<(u16, String)>> {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
-        return Ok(None);
-    };
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
-        .await?;
-    let mut raw = String::new();
-    tokio::time::timeout(Duration::from_secs(30), stream.read_to_string(&mut raw)).await??;
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("no HTTP answer from {address}{path}"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("bad status line from {address}{path}: {head:?}"))?;
-    Ok(Some((status, body.to_owned())))
+    Ok(admin::get(address, path, Duration::from_secs(30))
+        .await?
+        .map(|a| (a.status, a.body)))
 }
 
 /// One scrape of `/metrics`.

@@ -13,43 +13,15 @@ use roster_api::{
     MemberCluster, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{Fleet, crds, ports::free_port, process::Process, roster, wait};
+use roster_testenv::{Fleet, admin, crds, ports::free_port, process::Process, roster, wait};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MEMBER: &str = "edge-m";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-/// One answer of an admin server.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-/// `GET path` on `address` over HTTP/1.0 (no chunking, the body ends with the connection);
-/// `None` while nothing listens there yet.
-async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Option<Answer>> {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
-        return Ok(None);
-    };
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
-        .await?;
-    let mut raw = String::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut raw)).await??;
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("no HTTP answer from {address}{path}: {raw:?}"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("bad status line from {address}{path}: {head:?}"))?;
-    Ok(Some(Answer {
-        status,
-        body: body.to_owned(),
-    }))
+/// `GET path` on a daemon's admin port; `None` while nothing listens there yet.
+async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Option<admin::Answer>> {
+    admin::get(address, path, Duration::from_secs(10)).await
 }
 
 /// The Prometheus text of `address`.
