@@ -12,7 +12,7 @@ use roster_api::{MemberClusterStatus, MemberReport};
 use crate::{
     budget::WriteBudget,
     clock::Clock,
-    member::{heartbeats::Heartbeats, profiles},
+    member::{heartbeats::Heartbeats, prepared::Prepared, profiles},
     metrics::Metrics,
     write_cache::WriteCache,
 };
@@ -67,10 +67,12 @@ pub struct Context {
     pub profiles: Arc<profiles::Profiles>,
     /// Permits for hub-side object applies (see `member::writes::PREPARE_REQUESTS`).
     pub prepare_requests: tokio::sync::Semaphore,
-    /// Members whose hub-side objects were applied for this (uid, generation).
-    pub prepared: Mutex<HashMap<String, (String, i64)>>,
+    /// Members whose hub-side objects are in place.
+    pub prepared: Arc<Prepared>,
     /// The agents' heartbeats, fed by the Lease watch.
     pub heartbeats: Arc<Heartbeats>,
+    /// Failed writes last reported per member.
+    pub failures: crate::member::failures::Failures,
     budgets: Mutex<HashMap<String, WriteBudget>>,
     ready: tokio::sync::watch::Receiver<bool>,
 }
@@ -113,8 +115,9 @@ impl Context {
             member_writes: WriteCache::default(),
             profile_writes: WriteCache::default(),
             prepare_requests: tokio::sync::Semaphore::new(crate::member::writes::PREPARE_REQUESTS),
-            prepared: Mutex::new(HashMap::new()),
+            prepared: Arc::default(),
             heartbeats,
+            failures: Default::default(),
             profiles,
             budgets: Mutex::new(HashMap::new()),
             ready: stores.watch_ready(),
@@ -139,10 +142,8 @@ impl Context {
         let keep = |name: &str| live.contains(name);
         self.member_writes.retain(keep);
         self.profile_writes.retain(keep);
-        self.prepared
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| keep(k));
+        self.prepared.retain(keep);
+        self.failures.retain(keep);
         self.budgets
             .lock()
             .unwrap_or_else(|e| e.into_inner())

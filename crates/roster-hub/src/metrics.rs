@@ -50,6 +50,7 @@ pub struct Metrics {
     reconcile_duration: HistogramVec,
     profile_writes: IntCounter,
     member_status_writes: IntCounter,
+    write_errors: IntCounterVec,
     tokens_issued: IntCounter,
     token_expiry: TimeGauge,
     webhook_requests: IntCounterVec,
@@ -91,6 +92,14 @@ impl Metrics {
                 "roster_member_status_writes_total",
                 "MemberCluster status updates written.",
             )?,
+            write_errors: IntCounterVec::new(
+                Opts::new(
+                    "roster_write_errors_total",
+                    "Writes the API server refused or failed, by kind of object and error \
+                     category (the object and the error are in the MemberCluster's Events).",
+                ),
+                &["kind", "category"],
+            )?,
             tokens_issued: IntCounter::new(
                 "roster_remote_tokens_issued_total",
                 "Remote service account tokens placed in a consumer's Secret.",
@@ -128,6 +137,7 @@ impl Metrics {
             Box::new(metrics.reconcile_duration.clone()),
             Box::new(metrics.profile_writes.clone()),
             Box::new(metrics.member_status_writes.clone()),
+            Box::new(metrics.write_errors.clone()),
             Box::new(metrics.tokens_issued.clone()),
             Box::new(metrics.token_expiry.clone()),
             Box::new(metrics.webhook_requests.clone()),
@@ -171,6 +181,11 @@ impl Metrics {
             .with_label_values(&[controller, outcome])
             .inc();
         result
+    }
+
+    /// Counts one failed write of an object of `kind`.
+    pub fn write_failed(&self, kind: &str, category: &str) {
+        self.write_errors.with_label_values(&[kind, category]).inc();
     }
 
     /// Counts one ClusterProfile update.

@@ -16,6 +16,7 @@ mod e2e {
     pub mod members;
     pub mod metrics;
     pub mod remote_access;
+    pub mod repair;
     pub mod support;
     pub mod upstream;
     pub mod webhook;

@@ -1,9 +1,13 @@
 //! The member controller: one reconcile per MemberCluster turns its spec, the agent's Lease and
 //! report into the hub-side objects, the MemberCluster status and the ClusterProfile.
 
+pub mod drift;
+pub mod failures;
 pub mod health;
 pub mod heartbeats;
 pub mod objects;
+pub mod owned;
+pub mod prepared;
 pub mod profile;
 pub mod profiles;
 pub mod status;
@@ -175,7 +179,8 @@ async fn forget_departed(ctx: Arc<Context>, members: reflector::Store<MemberClus
     }
 }
 
-/// A stand-in MemberCluster naming a member whose heartbeats stopped, as a reconcile trigger.
+/// A stand-in MemberCluster naming a member to reconcile (its heartbeats stopped, or one of its
+/// objects drifted), as a reconcile trigger.
 fn silent(name: &str) -> MemberCluster {
     MemberCluster::new(name, Default::default())
 }
@@ -238,6 +243,15 @@ pub async fn run(
     };
     // The Lease watch runs in its own task and hands the controller only the renewals that
     // matter: a quiet renewal does not even wake the controller.
+    let lease_events = lease_events.inspect({
+        let (members, prepared) = (members.store(), ctx.prepared.clone());
+        move |event| {
+            if let Some(member) = drift::lease_drifted(event, &members) {
+                info!(%member, kind = "Lease", "a hub-side object of the member was deleted or changed; repairing");
+                prepared.invalidate(&member);
+            }
+        }
+    });
     let (lease_triggers, _lease_watch) =
         heartbeats::spawn_lease_watch(lease_events, heartbeats.clone(), clock.clone());
     metrics.watch_members(members.store());
@@ -252,6 +266,11 @@ pub async fn run(
             heartbeats::silent_members(heartbeats, clock).map(|name| Ok(silent(&name))),
             |m: MemberCluster| Some(ObjectRef::from_obj(&m)),
         )
+        .watches_stream(
+            owned::watch_all(&client, members.store(), ctx.prepared.clone())
+                .map(|name| Ok(silent(&name))),
+            |m: MemberCluster| Some(ObjectRef::from_obj(&m)),
+        )
         .watches_stream(report_events.touched_objects(), move |r: MemberReport| {
             by_namespace(r.namespace())
         })
@@ -262,13 +281,13 @@ pub async fn run(
         .trigger_backoff(WatchBackoff::default())
         .shutdown_on_signal()
         .run(
-            |member, ctx: Arc<Context>| {
-                let metrics = ctx.metrics.clone();
-                async move {
-                    metrics
-                        .observe_reconcile(MEMBER_CONTROLLER, reconcile(member, ctx))
-                        .await
-                }
+            |member, ctx: Arc<Context>| async move {
+                let result = ctx
+                    .metrics
+                    .observe_reconcile(MEMBER_CONTROLLER, reconcile(member.clone(), ctx.clone()))
+                    .await;
+                failures::record(&ctx, &member, result.as_ref().map(|_| ())).await;
+                result
             },
             error_policy,
             ctx,

@@ -144,13 +144,25 @@ pub fn desired(member: &MemberCluster, grace_seconds: i32) -> MemberObjects {
             },
             subjects: Some(vec![subject(agent, &ns)]),
         },
-        lease: Lease {
-            metadata: meta(names::AGENT_LEASE, Some(&ns)),
-            spec: Some(LeaseSpec {
-                lease_duration_seconds: Some(grace_seconds),
-                ..LeaseSpec::default()
-            }),
+        lease: lease(member, grace_seconds),
+    }
+}
+
+/// The agent's Lease for `member`: the hub creates it (the agent may only renew it).
+pub fn lease(member: &MemberCluster, grace_seconds: i32) -> Lease {
+    let name = member.metadata.name.clone().unwrap_or_default();
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(names::AGENT_LEASE.to_owned()),
+            namespace: Some(names::member_namespace(&name)),
+            labels: Some(labels(&name)),
+            owner_references: owner(member).map(|o| vec![o]),
+            ..ObjectMeta::default()
         },
+        spec: Some(LeaseSpec {
+            lease_duration_seconds: Some(grace_seconds),
+            ..LeaseSpec::default()
+        }),
     }
 }
 

@@ -170,8 +170,12 @@ pub fn status(
                 kubernetes: Some(r.kubernetes_version.clone()),
             }),
         properties: properties(member, report).0,
-        // The deprecated field carries the same content, for v1alpha1 readers that predate it.
-        credential_providers: providers.clone(),
+        // Never the deprecated `credentialProviders`: v1alpha2 does not declare it, so once
+        // any client has written the profile at v1alpha2 the API server refuses every apply
+        // carrying it (its managed-fields bookkeeping converts the merged object to v1alpha2).
+        // Every reader of v1alpha1 Roster knows of (the upstream Go library from v0.1.0,
+        // Kueue) reads `accessProviders`. An old hub's copy is removed by the next write.
+        credential_providers: Vec::new(),
         access_providers: providers,
     }
 }
@@ -313,8 +317,16 @@ mod tests {
         );
 
         let status = status(&plain, Some(&report()), vec![]);
-        assert_eq!(status.access_providers, status.credential_providers);
+        assert_eq!(status.access_providers.len(), 1);
         let json = serde_json::to_string(&status).unwrap();
+        assert!(
+            !json.contains("credentialProviders"),
+            "v1alpha2 does not declare it: {json}"
+        );
+        // Everything written is v1alpha2 too, so no served version refuses a merged profile.
+        let as_v1alpha2: cluster_inventory::v1alpha2::ClusterProfileStatus =
+            serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&as_v1alpha2).unwrap(), json);
         assert!(!json.to_lowercase().contains("token"), "{json}");
     }
 }

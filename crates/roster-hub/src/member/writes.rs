@@ -16,7 +16,7 @@ use kube::{Api, Resource, ResourceExt, api::Patch};
 use roster_api::{MemberCluster, MemberClusterStatus, names};
 use serde_json::json;
 
-use super::{objects, profile, profiles};
+use super::{drift::Owned, objects, profile, profiles};
 use crate::{
     context::{Context, ProfileMeta},
     error::Error,
@@ -24,26 +24,22 @@ use crate::{
 
 use crate::apply::{apply, params as apply_params};
 
-/// Applies the member's namespace, identities, RBAC and Lease, once per (uid, generation).
+/// Applies the member's namespace, identities, RBAC and Lease, unless they are known to be in
+/// place for this (uid, generation) and none drifted since (see `prepared` and `drift`).
 pub async fn prepare(
     ctx: &Context,
     member: &MemberCluster,
     grace_seconds: i32,
 ) -> Result<(), Error> {
     let name = member.name_any();
-    let key = (
+    let version = (
         member.uid().unwrap_or_default(),
         member.metadata.generation.unwrap_or_default(),
     );
-    if ctx
-        .prepared
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&name)
-        == Some(&key)
-    {
+    if ctx.prepared.is_current(&name, &version) {
         return Ok(());
     }
+    let ticket = ctx.prepared.begin(&name);
     let o = objects::desired(member, grace_seconds);
     let c = &ctx.client;
     let ns = names::member_namespace(&name);
@@ -79,10 +75,7 @@ pub async fn prepare(
             .boxed()]),
     )
     .await?;
-    ctx.prepared
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(name, key);
+    ctx.prepared.finish(&name, version, ticket);
     Ok(())
 }
 
@@ -102,14 +95,17 @@ async fn round<'a>(
 /// Applies one of a member's hub-side objects, within [`PREPARE_REQUESTS`].
 async fn put<K>(ctx: &Context, api: Api<K>, object: &K) -> Result<(), Error>
 where
-    K: Resource<DynamicType = ()>
-        + serde::Serialize
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned,
+    K: Owned + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
     let _permit = ctx.prepare_requests.acquire().await;
-    apply(api, object).await.map(|_| ())
+    apply(api, object).await.map(|_| ()).map_err(|e| {
+        let name = object.name_any();
+        let path = match object.namespace() {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name,
+        };
+        Error::writing(K::KIND.as_str(), path, e)
+    })
 }
 
 /// Writes the MemberCluster status if it differs from what is there.
@@ -135,7 +131,8 @@ pub async fn member_status(
     let api: Api<MemberCluster> = Api::all(ctx.client.clone());
     let written = api
         .patch_status(&name, &apply_params(), &Patch::Apply(patch))
-        .await?;
+        .await
+        .map_err(|e| Error::writing("MemberCluster status", &name, e))?;
     ctx.member_writes
         .record(&name, written.resource_version().as_deref(), desired);
     ctx.metrics.member_status_written();
@@ -197,7 +194,8 @@ pub async fn profile(
         });
         let written = api
             .patch(&name, &apply_params(), &Patch::Apply(object))
-            .await?;
+            .await
+            .map_err(|e| Error::writing("ClusterProfile", format!("{ns}/{name}"), e))?;
         written_rv = written.resource_version();
     }
     if !status_ok {
@@ -208,7 +206,8 @@ pub async fn profile(
         });
         let written = api
             .patch_status(&name, &apply_params(), &Patch::Apply(object))
-            .await?;
+            .await
+            .map_err(|e| Error::writing("ClusterProfile status", format!("{ns}/{name}"), e))?;
         written_rv = written.resource_version();
     }
     ctx.profile_writes

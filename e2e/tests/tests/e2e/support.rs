@@ -55,7 +55,7 @@ pub async fn hub_process() -> &'static roster_testenv::process::Process {
                 &[
                     format!("--kubeconfig={}", kubeconfig.display()),
                     // A free port: test binaries run side by side, and `make dev` keeps 8080.
-                    "--admin-address=127.0.0.1:0".into(),
+                    format!("--admin-address=127.0.0.1:{}", admin_port()),
                     // The webhook on a free port too, with serving certificates that rotate
                     // every 10 s, and a new CA prepared 100 s after start and signing 5 s
                     // later, while the tests run (see webhook.rs).
@@ -71,6 +71,22 @@ pub async fn hub_process() -> &'static roster_testenv::process::Process {
         .await;
     HUB_PID.store(hub.pid(), std::sync::atomic::Ordering::Relaxed);
     hub
+}
+
+/// The loopback port of the shared hub's admin server (`/metrics`, `/healthz`, `/readyz`).
+pub fn admin_port() -> u16 {
+    static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    *PORT.get_or_init(|| roster_testenv::ports::free_port().expect("a free port"))
+}
+
+/// The shared hub's metrics, as Prometheus text.
+pub async fn hub_metrics() -> anyhow::Result<String> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], admin_port()));
+    let answer =
+        roster_testenv::admin::get(address, "/metrics", std::time::Duration::from_secs(10))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("nothing listens on the hub's admin port {address}"))?;
+    Ok(answer.body)
 }
 
 /// `--webhook-cert-validity` of the shared hub, seconds.
@@ -109,4 +125,21 @@ pub async fn username(client: &kube::Client) -> anyhow::Result<String> {
         .and_then(|s| s.user_info)
         .and_then(|u| u.username)
         .unwrap_or_default())
+}
+
+/// Runs the upstream kubectl (the control-plane binary's) with `kubeconfig`; its standard
+/// output, or an error carrying its standard error.
+pub async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new(roster_testenv::binary::controlplane()?)
+        .arg("kubectl")
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .output()
+        .await?;
+    anyhow::ensure!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?)
 }

@@ -296,21 +296,6 @@ fn mount_like_the_kubelet(
     kubeconfig
 }
 
-async fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = tokio::process::Command::new(roster_testenv::binary::controlplane()?)
-        .arg("kubectl")
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .output()
-        .await?;
-    anyhow::ensure!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8(output.stdout)?)
-}
-
 #[tokio::test]
 async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Result<()> {
     let env = automount_env().await?;
@@ -380,7 +365,7 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
     for member in roster_testenv::MEMBERS {
         let secret = token_secret(&env, "deployer", member).await?;
         let kubeconfig = mount_like_the_kubelet(&secret, &root, "deployer", member);
-        let user = kubectl(
+        let user = support::kubectl(
             &kubeconfig,
             &[
                 "auth",
@@ -398,7 +383,7 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
                 env.namespace
             )
         );
-        let version = kubectl(&kubeconfig, &["get", "--raw", "/version"]).await?;
+        let version = support::kubectl(&kubeconfig, &["get", "--raw", "/version"]).await?;
         assert!(version.contains("gitVersion"), "{version}");
     }
     Ok(())

@@ -1,0 +1,132 @@
+//! Writes that keep failing are made visible: every failed write counts in
+//! `roster_write_errors_total{kind,category}`, and the member gets a Warning Event
+//! (`WriteFailed`) naming the object and the API server's answer — once per kind of failure,
+//! repeated every [`REPEAT`] while it lasts, not on every retry.
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::{Event, EventType};
+use roster_api::MemberCluster;
+
+use crate::{context::Context, error::Error};
+
+/// How often a failure that lasts is reported again.
+pub const REPEAT: Duration = Duration::from_secs(300);
+
+/// The Event reason of a failed write.
+pub const REASON: &str = "WriteFailed";
+
+/// The failure last reported per member: what failed (kind and category) and when.
+#[derive(Debug, Default)]
+pub struct Failures {
+    last: Mutex<HashMap<String, (String, Timestamp)>>,
+}
+
+impl Failures {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Timestamp)>> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a failure `what` of `member` at `now` is to be reported: a new kind of failure,
+    /// or one reported [`REPEAT`] ago.
+    pub fn report(&self, member: &str, what: &str, now: Timestamp) -> bool {
+        let mut last = self.lock();
+        let due = last
+            .get(member)
+            .is_none_or(|(w, at)| w != what || now.duration_since(*at).unsigned_abs() >= REPEAT);
+        if due {
+            last.insert(member.to_owned(), (what.to_owned(), now));
+        }
+        due
+    }
+
+    /// `member` reconciled without failing: its next failure is reported at once.
+    pub fn clear(&self, member: &str) {
+        self.lock().remove(member);
+    }
+
+    /// Forgets every member `keep` refuses.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.lock().retain(|k, _| keep(k));
+    }
+}
+
+/// The Event for a failed write.
+pub fn event(error: &Error) -> Event {
+    Event {
+        type_: EventType::Warning,
+        reason: REASON.to_owned(),
+        note: Some(error.to_string().chars().take(1024).collect()),
+        action: "Write".to_owned(),
+        secondary: None,
+    }
+}
+
+/// Records the outcome of a reconcile of `member`: a failed write is counted and, when due,
+/// published as an Event on the member.
+pub async fn record(ctx: &Context, member: &MemberCluster, result: Result<(), &Error>) {
+    let name = member.metadata.name.as_deref().unwrap_or_default();
+    let error = match result {
+        Ok(()) => return ctx.failures.clear(name),
+        Err(e) => e,
+    };
+    let Error::Write { kind, .. } = error else {
+        return;
+    };
+    ctx.metrics.write_failed(kind, error.category());
+    if ctx.failures.report(
+        name,
+        &format!("{kind}/{}", error.category()),
+        ctx.clock.now(),
+    ) {
+        crate::events::publish(
+            &ctx.recorder,
+            &kube::Resource::object_ref(member, &()),
+            vec![event(error)],
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(s).unwrap()
+    }
+
+    #[test]
+    fn a_lasting_failure_is_reported_once_then_every_repeat() {
+        let f = Failures::default();
+        assert!(f.report("m", "ClusterProfile/api", t(0)));
+        assert!(!f.report("m", "ClusterProfile/api", t(5)));
+        assert!(f.report("m", "Role/forbidden", t(10)), "a new failure");
+        assert!(f.report("other", "Role/forbidden", t(10)), "per member");
+        assert!(!f.report("m", "Role/forbidden", t(309)));
+        assert!(f.report("m", "Role/forbidden", t(310)));
+        f.clear("m");
+        assert!(f.report("m", "Role/forbidden", t(311)), "after a success");
+        f.retain(|_| false);
+        assert!(f.report("other", "Role/forbidden", t(312)));
+    }
+
+    #[test]
+    fn the_event_names_the_object_and_the_error() {
+        let error = Error::writing(
+            "ClusterProfile status",
+            "cluster-inventory/m1",
+            Error::Finalizer("field not declared in schema".into()),
+        );
+        let e = event(&error);
+        assert_eq!(e.type_, EventType::Warning);
+        assert_eq!(
+            e.note.as_deref(),
+            Some(
+                "writing ClusterProfile status cluster-inventory/m1: finalizer: field not \
+                 declared in schema"
+            )
+        );
+    }
+}
