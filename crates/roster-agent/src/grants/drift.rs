@@ -2,9 +2,11 @@
 //! grant asks for. The agent watches the objects it creates on its member (service accounts,
 //! bindings, ClusterRoles, the namespaces it made); every watch event goes through [`concerns`]
 //! and [`drift`], so only the grant whose object was deleted or edited is provisioned again —
-//! and the agent's own writes, which leave the objects as wanted, wake nothing.
+//! and the agent's own writes, which leave the objects as wanted, wake nothing. A watch that
+//! lists anew after an outage shows no event for what was deleted meanwhile: [`missing`] finds
+//! the grants whose objects the new listing lacks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::{
     api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject},
@@ -27,6 +29,44 @@ pub enum Observed {
     ClusterRole(ClusterRole),
     /// A namespace the agent created for service accounts.
     Namespace(ObjectMeta),
+}
+
+/// The kinds of member objects the agent watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Service accounts.
+    ServiceAccount,
+    /// Cluster-wide bindings.
+    ClusterRoleBinding,
+    /// Bindings inside a namespace.
+    RoleBinding,
+    /// ClusterRoles of `rules`.
+    ClusterRole,
+    /// Namespaces the agent created.
+    Namespace,
+}
+
+impl Kind {
+    /// The Kubernetes kind, for log lines and the repair metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ServiceAccount => "ServiceAccount",
+            Kind::ClusterRoleBinding => "ClusterRoleBinding",
+            Kind::RoleBinding => "RoleBinding",
+            Kind::ClusterRole => "ClusterRole",
+            Kind::Namespace => "Namespace",
+        }
+    }
+}
+
+/// Namespace and name of an object.
+pub type Key = (Option<String>, String);
+
+fn key(meta: &ObjectMeta) -> Key {
+    (
+        meta.namespace.clone(),
+        meta.name.clone().unwrap_or_default(),
+    )
 }
 
 /// What happened to the object.
@@ -80,15 +120,20 @@ impl Observed {
         }
     }
 
-    /// The kind, for log lines and the repair metric.
-    pub fn kind(&self) -> &'static str {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
         match self {
-            Observed::ServiceAccount(_) => "ServiceAccount",
-            Observed::ClusterRoleBinding(_) => "ClusterRoleBinding",
-            Observed::RoleBinding(_) => "RoleBinding",
-            Observed::ClusterRole(_) => "ClusterRole",
-            Observed::Namespace(_) => "Namespace",
+            Observed::ServiceAccount(_) => Kind::ServiceAccount,
+            Observed::ClusterRoleBinding(_) => Kind::ClusterRoleBinding,
+            Observed::RoleBinding(_) => Kind::RoleBinding,
+            Observed::ClusterRole(_) => Kind::ClusterRole,
+            Observed::Namespace(_) => Kind::Namespace,
         }
+    }
+
+    /// The object's namespace and name.
+    pub fn key(&self) -> Key {
+        key(self.meta())
     }
 
     /// `kind namespace/name` (or `kind name`), for log lines.
@@ -96,8 +141,8 @@ impl Observed {
         let meta = self.meta();
         let name = meta.name.as_deref().unwrap_or_default();
         match meta.namespace.as_deref() {
-            Some(ns) => format!("{} {ns}/{name}", self.kind()),
-            None => format!("{} {name}", self.kind()),
+            Some(ns) => format!("{} {ns}/{name}", self.kind().as_str()),
+            None => format!("{} {name}", self.kind().as_str()),
         }
     }
 
@@ -219,6 +264,23 @@ pub fn drift(wanted: &MemberObjects, observed: &Observed, change: Change) -> Opt
         }
         // `counterpart` pairs kinds; nothing else can meet.
         _ => None,
+    }
+}
+
+/// After a watch of `kind` listed anew (deletions while it was down show no event): whether
+/// `wanted` holds an object of that kind that the listing, `present`, lacks. Namespaces are left
+/// to the service accounts' listing: one made by someone else carries no label and is not listed.
+pub fn missing(wanted: &MemberObjects, kind: Kind, present: &HashSet<Key>) -> bool {
+    let absent = |meta: &ObjectMeta| !present.contains(&key(meta));
+    match kind {
+        Kind::ServiceAccount => absent(&wanted.service_account.metadata),
+        Kind::ClusterRoleBinding => wanted
+            .cluster_role_bindings
+            .iter()
+            .any(|b| absent(&b.metadata)),
+        Kind::RoleBinding => wanted.role_bindings.iter().any(|b| absent(&b.metadata)),
+        Kind::ClusterRole => wanted.cluster_role.iter().any(|r| absent(&r.metadata)),
+        Kind::Namespace => false,
     }
 }
 
@@ -481,6 +543,41 @@ mod tests {
         assert_eq!(drift(&after, &view, Change::Applied), Some(Drift::Unwanted));
         // Its deletion is the prune: nothing to do.
         assert_eq!(drift(&after, &view, Change::Deleted), None);
+    }
+
+    #[test]
+    fn a_new_listing_finds_what_was_deleted_unseen() {
+        let wanted = desired(&grant("g1", "ci"));
+        let stored = as_stored(&wanted);
+        let listed = |kind: Kind, skip: usize| -> HashSet<Key> {
+            stored
+                .iter()
+                .enumerate()
+                .filter(|(i, o)| o.kind() == kind && *i != skip)
+                .map(|(_, o)| o.key())
+                .collect()
+        };
+        for kind in [
+            Kind::ServiceAccount,
+            Kind::ClusterRoleBinding,
+            Kind::RoleBinding,
+            Kind::ClusterRole,
+        ] {
+            assert!(
+                !missing(&wanted, kind, &listed(kind, usize::MAX)),
+                "{kind:?}"
+            );
+        }
+        // stored: SA, CRB view, CRB rules, RB, ClusterRole.
+        for (index, kind) in [
+            (0, Kind::ServiceAccount),
+            (2, Kind::ClusterRoleBinding),
+            (3, Kind::RoleBinding),
+            (4, Kind::ClusterRole),
+        ] {
+            assert!(missing(&wanted, kind, &listed(kind, index)), "{kind:?}");
+        }
+        assert!(!missing(&wanted, Kind::Namespace, &HashSet::new()));
     }
 
     #[test]
