@@ -214,12 +214,19 @@ async fn the_agent_repairs_a_grants_member_objects() -> anyhow::Result<()> {
     Api::<ConfigMap>::namespaced(member.clone(), &apps)
         .create(&PostParams::default(), &cm)
         .await?;
-    for name in [RSA, BYSTANDER] {
+    // The grant's service account lives in a namespace of its own, which the agent creates and
+    // this test may delete; the bystander's in the shared default one.
+    let sa_namespace = format!("mended-{}", suffix());
+    for (name, account) in [
+        (RSA, json!({"namespace": sa_namespace})),
+        (BYSTANDER, json!({})),
+    ] {
         create_rsa(
             &env,
             name,
             json!({
                 "clusters": {"names": [MEMBER]},
+                "serviceAccount": account,
                 "roles": [{"namespace": apps, "clusterRole": "view"}],
                 "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]}],
             }),
@@ -229,7 +236,7 @@ async fn the_agent_repairs_a_grants_member_objects() -> anyhow::Result<()> {
     wait_ready(&env, RSA, 1).await?;
     wait_ready(&env, BYSTANDER, 1).await?;
     let grant = Grant {
-        sa_namespace: names::DEFAULT_REMOTE_NAMESPACE.into(),
+        sa_namespace,
         sa_name: format!("{}-{RSA}", env.namespace),
         env,
         member,
@@ -383,6 +390,40 @@ async fn the_agent_repairs_a_grants_member_objects() -> anyhow::Result<()> {
         .unwrap_or_default();
     assert!(status.ready, "{status:?}");
     assert_eq!(Some(status.service_account_uid), sa.metadata.uid);
+
+    // The service account's namespace, which the agent created: the namespace controller
+    // deletes the account, writes are refused while the namespace terminates, and once it is
+    // gone the agent creates both again and delivers a new token.
+    let namespaces = Api::<Namespace>::all(grant.member.clone());
+    let old_namespace = namespaces.get(&grant.sa_namespace).await?.metadata.uid;
+    let before = token_secret(&grant.env, RSA, MEMBER).await?;
+    let old_token = text(&before, token_secret::TOKEN);
+    let t = Instant::now();
+    namespaces.delete(&grant.sa_namespace, &dp).await?;
+    let object = grant
+        .repaired("the namespace and the service account back", t, || async {
+            let ns = namespaces.get_opt(&grant.sa_namespace).await?;
+            let fresh = ns.is_some_and(|ns| {
+                ns.metadata.uid != old_namespace && ns.metadata.deletion_timestamp.is_none()
+            });
+            Ok(fresh && grant.accounts().get_opt(&grant.sa_name).await?.is_some())
+        })
+        .await?;
+    let delivered = grant
+        .repaired("a new token after the namespace's deletion", t, || async {
+            let secret = token_secret(&grant.env, RSA, MEMBER).await?;
+            Ok(text(&secret, token_secret::TOKEN) != old_token)
+        })
+        .await?;
+    report(
+        "service account's Namespace deleted",
+        object,
+        grant.consumer_works(t).await?,
+    );
+    eprintln!(
+        "measured: service account's Namespace deleted: new token in the consumer's Secret \
+         after {delivered:?}"
+    );
 
     // Only the grant whose objects were touched was woken.
     let log = joined
