@@ -11,10 +11,15 @@ BIN := $(CURDIR)/.bin
 CONTROLPLANE := $(BIN)/controlplane
 CONTROLPLANE_SRC := $(wildcard e2e/controlplane/*.go) e2e/controlplane/go.mod e2e/controlplane/go.sum
 # The Go interoperability harness (upstream access library) and the upstream secretreader plugin.
+# The harness is built twice from the same source: against cluster-inventory-api v0.1.0 (go.mod)
+# and against v0.1.3, the newest release the module proxy serves (go.v013.mod).
 INTEROP := $(BIN)/roster-interop
+INTEROP_V013 := $(BIN)/roster-interop-v0.1.3
 SECRETREADER := $(BIN)/secretreader
 INTEROP_MOD := e2e/interop/go.mod e2e/interop/go.sum
+INTEROP_V013_MOD := e2e/interop/go.v013.mod e2e/interop/go.v013.sum
 INTEROP_SRC := $(wildcard e2e/interop/*.go) $(INTEROP_MOD)
+INTEROP_V013_SRC := $(wildcard e2e/interop/*.go) $(INTEROP_V013_MOD)
 SECRETREADER_PKG := sigs.k8s.io/cluster-inventory-api/plugins/secretreader/cmd/plugin
 # The binaries report the Kubernetes release they were built from, like upstream's release builds.
 K8S_VERSION = $(shell cd e2e/controlplane && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -46,11 +51,15 @@ $(CONTROLPLANE): $(CONTROLPLANE_SRC)
 	@mkdir -p $(BIN)
 	cd e2e/controlplane && $(GO) build -trimpath -ldflags "-s -w $(K8S_LDFLAGS)" -o $(CONTROLPLANE) .
 
-interop: $(INTEROP) $(SECRETREADER) ## Build the Go interop harness and the upstream secretreader plugin.
+interop: $(INTEROP) $(INTEROP_V013) $(SECRETREADER) ## Build the Go interop harness (upstream v0.1.0 and v0.1.3) and the upstream secretreader plugin.
 
 $(INTEROP): $(INTEROP_SRC)
 	@mkdir -p $(BIN)
 	cd e2e/interop && $(GO) build -trimpath -ldflags "-s -w" -o $(INTEROP) .
+
+$(INTEROP_V013): $(INTEROP_V013_SRC)
+	@mkdir -p $(BIN)
+	cd e2e/interop && $(GO) build -modfile=go.v013.mod -trimpath -ldflags "-s -w" -o $(INTEROP_V013) .
 
 # A main package of the upstream module, kept in the module graph by go.mod's `tool` directive.
 $(SECRETREADER): $(INTEROP_MOD)
@@ -69,7 +78,7 @@ lint: ## Formatting and clippy, warnings are errors.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	cd e2e/controlplane && test -z "$$(gofmt -l .)" && $(GO) vet ./...
-	cd e2e/interop && test -z "$$(gofmt -l .)" && $(GO) vet ./...
+	cd e2e/interop && test -z "$$(gofmt -l .)" && $(GO) vet ./... && $(GO) vet -modfile=go.v013.mod ./...
 
 fmt: ## Format the code.
 	$(CARGO) fmt --all

@@ -12,8 +12,12 @@
 //
 // On success it prints one JSON line on stdout:
 //
-//	{"server": "...", "execCommand": "...", "execClusterConfig": {...}, "configMaps": ["..."],
-//	 "secrets": {"namespace": "...", "forbidden": true}}
+//	{"libraryVersion": "v0.1.0", "server": "...", "execCommand": "...", "execClusterConfig": {...},
+//	 "configMaps": ["..."], "secrets": {"namespace": "...", "forbidden": true}}
+//
+// libraryVersion is the version of sigs.k8s.io/cluster-inventory-api linked in, from the build
+// information: the same source is built against several releases (go.mod: v0.1.0,
+// go.v013.mod: v0.1.3, see the Makefile), and a test must know which one answered.
 //
 // On failure it prints the error on stderr and exits 2 when the member answered 403 Forbidden
 // to the ConfigMap list (a real RBAC denial), 1 otherwise; 64 on a usage error.
@@ -43,6 +47,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -90,6 +95,7 @@ type secretsResult struct {
 
 // result is the one JSON line printed on success.
 type result struct {
+	LibraryVersion    string          `json:"libraryVersion"`
 	Server            string          `json:"server"`
 	ExecCommand       string          `json:"execCommand"`
 	ExecClusterConfig json.RawMessage `json:"execClusterConfig,omitempty"`
@@ -158,7 +164,7 @@ func reach(ctx context.Context, hubKubeconfig, namespace, profile, providerFile,
 	}
 	config.Timeout = 30 * time.Second
 
-	out := &result{Server: config.Host, ConfigMaps: []string{}}
+	out := &result{LibraryVersion: libraryVersion(), Server: config.Host, ConfigMaps: []string{}}
 	if config.ExecProvider != nil {
 		out.ExecCommand = config.ExecProvider.Command
 		if config.ExecProvider.Config != nil {
@@ -196,6 +202,20 @@ func reach(ctx context.Context, hubKubeconfig, namespace, profile, providerFile,
 		}
 	}
 	return out, nil
+}
+
+// libraryVersion is the version of the upstream module this binary was built with.
+func libraryVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == "sigs.k8s.io/cluster-inventory-api" {
+			return dep.Version
+		}
+	}
+	return "unknown"
 }
 
 // timing summarises the per-iteration durations of one timed loop.

@@ -292,16 +292,21 @@ fn agent_rules() -> Vec<PolicyRule> {
         "get", "list", "watch", "create", "update", "patch", "delete",
     ];
     vec![
-        // `create`: a remote service account's namespace is created when missing.
-        rule("", &["namespaces"], &["get", "create"]),
+        // `create`: a remote service account's namespace is created when missing; `list` and
+        // `watch` (of those labelled as Roster's): it is created again when deleted.
+        rule("", &["namespaces"], &["get", "list", "watch", "create"]),
         rule("", &["nodes"], READ),
         rule("about.k8s.io", &["clusterproperties"], READ),
         rule("apiextensions.k8s.io", &["customresourcedefinitions"], READ),
+        // `watch`: a remote service account deleted by someone else is created again.
         rule(
             "",
-            &["serviceaccounts", "serviceaccounts/token"],
-            &["create", "get", "list", "update", "patch", "delete"],
+            &["serviceaccounts"],
+            &[
+                "create", "get", "list", "watch", "update", "patch", "delete",
+            ],
         ),
+        rule("", &["serviceaccounts/token"], &["create"]),
         rule(
             "rbac.authorization.k8s.io",
             &[
@@ -447,6 +452,16 @@ mod tests {
         assert!(allows("nodes", "watch"));
         assert!(allows("clusterproperties", "list"));
         assert!(allows("serviceaccounts/token", "create"));
+        // The agent watches what it creates for grants, to repair it.
+        for resource in [
+            "namespaces",
+            "serviceaccounts",
+            "clusterroles",
+            "clusterrolebindings",
+            "rolebindings",
+        ] {
+            assert!(allows(resource, "watch"), "{resource}");
+        }
         assert!(allows("clusterroles", "escalate"));
         assert!(allows("roles", "bind"));
         assert!(allows("secrets", "patch"));

@@ -10,6 +10,17 @@ pub fn is_transient(error: &kube::Error) -> bool {
     }
 }
 
+/// Whether `error` refuses a write because its namespace is being deleted: it will be gone
+/// soon, and then the write can create it again, so a retry cures this one too.
+pub fn is_namespace_terminating(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => {
+            status.code == 403 && status.message.contains("because it is being terminated")
+        }
+        _ => false,
+    }
+}
+
 /// The HTTP status of an API error, if the server answered.
 pub fn status_code(error: &kube::Error) -> Option<u16> {
     match error {
@@ -52,6 +63,17 @@ mod tests {
             assert!(!is_transient(&api(code)), "{code}");
         }
         assert_eq!(status_code(&api(401)), Some(401));
+        let terminating = kube::Error::Api(
+            Status::failure(
+                "serviceaccounts \"x\" is forbidden: unable to create new content in namespace \
+                 roster-remote because it is being terminated",
+                "Forbidden",
+            )
+            .with_code(403)
+            .boxed(),
+        );
+        assert!(is_namespace_terminating(&terminating));
+        assert!(!is_namespace_terminating(&api(403)));
         let service = kube::Error::Service("connection refused".into());
         assert!(is_transient(&service));
         assert_eq!(status_code(&service), None);

@@ -1,8 +1,10 @@
 //! The agent's Prometheus metrics, served by its admin server (`--admin-address`).
 //!
-//! Labels are bounded: a heartbeat result (`ok` or `error`) and grant names
-//! (`<namespace>.<remote service account>`, one per RemoteServiceAccount serving this member).
-//! No token or other secret ever appears in a label.
+//! Labels are bounded: a heartbeat result (`ok` or `error`), grant names
+//! (`<namespace>.<remote service account>`, one per RemoteServiceAccount serving this member),
+//! an error category (what the agent was doing, [`crate::grants::ERROR_CATEGORIES`]) and a
+//! repaired object's kind and drift. Never an object name or an error's text: those go to the
+//! grant's status message and the log. No token or other secret ever appears in a label.
 
 use std::{collections::HashSet, time::SystemTime};
 
@@ -18,6 +20,8 @@ pub struct Metrics {
     tokens_minted: IntCounter,
     token_expiry: TimeGauge,
     grants: IntGauge,
+    grant_errors: IntCounterVec,
+    repairs: IntCounterVec,
 }
 
 impl Metrics {
@@ -53,6 +57,23 @@ impl Metrics {
                 "roster_agent_grants",
                 "RemoteAccountGrants this agent serves.",
             )?,
+            grant_errors: IntCounterVec::new(
+                Opts::new(
+                    "roster_agent_grant_errors_total",
+                    "Failed attempts to serve a grant, by what the agent was doing (namespace, \
+                     ownership, service_account, cluster_role, binding, prune, token, \
+                     hub_secret, hub_status); the grant's status message names the object.",
+                ),
+                &["category"],
+            )?,
+            repairs: IntCounterVec::new(
+                Opts::new(
+                    "roster_agent_grant_repairs_total",
+                    "Grants provisioned again because a member object of theirs was deleted or \
+                     changed, by the object's kind and what happened to it.",
+                ),
+                &["kind", "drift"],
+            )?,
         };
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(metrics.heartbeats.clone()),
@@ -60,6 +81,8 @@ impl Metrics {
             Box::new(metrics.tokens_minted.clone()),
             Box::new(metrics.token_expiry.clone()),
             Box::new(metrics.grants.clone()),
+            Box::new(metrics.grant_errors.clone()),
+            Box::new(metrics.repairs.clone()),
         ];
         for collector in collectors {
             registry.register(collector)?;
@@ -67,6 +90,9 @@ impl Metrics {
         // Both results exist from the start, so a rate of errors is never absent.
         for result in ["ok", "error"] {
             metrics.heartbeats.with_label_values(&[result]);
+        }
+        for category in crate::grants::ERROR_CATEGORIES {
+            metrics.grant_errors.with_label_values(&[category]);
         }
         Ok(metrics)
     }
@@ -93,6 +119,16 @@ impl Metrics {
         self.token_expiry.set(&[grant], SystemTime::from(expires));
     }
 
+    /// Counts one failed attempt to serve a grant.
+    pub fn grant_error(&self, category: &str) {
+        self.grant_errors.with_label_values(&[category]).inc();
+    }
+
+    /// Counts one grant woken because a `kind` object of it saw `drift`.
+    pub fn repair(&self, kind: &str, drift: &str) {
+        self.repairs.with_label_values(&[kind, drift]).inc();
+    }
+
     /// Records the grants this agent serves (by name); series of other grants go.
     pub fn grants(&self, live: &HashSet<String>) {
         self.grants
@@ -117,6 +153,8 @@ mod tests {
         metrics.token_minted("team-a.ops", in_an_hour);
         metrics.token_minted("team-b.ci", in_an_hour);
         metrics.grants(&HashSet::from(["team-a.ops".to_owned()]));
+        metrics.grant_error("binding");
+        metrics.repair("ClusterRoleBinding", "deleted");
         let text = prometheus::TextEncoder::new()
             .encode_to_string(&registry.gather())
             .unwrap();
@@ -127,6 +165,9 @@ mod tests {
             "roster_agent_remote_tokens_minted_total 2",
             "roster_agent_remote_token_expiry_seconds{grant=\"team-a.ops\"} 359",
             "roster_agent_grants 1",
+            "roster_agent_grant_errors_total{category=\"binding\"} 1",
+            "roster_agent_grant_errors_total{category=\"token\"} 0",
+            "roster_agent_grant_repairs_total{drift=\"deleted\",kind=\"ClusterRoleBinding\"} 1",
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");
         }

@@ -9,9 +9,36 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 /// The upstream module.
 pub const MODULE: &str = "sigs.k8s.io/cluster-inventory-api";
 
-/// The pinned upstream release. v0.2.0 (which adds `v1alpha2`) is not served by the Go module
-/// proxy this project can reach; v0.1.0 carries the same `v1alpha1` schema and `pkg/access`.
+/// The pinned upstream release whose CRD the tests compare with. v0.2.0 (which adds `v1alpha2`)
+/// is not served by the Go module proxy this project can reach; v0.1.0 to v0.1.3 carry the same
+/// `v1alpha1` schema (`config/` and `apis/` are identical in v0.1.0 and v0.1.3).
 pub const VERSION: &str = "v0.1.0";
+
+/// One build of the Go interop harness (`e2e/interop`) against one upstream release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LibraryBuild {
+    /// The upstream release linked in (`roster-interop` reports it as `libraryVersion`).
+    pub version: &'static str,
+    /// The go.mod file of `e2e/interop` that pins it (its go.sum is beside it, `.sum`).
+    modfile: &'static str,
+    /// The binary in `.bin/`.
+    binary: &'static str,
+}
+
+/// Every upstream release the harness is built against by `make interop`: the first release
+/// Roster was checked with, and the newest the Go module proxy serves.
+pub const LIBRARY_BUILDS: [LibraryBuild; 2] = [
+    LibraryBuild {
+        version: "v0.1.0",
+        modfile: "go.mod",
+        binary: "roster-interop",
+    },
+    LibraryBuild {
+        version: "v0.1.3",
+        modfile: "go.v013.mod",
+        binary: "roster-interop-v0.1.3",
+    },
+];
 
 /// Downloads (once; the Go module cache keeps it) and returns the module's source folder.
 pub fn module_dir() -> anyhow::Result<PathBuf> {
@@ -52,21 +79,27 @@ static INTEROP_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// ClusterProfile through the upstream Go access library), built with `make interop` first when
 /// it is missing or older than its sources.
 pub fn interop_binary() -> anyhow::Result<PathBuf> {
-    interop_output("roster-interop")
+    interop_binary_for(LIBRARY_BUILDS[0])
+}
+
+/// Path of the harness built against `build`'s upstream release (see [`interop_binary`]).
+pub fn interop_binary_for(build: LibraryBuild) -> anyhow::Result<PathBuf> {
+    interop_output(build.binary, build.modfile, true)
 }
 
 /// Path of the upstream `secretreader` exec plugin, built from the pinned upstream module by
 /// `make interop` (first, when it is missing or older than `e2e/interop/go.mod`/`go.sum`).
 pub fn secretreader_binary() -> anyhow::Result<PathBuf> {
-    interop_output("secretreader")
+    interop_output("secretreader", LIBRARY_BUILDS[0].modfile, false)
 }
 
-/// `.bin/<name>`, (re)built by `make interop` when missing or stale.
-fn interop_output(name: &str) -> anyhow::Result<PathBuf> {
+/// `.bin/<name>`, (re)built by `make interop` when missing or older than `modfile`, its go.sum
+/// and (`with_go_files`) the harness's `.go` files.
+fn interop_output(name: &str, modfile: &str, with_go_files: bool) -> anyhow::Result<PathBuf> {
     let root = crate::binary::workspace_root();
     let path = root.join(".bin").join(name);
     let _guard = INTEROP_BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if is_stale(&path, &interop_sources(&root, name))? {
+    if is_stale(&path, &interop_sources(&root, modfile, with_go_files))? {
         let output = Command::new(std::env::var("MAKE").unwrap_or_else(|_| "make".into()))
             .current_dir(&root)
             .args(["--no-print-directory", "interop"])
@@ -88,13 +121,12 @@ fn interop_output(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The inputs `make interop` builds `name` from (as in the Makefile).
-fn interop_sources(root: &std::path::Path, name: &str) -> Vec<PathBuf> {
+/// The inputs `make interop` builds a binary from (as in the Makefile).
+fn interop_sources(root: &std::path::Path, modfile: &str, with_go_files: bool) -> Vec<PathBuf> {
     let dir = root.join("e2e/interop");
-    let mut sources = vec![dir.join("go.mod"), dir.join("go.sum")];
-    if name == "roster-interop"
-        && let Ok(entries) = std::fs::read_dir(&dir)
-    {
+    let sum = modfile.strip_suffix(".mod").unwrap_or(modfile).to_owned() + ".sum";
+    let mut sources = vec![dir.join(modfile), dir.join(sum)];
+    if with_go_files && let Ok(entries) = std::fs::read_dir(&dir) {
         sources.extend(
             entries
                 .flatten()

@@ -21,27 +21,93 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::desired::{self, Ownership};
 use crate::errors;
 
-/// Why a grant cannot be served (for its status) or a retry is needed.
+/// What the agent was doing on the member when serving a grant failed. Bounded: it is the
+/// `category` of `roster_agent_grant_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Reading or creating the service account's namespace.
+    Namespace,
+    /// The service account exists and belongs to someone else.
+    Ownership,
+    /// Reading, replacing or applying the service account.
+    ServiceAccount,
+    /// Applying the ClusterRole of `spec.rules`.
+    ClusterRole,
+    /// Applying a ClusterRoleBinding or RoleBinding.
+    Binding,
+    /// Deleting bindings the grant no longer asks for.
+    Prune,
+    /// Requesting the token.
+    Token,
+}
+
+impl Step {
+    /// The metric label.
+    pub fn category(self) -> &'static str {
+        match self {
+            Step::Namespace => "namespace",
+            Step::Ownership => "ownership",
+            Step::ServiceAccount => "service_account",
+            Step::ClusterRole => "cluster_role",
+            Step::Binding => "binding",
+            Step::Prune => "prune",
+            Step::Token => "token",
+        }
+    }
+}
+
+/// Why a grant cannot be served (for its status) or a retry is needed. Both name the object.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     /// The grant cannot be served as it stands: the message says why, for the user.
-    #[error("{0}")]
-    Refused(String),
+    #[error("{message}")]
+    Refused {
+        /// What was being done.
+        step: Step,
+        /// For the user: the object and the member's answer.
+        message: String,
+    },
     /// The member could not be reached or was busy: try again soon.
-    #[error("member API: {}", errors::chain(.0))]
-    Transient(#[source] kube::Error),
+    #[error("{what}: member API: {}", errors::chain(.source))]
+    Transient {
+        /// What was being done.
+        step: Step,
+        /// The action and the object.
+        what: String,
+        /// The member's error.
+        #[source]
+        source: kube::Error,
+    },
 }
 
 impl ProvisionError {
-    fn from_kube(what: &str, error: kube::Error) -> Self {
-        if errors::is_transient(&error) {
-            return ProvisionError::Transient(error);
+    fn from_kube(step: Step, what: &str, error: kube::Error) -> Self {
+        if errors::is_transient(&error) || errors::is_namespace_terminating(&error) {
+            return ProvisionError::Transient {
+                step,
+                what: what.to_owned(),
+                source: error,
+            };
         }
         let detail = match &error {
             kube::Error::Api(s) => s.message.clone(),
             other => errors::chain(other),
         };
-        ProvisionError::Refused(format!("{what}: {detail}"))
+        ProvisionError::Refused {
+            step,
+            message: format!("{what}: {detail}"),
+        }
+    }
+
+    fn refused(step: Step, message: String) -> Self {
+        ProvisionError::Refused { step, message }
+    }
+
+    /// What was being done, for the metric.
+    pub fn step(&self) -> Step {
+        match self {
+            ProvisionError::Refused { step, .. } | ProvisionError::Transient { step, .. } => *step,
+        }
     }
 }
 
@@ -49,18 +115,18 @@ fn params() -> PatchParams {
     PatchParams::apply(names::AGENT_FIELD_MANAGER).force()
 }
 
-async fn apply<K>(api: Api<K>, object: &K, what: &str) -> Result<K, ProvisionError>
+async fn apply<K>(api: Api<K>, object: &K, step: Step, what: &str) -> Result<K, ProvisionError>
 where
     K: Resource<DynamicType = ()> + Serialize + Clone + std::fmt::Debug + DeserializeOwned,
 {
     let mut value = serde_json::to_value(object)
-        .map_err(|e| ProvisionError::Refused(format!("{what}: {e}")))?;
+        .map_err(|e| ProvisionError::refused(step, format!("{what}: {e}")))?;
     value["apiVersion"] = serde_json::json!(K::api_version(&()));
     value["kind"] = serde_json::json!(K::kind(&()));
     let name = object.meta().name.clone().unwrap_or_default();
     api.patch(&name, &params(), &Patch::Apply(value))
         .await
-        .map_err(|e| ProvisionError::from_kube(what, e))
+        .map_err(|e| ProvisionError::from_kube(step, what, e))
 }
 
 async fn delete<K>(api: Api<K>, name: &str) -> Result<(), kube::Error>
@@ -87,72 +153,90 @@ pub async fn provision(
     ensure_namespace(member, &sa.namespace).await?;
 
     let accounts: Api<ServiceAccount> = Api::namespaced(member.clone(), &sa.namespace);
-    let existing = accounts
-        .get_opt(&sa.name)
-        .await
-        .map_err(|e| ProvisionError::from_kube("reading the service account", e))?;
     let who = format!("service account {}/{}", sa.namespace, sa.name);
+    let existing = accounts.get_opt(&sa.name).await.map_err(|e| {
+        ProvisionError::from_kube(Step::ServiceAccount, &format!("reading {who}"), e)
+    })?;
     match desired::ownership(existing.as_ref(), &uid, &|u| live.contains(u)) {
         Ownership::Ours => {}
         Ownership::Stale => {
             // Its tokens belong to a revoked grant: delete it so they die, then start afresh.
             tracing::info!(account = %who, "replacing a service account left by a revoked grant");
-            delete(accounts.clone(), &sa.name)
-                .await
-                .map_err(|e| ProvisionError::from_kube("deleting a stale service account", e))?;
+            delete(accounts.clone(), &sa.name).await.map_err(|e| {
+                ProvisionError::from_kube(
+                    Step::ServiceAccount,
+                    &format!("deleting {who}, left by a revoked grant"),
+                    e,
+                )
+            })?;
         }
         Ownership::Taken(by) => {
-            return Err(ProvisionError::Refused(format!(
-                "{who} on this member already belongs to RemoteServiceAccount {by}; choose \
-                 another spec.serviceAccount"
-            )));
+            return Err(ProvisionError::refused(
+                Step::Ownership,
+                format!(
+                    "{who} on this member already belongs to RemoteServiceAccount {by}; choose \
+                     another spec.serviceAccount"
+                ),
+            ));
         }
         Ownership::Foreign => {
-            return Err(ProvisionError::Refused(format!(
-                "{who} already exists on this member and was not created by Roster; choose \
-                 another spec.serviceAccount"
-            )));
+            return Err(ProvisionError::refused(
+                Step::Ownership,
+                format!(
+                    "{who} already exists on this member and was not created by Roster; choose \
+                     another spec.serviceAccount"
+                ),
+            ));
         }
     }
     let account = apply(
         accounts,
         &wanted.service_account,
-        "creating the service account",
+        Step::ServiceAccount,
+        &format!("creating {who}"),
     )
     .await?;
 
     if let Some(role) = &wanted.cluster_role {
-        apply(
-            Api::all(member.clone()),
-            role,
-            "creating the ClusterRole for spec.rules",
-        )
-        .await?;
+        let what = format!(
+            "creating ClusterRole {} for spec.rules",
+            role.metadata.name.as_deref().unwrap_or_default()
+        );
+        apply(Api::all(member.clone()), role, Step::ClusterRole, &what).await?;
     }
     for binding in &wanted.cluster_role_bindings {
-        let what = format!("binding ClusterRole {}", binding.role_ref.name);
-        apply(Api::all(member.clone()), binding, &what).await?;
+        let what = format!(
+            "binding ClusterRole {} (ClusterRoleBinding {})",
+            binding.role_ref.name,
+            binding.metadata.name.as_deref().unwrap_or_default()
+        );
+        apply(Api::all(member.clone()), binding, Step::Binding, &what).await?;
     }
     for binding in &wanted.role_bindings {
         let namespace = binding.metadata.namespace.clone().unwrap_or_default();
         let what = format!(
-            "binding ClusterRole {} in namespace {namespace}",
-            binding.role_ref.name
+            "binding ClusterRole {} in namespace {namespace} (RoleBinding {namespace}/{})",
+            binding.role_ref.name,
+            binding.metadata.name.as_deref().unwrap_or_default()
         );
-        apply(Api::namespaced(member.clone(), &namespace), binding, &what).await?;
+        let api = Api::namespaced(member.clone(), &namespace);
+        apply(api, binding, Step::Binding, &what).await?;
     }
-    prune(member, &uid, &wanted)
-        .await
-        .map_err(|e| ProvisionError::from_kube("removing bindings no longer asked for", e))?;
+    prune(member, &uid, &wanted).await.map_err(|e| {
+        ProvisionError::from_kube(Step::Prune, "removing bindings no longer asked for", e)
+    })?;
     Ok(account.uid().unwrap_or_default())
 }
 
 async fn ensure_namespace(member: &Client, name: &str) -> Result<(), ProvisionError> {
     let api: Api<Namespace> = Api::all(member.clone());
-    let found = api
-        .get_opt(name)
-        .await
-        .map_err(|e| ProvisionError::from_kube("reading the service account's namespace", e))?;
+    let found = api.get_opt(name).await.map_err(|e| {
+        ProvisionError::from_kube(
+            Step::Namespace,
+            &format!("reading the service account's namespace {name}"),
+            e,
+        )
+    })?;
     if found.is_none() {
         let mut ns = Namespace::default();
         ns.metadata.name = Some(name.to_owned());
@@ -168,7 +252,8 @@ async fn ensure_namespace(member: &Client, name: &str) -> Result<(), ProvisionEr
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => {
                 return Err(ProvisionError::from_kube(
-                    "creating the service account's namespace",
+                    Step::Namespace,
+                    &format!("creating the service account's namespace {name}"),
                     e,
                 ));
             }
@@ -255,14 +340,21 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
     let answer = Api::<ServiceAccount>::namespaced(member.clone(), &sa.namespace)
         .create_token_request(&sa.name, &PostParams::default(), &request)
         .await
-        .map_err(|e| ProvisionError::from_kube("requesting a token", e))?;
+        .map_err(|e| {
+            let what = format!(
+                "requesting a token for service account {}/{}",
+                sa.namespace, sa.name
+            );
+            ProvisionError::from_kube(Step::Token, &what, e)
+        })?;
     let status = answer.status.unwrap_or_default();
     match (status.token, status.expiration_timestamp) {
         (Some(token), Some(expires)) if !token.is_empty() => Ok(Minted {
             token,
             expires: expires.0,
         }),
-        _ => Err(ProvisionError::Refused(
+        _ => Err(ProvisionError::refused(
+            Step::Token,
             "the member's TokenRequest answer held no token or expiry".into(),
         )),
     }

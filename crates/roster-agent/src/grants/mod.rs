@@ -3,13 +3,24 @@
 //! mints its token with the TokenRequest API and delivers it into the grant's Secret on the
 //! hub, refreshing at a fraction (default 80%) of the life the member granted. A sweeper
 //! deletes what grants that no longer exist left on the member, which revokes their tokens.
+//! Watches of those member objects provision a grant again when one of its objects is deleted
+//! or edited ([`repair`], deciding with [`drift`]); a recreated service account gets a fresh
+//! token at once (its old tokens died with it). A failure that keeps coming back is counted in
+//! `roster_agent_grant_errors_total{category}` and reported in the grant's status, naming the
+//! object and the error.
 
 pub mod desired;
+pub mod drift;
 pub mod hub;
 pub mod member;
 pub mod refresh;
+pub mod repair;
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures::StreamExt;
 use kube::{
@@ -34,6 +45,26 @@ const SWEEP_PERIOD: Duration = Duration::from_secs(60);
 /// How long to wait before retrying a grant that cannot be served as it stands.
 const REFUSED_RETRY: Duration = Duration::from_secs(30);
 
+/// How long to wait before retrying after a failure a retry may cure.
+const TRANSIENT_RETRY: Duration = Duration::from_secs(3);
+
+/// Consecutive failures a retry may cure after which the grant's status reports the error
+/// (a single blip of the member's API server does not turn a working grant not ready).
+const REPORT_AFTER: u32 = 3;
+
+/// Every `category` of `roster_agent_grant_errors_total`.
+pub const ERROR_CATEGORIES: [&str; 9] = [
+    "namespace",
+    "ownership",
+    "service_account",
+    "cluster_role",
+    "binding",
+    "prune",
+    "token",
+    "hub_secret",
+    "hub_status",
+];
+
 /// Settings of the grant loop.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -50,6 +81,8 @@ pub struct Context {
     settings: Settings,
     grants: Store<RemoteAccountGrant>,
     metrics: Arc<Metrics>,
+    /// Consecutive failed attempts per grant name.
+    failures: Mutex<HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -69,61 +102,162 @@ impl Context {
             .collect()
     }
 
-    /// Tells the metrics which grants are served now.
+    /// Tells the metrics which grants are served now; forgets failures of deleted grants.
     fn count_grants(&self) {
-        let names = self.grants.state().iter().map(|g| g.name_any()).collect();
+        let names: HashSet<String> = self.grants.state().iter().map(|g| g.name_any()).collect();
         self.metrics.grants(&names);
+        self.failures().retain(|name, _| names.contains(name));
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Why a grant reconcile must be retried soon.
+/// What the agent was doing on the hub when serving a grant failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubStep {
+    /// Reading or filling the delivery Secret.
+    Secret,
+    /// Writing the grant's status.
+    Status,
+}
+
+/// Why serving a grant failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The member could not be reached.
+    /// On the member (names the object).
     #[error(transparent)]
     Member(#[from] ProvisionError),
     /// The hub could not be reached or refused a write.
-    #[error("hub API: {}", errors::chain(.0))]
-    Hub(#[from] kube::Error),
+    #[error("{what} on the hub: {}", errors::chain(.source))]
+    Hub {
+        /// What was being done.
+        step: HubStep,
+        /// The action and the object.
+        what: String,
+        /// The hub's error.
+        #[source]
+        source: kube::Error,
+    },
 }
 
-/// Serves one grant.
+impl Error {
+    fn hub(step: HubStep, what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        move |source| Error::Hub {
+            step,
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The bounded metric label: what the agent was doing.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Member(e) => e.step().category(),
+            Error::Hub {
+                step: HubStep::Secret,
+                ..
+            } => "hub_secret",
+            Error::Hub {
+                step: HubStep::Status,
+                ..
+            } => "hub_status",
+        }
+    }
+
+    /// Whether retrying may cure it (else the grant cannot be served as it stands).
+    fn is_transient(&self) -> bool {
+        !matches!(self, Error::Member(ProvisionError::Refused { .. }))
+    }
+}
+
+/// The message to put in the grant's status after `attempts` consecutive failures, the last
+/// one `error`: at once when the grant cannot be served as it stands, from the
+/// [`REPORT_AFTER`]th attempt when a retry may cure it, never for a failed status write.
+pub fn failure_message(error: &Error, attempts: u32) -> Option<String> {
+    match error {
+        Error::Hub {
+            step: HubStep::Status,
+            ..
+        } => None,
+        e if !e.is_transient() => Some(e.to_string()),
+        e if attempts >= REPORT_AFTER => Some(format!("{e} (retrying)")),
+        _ => None,
+    }
+}
+
+/// Serves one grant; a failure is counted, reported in the grant's status when it persists
+/// (see [`failure_message`]), and retried.
 #[instrument(skip_all, fields(grant = %grant.name_any()))]
 pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.count_grants();
-    let live = ctx.live_uids();
-    let sa_uid = match member::provision(&ctx.member, &grant, &live).await {
-        Ok(uid) => uid,
-        Err(ProvisionError::Refused(message)) => {
-            warn!(%message, "cannot serve the grant");
-            let status = hub::refused(&grant, &message);
-            if grant.status.as_ref() != Some(&status) {
-                hub::report(&ctx.hub, &grant, &status).await?;
-            }
-            return Ok(Action::requeue(REFUSED_RETRY));
+    let name = grant.name_any();
+    let error = match serve(&grant, &ctx).await {
+        Ok(action) => {
+            ctx.failures().remove(&name);
+            return Ok(action);
         }
-        Err(e) => return Err(e.into()),
+        Err(error) => error,
     };
+    ctx.metrics.grant_error(error.category());
+    let attempts = {
+        let mut failures = ctx.failures();
+        let n = failures.entry(name).or_default();
+        *n = n.saturating_add(1);
+        *n
+    };
+    if let Some(message) = failure_message(&error, attempts) {
+        let status = hub::refused(&grant, &message);
+        if grant.status.as_ref() != Some(&status) {
+            warn!(%message, attempts, "cannot serve the grant; reporting it in its status");
+            if let Err(e) = hub::report(&ctx.hub, &grant, &status).await {
+                warn!(error = %errors::chain(&e), "cannot report the failure in the grant's status");
+            }
+        }
+    }
+    if error.is_transient() {
+        Err(error)
+    } else {
+        warn!(%error, "cannot serve the grant as it stands");
+        Ok(Action::requeue(REFUSED_RETRY))
+    }
+}
+
+/// Provisions the grant on the member and mints and delivers its token when due.
+async fn serve(grant: &RemoteAccountGrant, ctx: &Context) -> Result<Action, Error> {
+    let live = ctx.live_uids();
+    let sa_uid = member::provision(&ctx.member, grant, &live).await?;
     let now = timing::now();
-    let in_secret = hub::delivered_expiry(&ctx.hub, &grant).await?;
+    let secret = format!(
+        "{}/{}",
+        grant.namespace().unwrap_or_default(),
+        grant.name_any()
+    );
+    let in_secret = hub::delivered_expiry(&ctx.hub, grant)
+        .await
+        .map_err(Error::hub(
+            HubStep::Secret,
+            format!("reading the delivery Secret {secret}"),
+        ))?;
     let fraction = ctx.settings.refresh_fraction;
-    if let refresh::Refresh::At(at) = refresh::decide(&grant, &sa_uid, in_secret, now, fraction) {
+    if let refresh::Refresh::At(at) = refresh::decide(grant, &sa_uid, in_secret, now, fraction) {
         if let Some(expires) = in_secret {
             ctx.metrics.token_delivered(&grant.name_any(), expires);
         }
         return Ok(Action::requeue(wait(now, at)));
     }
-    let minted = match member::mint(&ctx.member, &grant).await {
-        Ok(m) => m,
-        Err(ProvisionError::Refused(message)) => {
-            hub::report(&ctx.hub, &grant, &hub::refused(&grant, &message)).await?;
-            return Ok(Action::requeue(REFUSED_RETRY));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    hub::deliver(&ctx.hub, &grant, &minted).await?;
+    let minted = member::mint(&ctx.member, grant).await?;
+    hub::deliver(&ctx.hub, grant, &minted)
+        .await
+        .map_err(Error::hub(
+            HubStep::Secret,
+            format!("delivering the token into Secret {secret}"),
+        ))?;
     ctx.metrics.token_minted(&grant.name_any(), minted.expires);
-    hub::report(&ctx.hub, &grant, &hub::ready(&grant, &sa_uid, &minted, now)).await?;
+    hub::report(&ctx.hub, grant, &hub::ready(grant, &sa_uid, &minted, now))
+        .await
+        .map_err(Error::hub(HubStep::Status, "writing the grant's status"))?;
     let next = refresh::refresh_point(
         refresh::Delivered {
             minted: now,
@@ -142,7 +276,7 @@ fn wait(now: k8s_openapi::jiff::Timestamp, at: k8s_openapi::jiff::Timestamp) -> 
 /// Retries soon: the hub may not have created the delivery Secret yet, or a server was away.
 pub fn error_policy(grant: Arc<RemoteAccountGrant>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(grant = %grant.name_any(), %error, "grant not served yet; retrying");
-    Action::requeue(Duration::from_secs(3))
+    Action::requeue(TRANSIENT_RETRY)
 }
 
 /// Serves grants until the process stops.
@@ -166,15 +300,18 @@ pub async fn run(
         })
         .default_backoff()
         .touched_objects();
+    let repairs = repair::repairs(member.clone(), grants.clone(), metrics.clone());
     let ctx = Arc::new(Context {
         hub,
         member,
         settings,
         grants: grants.clone(),
         metrics,
+        failures: Mutex::default(),
     });
     let sweeper = sweep_loop(ctx.clone(), deleted_rx);
     let controller = Controller::for_stream(events, grants)
+        .reconcile_on(repairs)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| async {});
     tokio::join!(sweeper, controller);
@@ -199,6 +336,75 @@ async fn sweep_loop(ctx: Arc<Context>, mut deleted: watch::Receiver<u64>) {
         tokio::select! {
             changed = deleted.changed() => if changed.is_err() { return },
             () = tokio::time::sleep(SWEEP_PERIOD) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+    use member::Step;
+
+    fn api(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, "x").with_code(code).boxed())
+    }
+
+    #[test]
+    fn persisting_failures_are_reported_naming_the_object() {
+        let unreachable = Error::Member(ProvisionError::Transient {
+            step: Step::Binding,
+            what: "binding ClusterRole view (ClusterRoleBinding roster:r:ci:view)".into(),
+            source: api(503, "etcd is away"),
+        });
+        assert_eq!(unreachable.category(), "binding");
+        assert_eq!(
+            failure_message(&unreachable, 1),
+            None,
+            "one blip is not reported"
+        );
+        assert_eq!(failure_message(&unreachable, REPORT_AFTER - 1), None);
+        let message = failure_message(&unreachable, REPORT_AFTER).unwrap();
+        assert!(
+            message.contains("ClusterRoleBinding roster:r:ci:view")
+                && message.contains("etcd is away"),
+            "{message}"
+        );
+
+        let refused = Error::Member(ProvisionError::Refused {
+            step: Step::Binding,
+            message: "binding ClusterRole edit in namespace apps (RoleBinding apps/x): \
+                      namespaces \"apps\" not found"
+                .into(),
+        });
+        assert_eq!(
+            failure_message(&refused, 1).as_deref(),
+            Some(
+                "binding ClusterRole edit in namespace apps (RoleBinding apps/x): namespaces \
+                 \"apps\" not found"
+            ),
+            "a refusal is reported at once"
+        );
+
+        let secret = Error::hub(HubStep::Secret, "delivering the token into Secret m/ns.x")(api(
+            404,
+            "secrets \"ns.x\" not found",
+        ));
+        assert_eq!(secret.category(), "hub_secret");
+        assert!(
+            failure_message(&secret, REPORT_AFTER)
+                .unwrap()
+                .contains("Secret m/ns.x")
+        );
+        let status = Error::hub(HubStep::Status, "writing the grant's status")(api(403, "no"));
+        assert_eq!(status.category(), "hub_status");
+        assert_eq!(
+            failure_message(&status, 10),
+            None,
+            "cannot report through what fails"
+        );
+        for e in [&unreachable, &refused, &secret, &status] {
+            assert!(ERROR_CATEGORIES.contains(&e.category()));
         }
     }
 }

@@ -33,7 +33,11 @@ use roster_api::{
     member_cluster::ApiServer,
     names::{self, token_secret},
 };
-use roster_testenv::{TestEnv, kubeconfig, roster, upstream, wait};
+use roster_testenv::{
+    TestEnv, kubeconfig, roster,
+    upstream::{self, LibraryBuild},
+    wait,
+};
 use serde_json::{Value, json};
 
 use super::support::{INVENTORY, hub_process};
@@ -106,7 +110,9 @@ impl Setup {
             .expect("member-1 in the fleet")
     }
 
-    /// Waits until roster-hub published the profile with its `roster` access provider.
+    /// Waits until roster-hub published the profile with its `roster` access provider (in
+    /// `accessProviders`; in the deprecated `credentialProviders` too exactly when
+    /// [`HUB_WRITES_CREDENTIAL_PROVIDERS`]).
     async fn wait_profile(&self) -> anyhow::Result<()> {
         let api: Api<ClusterProfile> = Api::namespaced(self.env.hub.clone(), INVENTORY);
         let server = self.member().server().to_owned();
@@ -131,7 +137,16 @@ impl Setup {
             },
         )
         .await;
-        waited.map_err(|e| e.context(super::support::hub_diagnostics(&self.env)))
+        waited.map_err(|e| e.context(super::support::hub_diagnostics(&self.env)))?;
+        let status = api.get(&self.cluster).await?.status.unwrap_or_default();
+        anyhow::ensure!(
+            status.credential_providers.is_empty() != HUB_WRITES_CREDENTIAL_PROVIDERS,
+            "profile {}: credentialProviders {:?}, but HUB_WRITES_CREDENTIAL_PROVIDERS = \
+             {HUB_WRITES_CREDENTIAL_PROVIDERS}",
+            self.cluster,
+            status.credential_providers
+        );
+        Ok(())
     }
 
     /// Writes `providers` as an upstream provider file and returns its path.
@@ -141,32 +156,25 @@ impl Setup {
         Ok(path)
     }
 
-    /// Runs `roster-interop access` against this test's profile.
+    /// Runs `roster-interop access` against this test's profile, once per upstream release.
     async fn interop(
         &self,
         provider_file: &Path,
         list_namespace: &str,
         secrets_namespace: Option<&str>,
-    ) -> anyhow::Result<Output> {
-        let mut command = tokio::process::Command::new(upstream::interop_binary()?);
-        command
-            .arg("access")
-            .arg(format!(
+    ) -> anyhow::Result<Vec<Run>> {
+        let mut args = vec![
+            format!(
                 "--hub-kubeconfig={}",
                 self.env.fleet.hub.kubeconfig_path().display()
-            ))
-            .arg(format!("--namespace={INVENTORY}"))
-            .arg(format!("--profile={}", self.cluster))
-            .arg(format!("--provider-file={}", provider_file.display()))
-            .arg(format!("--list-namespace={list_namespace}"))
-            .args(secrets_namespace.map(|ns| format!("--secrets-namespace={ns}")))
-            // Exec plugins inherit this environment: no ambient cluster may leak in.
-            .env_remove("KUBECONFIG")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("KUBERNETES_SERVICE_PORT")
-            .env_remove("POD_NAMESPACE")
-            .kill_on_drop(true);
-        Ok(tokio::time::timeout(Duration::from_secs(120), command.output()).await??)
+            ),
+            format!("--namespace={INVENTORY}"),
+            format!("--profile={}", self.cluster),
+            format!("--provider-file={}", provider_file.display()),
+            format!("--list-namespace={list_namespace}"),
+        ];
+        args.extend(secrets_namespace.map(|ns| format!("--secrets-namespace={ns}")));
+        interop_access(&args).await
     }
 
     /// Removes what the test made outside its own hub namespace.
@@ -181,6 +189,48 @@ impl Setup {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())
     }
+}
+
+/// Whether roster-hub still writes the deprecated `status.credentialProviders` beside
+/// `status.accessProviders`. Both upstream releases read both fields and log "uses deprecated
+/// field CredentialProviders" for every entry of the old one; when the hub stops writing it, flip
+/// this to `false`: the tests then prove that the Go library finds the `roster` provider through
+/// `accessProviders` alone (the profile has no `credentialProviders`, stderr no warning).
+const HUB_WRITES_CREDENTIAL_PROVIDERS: bool = true;
+
+/// The warning both upstream releases log when a profile carries `credentialProviders`.
+const DEPRECATED_FIELD_WARNING: &str = "uses deprecated field CredentialProviders";
+
+/// One `roster-interop access` run by the harness built against one upstream release.
+struct Run {
+    build: LibraryBuild,
+    output: Output,
+}
+
+impl Run {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+/// Runs `roster-interop access ARGS` with every upstream release's build, in turn.
+async fn interop_access(args: &[String]) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    for build in upstream::LIBRARY_BUILDS {
+        let mut command = tokio::process::Command::new(upstream::interop_binary_for(build)?);
+        command
+            .arg("access")
+            .args(args)
+            // Exec plugins inherit this environment: no ambient cluster may leak in.
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .env_remove("POD_NAMESPACE")
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(Duration::from_secs(120), command.output()).await??;
+        runs.push(Run { build, output });
+    }
+    Ok(runs)
 }
 
 /// Creates the reader on member-1 (a ConfigMap to find, a Role allowing to list ConfigMaps in
@@ -274,20 +324,39 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The one JSON line `roster-interop` printed, failing with its stderr if it did not succeed.
-fn success(output: &Output) -> Value {
-    let stderr = String::from_utf8_lossy(&output.stderr);
+/// The one JSON line `roster-interop` printed, failing with its stderr if it did not succeed;
+/// checks that the expected upstream release answered, and through which status field it found
+/// the provider (see [`HUB_WRITES_CREDENTIAL_PROVIDERS`]).
+fn success(run: &Run) -> Value {
+    let (output, stderr, version) = (&run.output, run.stderr(), run.build.version);
     assert!(
         output.status.success(),
-        "roster-interop failed ({}): {stderr}",
+        "roster-interop (upstream {version}) failed ({}): {stderr}",
         output.status
     );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
-            "roster-interop printed no JSON ({e}): {}\nstderr: {stderr}",
+            "roster-interop (upstream {version}) printed no JSON ({e}): {}\nstderr: {stderr}",
             String::from_utf8_lossy(&output.stdout)
         )
-    })
+    });
+    assert_eq!(report["libraryVersion"], version, "{report}");
+    assert_eq!(
+        stderr.contains(DEPRECATED_FIELD_WARNING),
+        HUB_WRITES_CREDENTIAL_PROVIDERS,
+        "upstream {version}: the deprecated-field warning must appear exactly when roster-hub \
+         writes credentialProviders (HUB_WRITES_CREDENTIAL_PROVIDERS = \
+         {HUB_WRITES_CREDENTIAL_PROVIDERS}); stderr: {stderr}"
+    );
+    eprintln!(
+        "interop: upstream {version} found the roster provider ({})",
+        if HUB_WRITES_CREDENTIAL_PROVIDERS {
+            "profile carries accessProviders and the deprecated credentialProviders"
+        } else {
+            "through accessProviders only, no deprecated-field warning"
+        }
+    );
+    report
 }
 
 /// What the Go side reports after reaching member-1: the profile's server, the ConfigMap the
@@ -322,11 +391,12 @@ async fn go_access_library_passes_roster_exec_extension_to_the_plugin() -> anyho
     let script = setup.dir.join("dump-exec-info.sh");
     std::fs::write(
         &script,
-        "printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$1\"\n\
+        "printf '%s\\n' \"$KUBERNETES_EXEC_INFO\" >> \"$1\"\n\
          printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\
          \"status\":{\"token\":\"%s\"}}\\n' \"$INTEROP_TOKEN\"\n",
     )?;
-    let dump = setup.dir.join("exec-info.json");
+    // One line per plugin run, whichever upstream release ran it.
+    let dump = setup.dir.join("exec-info.jsonl");
     let exec = |command: &str, args: Vec<String>| {
         json!({
             "apiVersion": "client.authentication.k8s.io/v1",
@@ -350,19 +420,52 @@ async fn go_access_library_passes_roster_exec_extension_to_the_plugin() -> anyho
         ]}),
     )?;
 
-    let output = setup
+    let runs = setup
         .interop(
             &providers,
             &setup.member_namespace,
             Some(&setup.member_namespace),
         )
         .await?;
-    let report = success(&output);
-    assert_eq!(report["execCommand"], "/bin/sh", "{report}");
-    assert_reached_member(&setup, &report);
+    for run in &runs {
+        let report = success(run);
+        assert_eq!(report["execCommand"], "/bin/sh", "{report}");
+        assert_reached_member(&setup, &report);
+    }
+    let calls = assert_exec_info(&setup, &dump)?;
+    assert!(
+        calls >= runs.len(),
+        "{calls} plugin runs for {} releases",
+        runs.len()
+    );
 
-    // What the plugin was given.
-    let info: Value = serde_json::from_slice(&std::fs::read(&dump)?)?;
+    // A namespace the reader has no Role in: the member refuses, and the exit code says so.
+    for run in setup.interop(&providers, "default", None).await? {
+        let stderr = run.stderr();
+        let version = run.build.version;
+        assert_eq!(
+            run.output.status.code(),
+            Some(EXIT_FORBIDDEN),
+            "{version}: {stderr}"
+        );
+        assert!(stderr.contains("forbidden"), "{version}: {stderr}");
+    }
+    setup.cleanup().await
+}
+
+/// What the plugin was given, as the script recorded it in `dump` (a line per run); returns
+/// how many runs there were.
+fn assert_exec_info(setup: &Setup, dump: &Path) -> anyhow::Result<usize> {
+    let text = std::fs::read_to_string(dump)?;
+    // client-go's encoder ends the JSON with a newline already: skip the empty lines.
+    let runs: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    for line in &runs {
+        assert_one_exec_info(setup, &serde_json::from_str(line)?);
+    }
+    Ok(runs.len())
+}
+
+fn assert_one_exec_info(setup: &Setup, info: &Value) {
     assert_eq!(
         info["apiVersion"], "client.authentication.k8s.io/v1",
         "{info}"
@@ -381,13 +484,6 @@ async fn go_access_library_passes_roster_exec_extension_to_the_plugin() -> anyho
         "{info}"
     );
     assert_eq!(info["spec"]["interactive"], false, "{info}");
-
-    // A namespace the reader has no Role in: the member refuses, and the exit code says so.
-    let output = setup.interop(&providers, "default", None).await?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(EXIT_FORBIDDEN), "{stderr}");
-    assert!(stderr.contains("forbidden"), "{stderr}");
-    setup.cleanup().await
 }
 
 /// The upstream `secretreader` plugin (built from the pinned module by `make interop`) works
@@ -427,16 +523,18 @@ async fn upstream_secretreader_plugin_reaches_member_through_roster_profile() ->
             "interactiveMode": "Never",
         }}]}),
     )?;
-    let output = setup
+    for run in setup
         .interop(
             &providers,
             &setup.member_namespace,
             Some(&setup.member_namespace),
         )
-        .await?;
-    let report = success(&output);
-    assert_eq!(report["execCommand"], plugin.display().to_string());
-    assert_reached_member(&setup, &report);
+        .await?
+    {
+        let report = success(&run);
+        assert_eq!(report["execCommand"], plugin.display().to_string());
+        assert_reached_member(&setup, &report);
+    }
     setup.cleanup().await
 }
 
@@ -548,30 +646,37 @@ async fn go_access_library_reaches_member_through_roster_credential() -> anyhow:
         )
     };
     let providers = provider_file("roster-credential.json", RSA)?;
-    let output = setup
+    for run in setup
         .interop(
             &providers,
             &setup.member_namespace,
             Some(&setup.member_namespace),
         )
-        .await?;
-    let report = success(&output);
-    assert_eq!(report["execCommand"], plugin.display().to_string());
-    assert_reached_member(&setup, &report);
+        .await?
+    {
+        let report = success(&run);
+        assert_eq!(report["execCommand"], plugin.display().to_string());
+        assert_reached_member(&setup, &report);
+    }
 
     // A RemoteServiceAccount the consumer has no token for: the plugin's message reaches the Go
     // consumer's error, and it is not mistaken for the member's RBAC denial.
     let providers = provider_file("roster-credential-other.json", "other")?;
-    let output = setup
+    for run in setup
         .interop(&providers, &setup.member_namespace, None)
-        .await?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("roster-credential: "), "{stderr}");
-    assert!(
-        stderr.contains(&names::token_secret_name("other", &setup.cluster)),
-        "{stderr}"
-    );
+        .await?
+    {
+        let (stderr, version) = (run.stderr(), run.build.version);
+        assert_eq!(run.output.status.code(), Some(1), "{version}: {stderr}");
+        assert!(
+            stderr.contains("roster-credential: "),
+            "{version}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&names::token_secret_name("other", &setup.cluster)),
+            "{version}: {stderr}"
+        );
+    }
     setup.cleanup().await
 }
 
@@ -679,37 +784,35 @@ async fn go_access_library_acts_as_a_real_remote_service_account() -> anyhow::Re
             }}]}),
         )?,
     )?;
-    let output = tokio::process::Command::new(upstream::interop_binary()?)
-        .arg("access")
-        .arg(format!(
+    let runs = interop_access(&[
+        format!(
             "--hub-kubeconfig={}",
             env.fleet.hub.kubeconfig_path().display()
-        ))
-        .arg(format!("--namespace={INVENTORY}"))
-        .arg(format!("--profile={MEMBER}"))
-        .arg(format!("--provider-file={}", provider_file.display()))
-        .arg(format!("--list-namespace={apps}"))
-        .arg(format!("--secrets-namespace={apps}"))
-        .env_remove("KUBECONFIG")
-        .env_remove("POD_NAMESPACE")
-        .kill_on_drop(true)
-        .output()
-        .await?;
-    let report = success(&output);
+        ),
+        format!("--namespace={INVENTORY}"),
+        format!("--profile={MEMBER}"),
+        format!("--provider-file={}", provider_file.display()),
+        format!("--list-namespace={apps}"),
+        format!("--secrets-namespace={apps}"),
+    ])
+    .await?;
     let cluster = env.fleet.member(MEMBER).expect("member-1");
-    assert_eq!(report["server"], cluster.server(), "{report}");
-    assert_eq!(report["execClusterConfig"], json!({"clusterName": MEMBER}));
-    assert!(
-        report["configMaps"]
-            .as_array()
-            .is_some_and(|a| a.contains(&json!(CONFIGMAP))),
-        "{report}"
-    );
-    assert_eq!(
-        report["secrets"],
-        json!({"namespace": apps, "forbidden": true}),
-        "view does not read Secrets: a real 403 from member-1"
-    );
+    for run in runs {
+        let report = success(&run);
+        assert_eq!(report["server"], cluster.server(), "{report}");
+        assert_eq!(report["execClusterConfig"], json!({"clusterName": MEMBER}));
+        assert!(
+            report["configMaps"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!(CONFIGMAP))),
+            "{report}"
+        );
+        assert_eq!(
+            report["secrets"],
+            json!({"namespace": apps, "forbidden": true}),
+            "view does not read Secrets: a real 403 from member-1"
+        );
+    }
     Api::<Namespace>::all(member)
         .delete(&apps, &DeleteParams::default())
         .await?;

@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::{core::v1::Secret, rbac::v1::ClusterRoleBinding};
 use kube::{
     Api,
     api::{DeleteParams, Patch, PatchParams, PostParams},
@@ -300,6 +300,57 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
     for scraped in [scrape(hub_admin).await?, scrape(agent_admin).await?] {
         assert!(!scraped.0.contains(&token), "a token in the metrics");
     }
+
+    // Someone deletes the grant's binding on the member: the agent puts it back and counts it.
+    let member = fleet.members[0].client().await?;
+    let crb = format!("roster:{}:{team}-ops:view", names::DEFAULT_REMOTE_NAMESPACE);
+    Api::<ClusterRoleBinding>::all(member.clone())
+        .delete(&crb, &DeleteParams::default())
+        .await?;
+    let repaired = [("kind", "ClusterRoleBinding"), ("drift", "deleted")];
+    wait_scrape(agent_admin, "the repair counted", |s| {
+        s.value("roster_agent_grant_repairs_total", &repaired) == Some(1.0)
+    })
+    .await?;
+    wait::until("the binding back", TIMEOUT, || async {
+        let crbs = Api::<ClusterRoleBinding>::all(member.clone());
+        Ok(crbs.get_opt(&crb).await?.map(|_| ()))
+    })
+    .await?;
+
+    // A write the member keeps refusing (a RoleBinding in a namespace it does not have) is
+    // counted by category, and the RemoteServiceAccount's status names the object and why.
+    let stuck: RemoteServiceAccount = serde_json::from_value(json!({
+        "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
+        "metadata": {"name": "stuck"},
+        "spec": {
+            "clusters": {"names": [MEMBER]},
+            "roles": [{"namespace": "no-such-namespace", "clusterRole": "view"}],
+        },
+    }))?;
+    rsas.create(&PostParams::default(), &stuck).await?;
+    let object = format!(
+        "RoleBinding no-such-namespace/roster:{}:{team}-stuck:view",
+        names::DEFAULT_REMOTE_NAMESPACE
+    );
+    let message = wait::until("the refused binding in the status", TIMEOUT, || async {
+        let rsa = rsas.get("stuck").await?;
+        let clusters = rsa.status.unwrap_or_default().clusters;
+        Ok(clusters
+            .first()
+            .and_then(|c| c.message.clone())
+            .filter(|m| m.contains(&object)))
+    })
+    .await?;
+    assert!(message.contains("not found"), "{message}");
+    wait_scrape(agent_admin, "the refused binding counted", |s| {
+        s.value(
+            "roster_agent_grant_errors_total",
+            &[("category", "binding")],
+        ) >= Some(1.0)
+    })
+    .await?;
+    rsas.delete("stuck", &DeleteParams::default()).await?;
 
     // The remote service account goes: so do its expiry series, on both sides.
     rsas.delete("ops", &DeleteParams::default()).await?;

@@ -23,7 +23,7 @@ use super::{members, support};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn suffix() -> String {
+pub(super) fn suffix() -> String {
     format!("{:x}", std::process::id() ^ rand_ish())
 }
 
@@ -35,7 +35,7 @@ fn rand_ish() -> u32 {
 }
 
 /// What failed waits print: the hub's and the agents' last log lines.
-fn diagnostics(env: &TestEnv) -> String {
+pub(super) fn diagnostics(env: &TestEnv) -> String {
     format!(
         "{}\n{}",
         support::hub_diagnostics(env),
@@ -43,7 +43,11 @@ fn diagnostics(env: &TestEnv) -> String {
     )
 }
 
-async fn create_rsa(env: &TestEnv, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
+pub(super) async fn create_rsa(
+    env: &TestEnv,
+    name: &str,
+    spec: serde_json::Value,
+) -> anyhow::Result<()> {
     let api: Api<RemoteServiceAccount> = Api::namespaced(env.hub.clone(), &env.namespace);
     let rsa: RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1",
@@ -56,7 +60,7 @@ async fn create_rsa(env: &TestEnv, name: &str, spec: serde_json::Value) -> anyho
 }
 
 /// Waits until `name` is Ready with `clusters` ready clusters.
-async fn wait_ready(
+pub(super) async fn wait_ready(
     env: &TestEnv,
     name: &str,
     clusters: i32,
@@ -85,13 +89,17 @@ async fn wait_ready(
     }
 }
 
-async fn token_secret(env: &TestEnv, rsa: &str, cluster: &str) -> anyhow::Result<Secret> {
+pub(super) async fn token_secret(
+    env: &TestEnv,
+    rsa: &str,
+    cluster: &str,
+) -> anyhow::Result<Secret> {
     Ok(Api::<Secret>::namespaced(env.hub.clone(), &env.namespace)
         .get(&names::token_secret_name(rsa, cluster))
         .await?)
 }
 
-fn text(secret: &Secret, key: &str) -> String {
+pub(super) fn text(secret: &Secret, key: &str) -> String {
     secret
         .data
         .as_ref()
@@ -101,7 +109,7 @@ fn text(secret: &Secret, key: &str) -> String {
 }
 
 /// A client of the member named in `secret`, with the token it holds: what a consumer does.
-async fn consumer_client(secret: &Secret) -> anyhow::Result<Client> {
+pub(super) async fn consumer_client(secret: &Secret) -> anyhow::Result<Client> {
     let config = kubeconfig::token_kubeconfig(
         "member",
         &text(secret, token_secret::SERVER),
@@ -111,7 +119,7 @@ async fn consumer_client(secret: &Secret) -> anyhow::Result<Client> {
     Ok(Client::try_from(kubeconfig::to_config(config).await?)?)
 }
 
-async fn status_code<T>(result: kube::Result<T>) -> u16 {
+pub(super) async fn status_code<T>(result: kube::Result<T>) -> u16 {
     match result {
         Ok(_) => 200,
         Err(kube::Error::Api(s)) => s.code,
@@ -119,7 +127,7 @@ async fn status_code<T>(result: kube::Result<T>) -> u16 {
     }
 }
 
-async fn create_member_namespace(member: &Client, name: &str) -> anyhow::Result<()> {
+pub(super) async fn create_member_namespace(member: &Client, name: &str) -> anyhow::Result<()> {
     let mut ns = Namespace::default();
     ns.metadata.name = Some(name.to_owned());
     Api::<Namespace>::all(member.clone())
