@@ -26,6 +26,11 @@ pub const MANAGED_BY: &str = "roster";
 /// Pod annotation listing the RemoteServiceAccounts whose tokens are automounted.
 pub const ANNOTATION_REMOTE_SERVICE_ACCOUNTS: &str = "roster.dev/remote-service-accounts";
 
+/// Annotation the hub sets on a grant whose delivery Secret it had to create again (someone
+/// deleted it): the change wakes the member's agent, which finds the Secret empty and delivers
+/// a fresh token. The value is when the hub asked.
+pub const ANNOTATION_DELIVERY_REQUESTED: &str = "roster.dev/delivery-requested";
+
 /// Where automounted remote credentials appear in a container.
 pub const AUTOMOUNT_ROOT: &str = "/var/run/secrets/roster.dev";
 

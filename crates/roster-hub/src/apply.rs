@@ -16,6 +16,14 @@ pub fn params() -> PatchParams {
     PatchParams::apply(names::HUB_FIELD_MANAGER).force()
 }
 
+/// Patch parameters of the hub's few non-apply patches (merge patches of one field).
+pub fn update_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(names::HUB_FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
 /// A fully specified object for server-side apply: `apiVersion` and `kind` from the type.
 pub fn applied<K: Resource<DynamicType = ()> + Serialize>(
     object: &K,

@@ -45,6 +45,17 @@ pub async fn grant(
             &shell,
         )
         .await?;
+        if grant.status.is_some() {
+            // The agent delivered into a Secret that is gone: wake it to deliver again (it
+            // watches grants, not Secrets).
+            info!(%member, "delivery Secret was deleted; asking the agent to deliver again");
+            let patch = json!({"metadata": {"annotations": {
+                names::ANNOTATION_DELIVERY_REQUESTED: whole_seconds(ctx.clock.now()),
+            }}});
+            Api::<RemoteAccountGrant>::namespaced(ctx.client.clone(), &namespace)
+                .patch(&name, &apply::update_params(), &Patch::Merge(patch))
+                .await?;
+        }
     }
     Ok(grant)
 }

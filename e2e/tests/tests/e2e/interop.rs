@@ -110,9 +110,9 @@ impl Setup {
             .expect("member-1 in the fleet")
     }
 
-    /// Waits until roster-hub published the profile with its `roster` access provider (in
-    /// `accessProviders`; in the deprecated `credentialProviders` too exactly when
-    /// [`HUB_WRITES_CREDENTIAL_PROVIDERS`]).
+    /// Waits until roster-hub published the profile with its `roster` access provider, in
+    /// `accessProviders` only (never the deprecated `credentialProviders`, which v1alpha2
+    /// does not declare).
     async fn wait_profile(&self) -> anyhow::Result<()> {
         let api: Api<ClusterProfile> = Api::namespaced(self.env.hub.clone(), INVENTORY);
         let server = self.member().server().to_owned();
@@ -140,9 +140,8 @@ impl Setup {
         waited.map_err(|e| e.context(super::support::hub_diagnostics(&self.env)))?;
         let status = api.get(&self.cluster).await?.status.unwrap_or_default();
         anyhow::ensure!(
-            status.credential_providers.is_empty() != HUB_WRITES_CREDENTIAL_PROVIDERS,
-            "profile {}: credentialProviders {:?}, but HUB_WRITES_CREDENTIAL_PROVIDERS = \
-             {HUB_WRITES_CREDENTIAL_PROVIDERS}",
+            status.credential_providers.is_empty(),
+            "profile {}: roster-hub wrote the deprecated credentialProviders {:?}",
             self.cluster,
             status.credential_providers
         );
@@ -190,13 +189,6 @@ impl Setup {
         Ok(())
     }
 }
-
-/// Whether roster-hub still writes the deprecated `status.credentialProviders` beside
-/// `status.accessProviders`. Both upstream releases read both fields and log "uses deprecated
-/// field CredentialProviders" for every entry of the old one; when the hub stops writing it, flip
-/// this to `false`: the tests then prove that the Go library finds the `roster` provider through
-/// `accessProviders` alone (the profile has no `credentialProviders`, stderr no warning).
-const HUB_WRITES_CREDENTIAL_PROVIDERS: bool = true;
 
 /// The warning both upstream releases log when a profile carries `credentialProviders`.
 const DEPRECATED_FIELD_WARNING: &str = "uses deprecated field CredentialProviders";
@@ -326,7 +318,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 /// The one JSON line `roster-interop` printed, failing with its stderr if it did not succeed;
 /// checks that the expected upstream release answered, and through which status field it found
-/// the provider (see [`HUB_WRITES_CREDENTIAL_PROVIDERS`]).
+/// the provider: through `accessProviders` alone, with no deprecated-field warning.
 fn success(run: &Run) -> Value {
     let (output, stderr, version) = (&run.output, run.stderr(), run.build.version);
     assert!(
@@ -341,21 +333,11 @@ fn success(run: &Run) -> Value {
         )
     });
     assert_eq!(report["libraryVersion"], version, "{report}");
-    assert_eq!(
-        stderr.contains(DEPRECATED_FIELD_WARNING),
-        HUB_WRITES_CREDENTIAL_PROVIDERS,
-        "upstream {version}: the deprecated-field warning must appear exactly when roster-hub \
-         writes credentialProviders (HUB_WRITES_CREDENTIAL_PROVIDERS = \
-         {HUB_WRITES_CREDENTIAL_PROVIDERS}); stderr: {stderr}"
+    assert!(
+        !stderr.contains(DEPRECATED_FIELD_WARNING),
+        "upstream {version} read the deprecated credentialProviders; stderr: {stderr}"
     );
-    eprintln!(
-        "interop: upstream {version} found the roster provider ({})",
-        if HUB_WRITES_CREDENTIAL_PROVIDERS {
-            "profile carries accessProviders and the deprecated credentialProviders"
-        } else {
-            "through accessProviders only, no deprecated-field warning"
-        }
-    );
+    eprintln!("interop: upstream {version} found the roster provider through accessProviders only");
     report
 }
 

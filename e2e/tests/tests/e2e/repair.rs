@@ -525,3 +525,84 @@ async fn a_write_that_keeps_failing_is_named_in_an_event_and_counted() -> anyhow
     eprintln!("measured: WriteFailed Event note: {note}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_grant_and_its_delivery_secret_are_put_back_and_the_grant_serves_again()
+-> anyhow::Result<()> {
+    use super::remote_access::{consumer_client, create_rsa, token_secret, wait_ready};
+    let env = TestEnv::start().await?;
+    super::members::joined().await;
+    let rsa = "mended-on-hub";
+    let member = "member-1";
+    create_rsa(
+        &env,
+        rsa,
+        json!({"clusters": {"names": [member]}, "clusterRoles": ["view"]}),
+    )
+    .await?;
+    wait_ready(&env, rsa, 1).await?;
+    let ns = names::member_namespace(member);
+    let grant = names::grant_name(&env.namespace, rsa);
+    let mut repaired = Vec::new();
+    let grants: Api<roster_api::RemoteAccountGrant> = Api::namespaced(env.hub.clone(), &ns);
+    let delivery: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.hub.clone(), &ns);
+    let consumer: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(env.hub.clone(), &env.namespace);
+    let token_name = names::token_secret_name(rsa, member);
+    for (what, took) in [
+        (
+            "RemoteAccountGrant",
+            replace_and_wait(grants.clone(), &grant).await,
+        ),
+        (
+            "delivery Secret",
+            replace_and_wait(delivery.clone(), &grant).await,
+        ),
+        (
+            "consumer token Secret",
+            replace_and_wait(consumer.clone(), &token_name).await,
+        ),
+    ] {
+        let took = took?;
+        // Served again: Ready, and the consumer's token works on the member.
+        let served = Instant::now();
+        wait::until(
+            &format!("served again after the {what}"),
+            Duration::from_secs(60),
+            || async {
+                let ready = wait_ready(&env, rsa, 1).await.is_ok();
+                let secret = token_secret(&env, rsa, member).await?;
+                let client = consumer_client(&secret).await?;
+                let works =
+                    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client, "default")
+                        .list(&Default::default())
+                        .await
+                        .is_ok();
+                Ok((ready && works).then_some(()))
+            },
+        )
+        .await?;
+        repaired.push((what, took, took + served.elapsed()));
+    }
+    // The agent delivered again into the new delivery Secret.
+    wait::until(
+        "the delivery Secret refilled",
+        Duration::from_secs(60),
+        || async {
+            let s = delivery.get(&grant).await?;
+            let filled = s
+                .data
+                .as_ref()
+                .and_then(|d| d.get(names::token_secret::TOKEN))
+                .is_some_and(|t| !t.0.is_empty());
+            Ok(filled.then_some(()))
+        },
+    )
+    .await?;
+    for (what, back, serving) in repaired {
+        eprintln!(
+            "measured: {what} put back {back:?} after its deletion; the grant serves again after {serving:?}"
+        );
+    }
+    Ok(())
+}
