@@ -33,7 +33,11 @@ pub const BOOTSTRAP_KEY: &str = "kubeconfig";
 /// Where the bootstrap Secret is mounted in the agent's container.
 const BOOTSTRAP_DIR: &str = "/etc/roster/bootstrap";
 
-/// The agent's state folder (its current hub token), an emptyDir.
+/// Secret in the agent's namespace where the agent keeps its hub token for the next pod.
+pub const CREDENTIAL_SECRET: &str = "roster-agent-hub-credential";
+
+/// The agent's state folder, an emptyDir: a copy of its current hub token for its hub client.
+/// The identity that outlives the pod is the Secret [`CREDENTIAL_SECRET`].
 const STATE_DIR: &str = "/var/lib/roster-agent";
 
 /// The agent's admin port (metrics, health).
@@ -214,6 +218,10 @@ impl AgentInstall<'_> {
             &format!("{BOOTSTRAP_DIR}/{BOOTSTRAP_KEY}"),
             "--state-dir",
             STATE_DIR,
+            "--credential-secret",
+            &format!("{}/{CREDENTIAL_SECRET}", names::AGENT_NAMESPACE),
+            "--bootstrap-secret",
+            &format!("{}/{BOOTSTRAP_SECRET}", names::AGENT_NAMESPACE),
             "--admin-address",
             &format!("0.0.0.0:{ADMIN_PORT}"),
         ];
@@ -411,6 +419,10 @@ mod tests {
                 "/etc/roster/bootstrap/kubeconfig",
                 "--state-dir",
                 "/var/lib/roster-agent",
+                "--credential-secret",
+                "roster-system/roster-agent-hub-credential",
+                "--bootstrap-secret",
+                "roster-system/roster-bootstrap",
                 "--admin-address",
                 "0.0.0.0:8081"
             ])

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use roster_api::names;
+
+use crate::credentials::kept::SecretRef;
 use roster_runtime::logging::LogOptions;
 
 /// The Roster agent: joins this member cluster to the hub, heartbeats, probes the API server,
@@ -32,6 +34,18 @@ pub struct Cli {
         default_value = "/var/lib/roster-agent"
     )]
     pub state_dir: PathBuf,
+
+    /// Secret on this member (`namespace/name`) where the agent keeps its current hub token,
+    /// so that a replacement pod finds its identity without a new join (the join manifest sets
+    /// it). Unset: the token lives only in --state-dir.
+    #[arg(long, env = "ROSTER_CREDENTIAL_SECRET")]
+    pub credential_secret: Option<SecretRef>,
+
+    /// Secret on this member (`namespace/name`, key `kubeconfig`) holding the bootstrap
+    /// kubeconfig; once the agent's own token is kept in --credential-secret, the bootstrap
+    /// token is removed from it (the hub's server and CA stay).
+    #[arg(long, env = "ROSTER_BOOTSTRAP_SECRET", requires = "credential_secret")]
+    pub bootstrap_secret: Option<SecretRef>,
 
     /// API server URL to report, overriding the member kubeconfig's.
     #[arg(long, env = "ROSTER_API_SERVER_URL")]

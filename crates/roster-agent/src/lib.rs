@@ -84,6 +84,9 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
         bootstrap_kubeconfig: cli.bootstrap_kubeconfig.clone(),
         state_dir: cli.state_dir.clone(),
         ttl_seconds: cli.hub_token_ttl,
+        kept: cli.credential_secret.clone().map(|at| {
+            credentials::kept::Kept::new(member_client.clone(), at, cli.bootstrap_secret.clone())
+        }),
     })
     .await?;
     ready.hub_token.set(true);

@@ -105,6 +105,7 @@ mod tests {
             bootstrap_kubeconfig: "/b".into(),
             state_dir: "/s".into(),
             ttl_seconds: 3600,
+            kept: None,
         };
         let api = |code| {
             kube::Error::Api(

@@ -10,6 +10,7 @@
 
 mod error;
 mod hub;
+pub mod kept;
 mod state;
 mod token;
 
@@ -41,6 +42,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// Lifetime to ask for, seconds.
     pub ttl_seconds: i64,
+    /// Where on the member the agent keeps its identity for the next pod, if anywhere.
+    pub kept: Option<kept::Kept>,
 }
 
 /// The agent's hub credentials: the current token, kept in the state folder.
@@ -80,7 +83,16 @@ impl Credentials {
             .ok()
             .map(|t| Token::new(&t, "saved agent token"))
             .filter(|t| !t.secret.expose_secret().is_empty());
-        let tokens = candidates(saved, bootstrap, timing::now(), &settings.member)?;
+        let kept = match &settings.kept {
+            Some(kept) => kept.load().await.unwrap_or_else(|e| {
+                tracing::warn!(secret = %kept.credential, error = %errors::chain(&e),
+                    "cannot read the kept agent token on the member");
+                None
+            }),
+            None => None,
+        };
+        let held = saved.into_iter().chain(kept);
+        let tokens = candidates(held, bootstrap, timing::now(), &settings.member)?;
         let mut tokens = tokens.into_iter().peekable();
         while let Some(token) = tokens.next() {
             match hub::mint(&hub, &token, &settings).await {
@@ -94,7 +106,9 @@ impl Credentials {
                         current: minted.clone(),
                         refresh_at: timing::now(),
                     };
-                    credentials.adopt(minted)?;
+                    if credentials.adopt(minted).await? {
+                        credentials.clear_bootstrap().await;
+                    }
                     return Ok(credentials);
                 }
                 Err(CredentialError::Refused { .. }) if tokens.peek().is_some() => {
@@ -146,7 +160,7 @@ impl Credentials {
             tracing::warn!("the agent's hub token expired before it was renewed");
         } else {
             match hub::mint(&self.hub, &self.current, &self.settings).await {
-                Ok(token) => return self.adopt(token),
+                Ok(token) => return self.adopt(token).await.map(|_| ()),
                 Err(CredentialError::Refused { .. }) => {
                     tracing::warn!("the hub refused the agent's own token");
                 }
@@ -179,17 +193,45 @@ impl Credentials {
         }
     }
 
-    /// Makes `token` current: written to the state folder first, then scheduled for renewal.
-    fn adopt(&mut self, token: Token) -> Result<(), CredentialError> {
+    /// Makes `token` current: written to the state folder first, then kept on the member (if
+    /// so configured), then scheduled for renewal. Returns whether it was kept on the member;
+    /// failing to keep it is logged, not fatal (the next renewal tries again).
+    async fn adopt(&mut self, token: Token) -> Result<bool, CredentialError> {
         state::write_atomically(&self.token_path, token.secret.expose_secret()).map_err(
             |source| CredentialError::State {
                 path: self.token_path.clone(),
                 source,
             },
         )?;
+        let kept = match &self.settings.kept {
+            Some(kept) => match kept.save(&token).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(secret = %kept.credential, error = %errors::chain(&e),
+                        "cannot keep the agent token on the member; a replacement pod would need the bootstrap credential");
+                    false
+                }
+            },
+            None => false,
+        };
         let now = timing::now();
         self.refresh_at = refresh_at(now, token.expires.unwrap_or(now));
         self.current = token;
-        Ok(())
+        Ok(kept)
+    }
+
+    /// Removes the bootstrap credential from its Secret once the agent's own token is kept:
+    /// nothing long-lived is left behind.
+    async fn clear_bootstrap(&self) {
+        let Some(kept) = &self.settings.kept else {
+            return;
+        };
+        match kept.clear_bootstrap().await {
+            Ok(true) => tracing::info!(secret = ?kept.bootstrap.as_ref().map(ToString::to_string),
+                "removed the bootstrap credential: the agent's own token is kept on the member"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %errors::chain(&e),
+                "cannot remove the bootstrap credential from its Secret"),
+        }
     }
 }

@@ -44,15 +44,18 @@ impl Token {
     }
 }
 
-/// The tokens to present for the first TokenRequest, in order: the saved agent token while it
-/// is valid, then the bootstrap token while it is valid.
+/// The tokens to present for the first TokenRequest, in order: the agent tokens held (in the
+/// state folder, kept on the member) that are valid, the longest-lived first, then the
+/// bootstrap token while it is valid.
 pub fn candidates(
-    saved: Option<Token>,
+    held: impl IntoIterator<Item = Token>,
     bootstrap: Option<Token>,
     now: Timestamp,
     member: &str,
 ) -> Result<Vec<Token>, CredentialError> {
-    let mut tokens: Vec<Token> = saved.into_iter().filter(|t| !t.expired(now)).collect();
+    let mut tokens: Vec<Token> = held.into_iter().filter(|t| !t.expired(now)).collect();
+    // Unknown expiries last: the hub decides about them.
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.expires.map(|e| e.as_second())));
     match bootstrap {
         Some(b) if !b.expired(now) => tokens.push(b),
         Some(b) if tokens.is_empty() => {
@@ -102,6 +105,10 @@ mod tests {
         // Bootstrap expired, but the saved token is still good: keep going with it.
         let tokens = candidates(Some(jwt(5000, "saved")), Some(jwt(900, "boot")), now, "m");
         assert_eq!(origins(&tokens.unwrap()), ["saved"]);
+        // Of the tokens held (state folder, kept on the member), the longest-lived first.
+        let held = [jwt(3000, "file"), jwt(900, "old"), jwt(5000, "kept")];
+        let tokens = candidates(held, Some(jwt(4000, "boot")), now, "m");
+        assert_eq!(origins(&tokens.unwrap()), ["kept", "file", "boot"]);
         // A token without a readable expiry is presented; the hub decides.
         let tokens = candidates(None, Some(Token::new("opaque", "boot")), now, "m");
         assert_eq!(origins(&tokens.unwrap()), ["boot"]);

@@ -392,6 +392,7 @@ async fn credentials_trade_a_bootstrap_token_for_renewable_agent_tokens() -> any
         bootstrap_kubeconfig: bootstrap,
         state_dir: dir.join(state),
         ttl_seconds: 600,
+        kept: None,
     };
     let agent_user = format!(
         "system:serviceaccount:{ns}:{}",
@@ -516,6 +517,8 @@ async fn the_agent_heartbeats_and_reports_once_until_something_changes() -> anyh
         bootstrap_kubeconfig: bootstrap,
         member_kubeconfig: Some(member.kubeconfig_path()),
         state_dir: dir.join("state"),
+        credential_secret: None,
+        bootstrap_secret: None,
         api_server_url: None,
         api_server_ca_file: None,
         report_interval: 1,
