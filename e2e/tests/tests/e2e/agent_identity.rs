@@ -54,15 +54,6 @@ fn agent(fleet: &Fleet, dir: &Path, name: &str, bootstrap: &Path) -> anyhow::Res
     )
 }
 
-fn secret_text(secret: &Secret, key: &str) -> String {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        .unwrap_or_default()
-}
-
 fn bearer(kubeconfig: &str) -> Option<String> {
     let config: serde_json::Value = serde_saphyr::from_str(kubeconfig).ok()?;
     config["users"][0]["user"]["token"]
@@ -107,20 +98,7 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     // Join as an admin does, and put the bootstrap kubeconfig in a Secret on the member, as
     // the join manifest does.
     let bootstrap_file = dir.join("bootstrap.kubeconfig");
-    let out = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-        .arg(format!(
-            "--kubeconfig={}",
-            fleet.hub.kubeconfig_path().display()
-        ))
-        .args(["join", MEMBER, "--output", "kubeconfig", "--file"])
-        .arg(&bootstrap_file)
-        .output()
-        .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "join: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::support::join_kubeconfig(&fleet, MEMBER, &bootstrap_file).await?;
     let bootstrap = std::fs::read_to_string(&bootstrap_file)?;
     let bootstrap_token = bearer(&bootstrap).expect("the join's bootstrap token");
     let member = fleet.members[0].client().await?;
@@ -162,8 +140,10 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let cleared = wait::until("the bootstrap credential removed", TIMEOUT, || async {
         let kept = secrets.get_opt("hub-credential").await?;
         let boot = secrets.get("bootstrap").await?;
-        let kubeconfig = secret_text(&boot, "kubeconfig");
-        let kept_token = kept.map(|s| secret_text(&s, "token")).unwrap_or_default();
+        let kubeconfig = super::remote_access::text(&boot, "kubeconfig");
+        let kept_token = kept
+            .map(|s| super::remote_access::text(&s, "token"))
+            .unwrap_or_default();
         Ok((!kept_token.is_empty() && bearer(&kubeconfig).is_none())
             .then_some((kubeconfig, kept_token)))
     })

@@ -127,20 +127,7 @@ fn spawn_hub(fleet: &Fleet, dir: &Path, admin: SocketAddr) -> anyhow::Result<Pro
 /// Joins the member with `kubectl roster join --output kubeconfig` and runs its agent.
 async fn join(fleet: &Fleet, dir: &Path, admin: SocketAddr) -> anyhow::Result<Process> {
     let bootstrap = dir.join("bootstrap.kubeconfig");
-    let out = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-        .arg(format!(
-            "--kubeconfig={}",
-            fleet.hub.kubeconfig_path().display()
-        ))
-        .args(["join", MEMBER, "--output", "kubeconfig", "--file"])
-        .arg(&bootstrap)
-        .output()
-        .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "join failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::support::join_kubeconfig(fleet, MEMBER, &bootstrap).await?;
     roster::spawn(
         "roster-agent",
         &[

@@ -127,6 +127,30 @@ pub async fn username(client: &kube::Client) -> anyhow::Result<String> {
         .unwrap_or_default())
 }
 
+/// `kubectl roster join MEMBER --output kubeconfig` on `fleet`'s hub: the member is approved
+/// and its bootstrap kubeconfig written to `file`.
+pub async fn join_kubeconfig(
+    fleet: &roster_testenv::Fleet,
+    member: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let out = tokio::process::Command::new(roster_testenv::roster::binary_path("kubectl-roster")?)
+        .arg(format!(
+            "--kubeconfig={}",
+            fleet.hub.kubeconfig_path().display()
+        ))
+        .args(["join", member, "--output", "kubeconfig", "--file"])
+        .arg(file)
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "kubectl roster join {member}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 /// Runs the upstream kubectl (the control-plane binary's) with `kubeconfig`; its standard
 /// output, or an error carrying its standard error.
 pub async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
