@@ -11,7 +11,7 @@ async fn main() -> ExitCode {
     match kubectl_roster::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", roster_runtime::errors::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -4,7 +4,7 @@
 #[derive(thiserror::Error, Debug)]
 pub enum Error {
     /// The API server refused or failed a request.
-    #[error("{}", brief(.0))]
+    #[error("{}", roster_runtime::errors::brief(.0))]
     Kube(#[from] kube::Error),
     /// An object could not be serialized.
     #[error("serializing an object: {0}")]
@@ -61,15 +61,6 @@ impl Error {
     /// Whether retrying soon can help.
     pub fn is_transient(&self) -> bool {
         !matches!(self.category(), "invalid" | "serialize")
-    }
-}
-
-/// The API server's answer once, as kubectl shows it (its message, then reason and code), or
-/// the transport error.
-pub fn brief(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(s) => format!("{} ({}, {})", s.message, s.reason, s.code),
-        other => format!("Kubernetes API request failed: {other}"),
     }
 }
 

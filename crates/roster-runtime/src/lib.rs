@@ -2,6 +2,7 @@
 //! flags every binary takes, and the admin server (metrics, health).
 
 pub mod admin;
+pub mod errors;
 pub mod logging;
 pub mod metrics;
 pub mod pem;
@@ -18,7 +19,7 @@ pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            tracing::error!("{}", errors::one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }

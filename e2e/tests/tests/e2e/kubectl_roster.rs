@@ -311,3 +311,22 @@ async fn join_refuses_bad_flags_before_touching_the_hub_and_times_out_clearly() 
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn join_prints_the_api_servers_refusal_once_on_one_line() -> anyhow::Result<()> {
+    let env = TestEnv::start().await?;
+    let stderr = assert_failure(&run(&env, &["join", "bad_name"]).await);
+    let line = stderr.trim_end();
+    assert_eq!(line.lines().count(), 1, "{stderr}");
+    assert!(
+        line.starts_with(r#"error: creating MemberCluster bad_name: MemberCluster.roster.dev "bad_name" is invalid"#),
+        "{stderr}"
+    );
+    assert!(line.ends_with("(Invalid, 422)"), "{stderr}");
+    assert_eq!(line.matches("is invalid").count(), 1, "{stderr}");
+    assert!(
+        !line.contains("Status {") && !line.contains("ApiError"),
+        "{stderr}"
+    );
+    Ok(())
+}
