@@ -10,10 +10,7 @@ pub fn now() -> Timestamp {
     whole_seconds(Timestamp::now())
 }
 
-/// `t` without its sub-second part.
-pub fn whole_seconds(t: Timestamp) -> Timestamp {
-    Timestamp::from_second(t.as_second()).unwrap_or(t)
-}
+pub use roster_api::conditions::whole_seconds;
 
 /// How long from `now` until `t`; zero when `t` has passed.
 pub fn until(t: Timestamp, now: Timestamp) -> Duration {

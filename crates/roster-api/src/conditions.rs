@@ -52,3 +52,9 @@ pub mod ready {
     /// False: the cluster selector cannot be evaluated.
     pub const INVALID_SELECTOR: &str = "InvalidSelector";
 }
+
+/// `t` truncated to whole seconds: the precision the API server stores a `metav1.Time` at, so a
+/// time computed by a component compares equal to the one it reads back.
+pub fn whole_seconds(t: k8s_openapi::jiff::Timestamp) -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
+}

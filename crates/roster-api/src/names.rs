@@ -172,6 +172,39 @@ pub mod token_secret {
     pub const TYPE: &str = "roster.dev/remote-token";
     /// Label naming the RemoteServiceAccount a token Secret belongs to.
     pub const LABEL_REMOTE_SERVICE_ACCOUNT: &str = "roster.dev/remote-service-account";
+
+    use k8s_openapi::jiff::Timestamp;
+
+    /// The [`EXPIRATION`] value for `time`: RFC 3339 in UTC, whole seconds
+    /// (`2026-11-22T21:00:00Z`), as `ExecCredential.status.expirationTimestamp` has it.
+    pub fn format_expiry(time: Timestamp) -> String {
+        time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
+    /// The time an [`EXPIRATION`] value says (any RFC 3339 time is accepted).
+    pub fn parse_expiry(text: &str) -> Option<Timestamp> {
+        text.trim().parse().ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn expiries_round_trip_to_the_second_in_utc() {
+            let t = Timestamp::new(1_795_381_200, 250_000_000).unwrap();
+            assert_eq!(format_expiry(t), "2026-11-22T21:00:00Z");
+            assert_eq!(
+                parse_expiry("2026-11-22T22:00:00+01:00"),
+                Some(Timestamp::new(1_795_381_200, 0).unwrap())
+            );
+            assert_eq!(
+                parse_expiry(" 2026-11-22T21:00:00Z\n"),
+                parse_expiry("2026-11-22T21:00:00Z")
+            );
+            assert_eq!(parse_expiry("soon"), None);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ impl SecretRef {
     /// comes from the client, so a name reaching outside the Secret's URL (`/`, `..`) is refused.
     pub fn new(remote_service_account: &str, cluster: &str) -> Result<Self, Error> {
         let name = names::token_secret_name(remote_service_account, cluster);
-        if !is_dns_subdomain(&name) || remote_service_account.is_empty() {
+        if !roster_api::validation::is_dns_subdomain(&name) || remote_service_account.is_empty() {
             return Err(Error::InvalidSecretName {
                 name,
                 remote_service_account: remote_service_account.to_owned(),
@@ -55,21 +55,6 @@ impl SecretRef {
             ..self
         }
     }
-}
-
-/// A DNS-1123 subdomain, the rule for Secret names.
-fn is_dns_subdomain(name: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            match (bytes.first(), bytes.last()) {
-                (Some(&first), Some(&last)) => {
-                    alnum(first) && alnum(last) && bytes.iter().all(|&b| alnum(b) || b == b'-')
-                }
-                _ => false,
-            }
-        })
 }
 
 /// A token and when it expires.
@@ -110,7 +95,7 @@ pub fn credential(at: &SecretRef, secret: &Secret, now: Timestamp) -> Result<Cre
         .map(|ByteString(bytes)| String::from_utf8_lossy(bytes).trim().to_owned());
     let expiration = raw_expiration
         .as_deref()
-        .and_then(|text| text.parse::<Timestamp>().ok())
+        .and_then(token_secret::parse_expiry)
         .ok_or_else(|| Error::BadExpiration {
             secret: boxed(),
             found: raw_expiration.clone(),
@@ -130,7 +115,7 @@ pub fn credential(at: &SecretRef, secret: &Secret, now: Timestamp) -> Result<Cre
 
 /// `time` as RFC 3339 in UTC with whole seconds, like `2026-11-22T21:00:00Z`.
 pub fn rfc3339(time: Timestamp) -> String {
-    time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    token_secret::format_expiry(time)
 }
 
 /// A duration in seconds as `2h5m`, `3m20s` or `0s`, to the second.

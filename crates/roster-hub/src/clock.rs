@@ -33,5 +33,5 @@ impl Clock for FixedClock {
 /// `t` truncated to whole seconds: the precision the API server stores a `metav1.Time` at, so a
 /// time computed here compares equal to the one read back.
 pub fn whole_seconds(t: Timestamp) -> Time {
-    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+    Time(roster_api::conditions::whole_seconds(t))
 }

@@ -19,7 +19,7 @@ use super::member::Minted;
 
 /// RFC 3339 in UTC to the second, the format of the Secret's expiry.
 pub fn rfc3339(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    token_secret::format_expiry(t)
 }
 
 /// The expiry of the token the delivery Secret holds; None when it holds none (or is missing).
@@ -38,7 +38,7 @@ pub async fn delivered_expiry(
     Ok(data
         .get(token_secret::EXPIRATION)
         .filter(|_| has_token)
-        .and_then(|v| std::str::from_utf8(&v.0).ok()?.parse().ok()))
+        .and_then(|v| token_secret::parse_expiry(std::str::from_utf8(&v.0).ok()?)))
 }
 
 /// Puts the minted token into the delivery Secret.

@@ -97,7 +97,7 @@ pub fn delivered(secret: &Secret) -> Option<Delivered> {
     };
     Some(Delivered {
         token: text(token_secret::TOKEN)?,
-        expiry: text(token_secret::EXPIRATION)?.parse().ok()?,
+        expiry: token_secret::parse_expiry(&text(token_secret::EXPIRATION)?)?,
     })
 }
 
@@ -120,7 +120,7 @@ pub fn consumer_secret(
     let namespace = rsa.namespace().unwrap_or_default();
     let name = rsa.name_any();
     let (sa_namespace, _) = rsa.remote_service_account();
-    let expiry = token.expiry.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let expiry = token_secret::format_expiry(token.expiry);
     let data = BTreeMap::from([
         (token_secret::TOKEN, token.token.clone().into_bytes()),
         (token_secret::CA, endpoint.ca.clone()),

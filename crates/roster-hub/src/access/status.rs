@@ -75,7 +75,7 @@ fn pending_reason(o: &Observed<'_>, now: Timestamp) -> String {
     match o.delivered {
         Some(d) if d.expiry <= now => format!(
             "the token expired at {}; the member's agent has not refreshed it",
-            d.expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
+            roster_api::names::token_secret::format_expiry(d.expiry)
         ),
         _ => "waiting for the member's agent to deliver the token".into(),
     }

@@ -39,7 +39,7 @@ pub fn labels(
     ]);
     if let Some(id) = report
         .map(|r| r.cluster_id.as_str())
-        .filter(|id| is_label_value(id))
+        .filter(|id| roster_api::validation::is_label_value(id))
     {
         labels.insert(LABEL_INVENTORY_MEMBER_ID.to_owned(), id.to_owned());
     }
@@ -182,18 +182,6 @@ pub fn status(
 
 fn member_name(member: &MemberCluster) -> &str {
     member.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// Whether `value` can be a label value.
-fn is_label_value(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    value.len() <= 63
-        && (value.is_empty()
-            || (bytes[0].is_ascii_alphanumeric()
-                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The pod annotation `roster.dev/remote-service-accounts`: RemoteServiceAccount names,
 //! separated by commas.
 
-use roster_api::names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS;
+use roster_api::{names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS, validation::is_dns_subdomain};
 
 /// The RemoteServiceAccount names listed in the annotation's `value`, in order, each once.
 /// Whitespace around names is ignored and a blank value lists none; an empty entry (`a,,b`,
@@ -37,22 +37,6 @@ pub fn parse(value: &str) -> Result<Vec<String>, String> {
             problems.join("; ")
         ))
     }
-}
-
-/// Whether `name` is a DNS-1123 subdomain, the rule for most Kubernetes object names.
-pub fn is_dns_subdomain(name: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            let bytes = label.as_bytes();
-            match (bytes.first(), bytes.last()) {
-                (Some(&first), Some(&last)) => {
-                    alnum(first) && alnum(last) && bytes.iter().all(|&b| alnum(b) || b == b'-')
-                }
-                _ => false,
-            }
-        })
 }
 
 #[cfg(test)]
