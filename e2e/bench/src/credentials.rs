@@ -7,7 +7,7 @@
 //!    (Rust, Go, Rust, Go…) so that drift on a shared machine hits both; every answer is checked
 //!    to be an ExecCredential with the expected token, so no failure is ever timed.
 //! 2. **Building a client** from a ClusterProfile and a provider file, in process: Rust's
-//!    `cluster_inventory::access::ConfigBuilder::client_for_v1alpha1` against the Go library's
+//!    `cluster_inventory_access::ConfigBuilder::client_for_v1alpha1` against the Go library's
 //!    `BuildConfigFromCP` + `kubernetes.NewForConfig` (`roster-interop bench-build`).
 
 mod build;

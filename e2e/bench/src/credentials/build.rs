@@ -11,10 +11,8 @@ use std::{
 };
 
 use anyhow::Context;
-use cluster_inventory::{
-    access::{ConfigBuilder, ProviderFile},
-    v1alpha1::ClusterProfile,
-};
+use cluster_inventory::v1alpha1::ClusterProfile;
+use cluster_inventory_access::{ConfigBuilder, ProviderFile};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -411,7 +411,7 @@ async fn build_library_client(
     cluster: &str,
     reader_token: &str,
 ) -> anyhow::Result<Client> {
-    use cluster_inventory::access::{ConfigBuilder, ProviderFile};
+    use cluster_inventory_access::{ConfigBuilder, ProviderFile};
     let dir = env.fleet.dir().join(format!("{}-{rsa}", env.namespace));
     std::fs::create_dir_all(&dir)?;
     let reader_kubeconfig = dir.join(format!("reader-{}.kubeconfig", suffix()));

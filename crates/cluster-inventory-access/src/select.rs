@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{AccessError, Provider, ProviderFile};
-use crate::{v1alpha1, v1alpha2};
+use cluster_inventory::{v1alpha1, v1alpha2};
 
 /// The provider chosen for a profile and the connection details the profile gives for it.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,7 +3,7 @@
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::access::{
+use crate::{
     credentials::{REFRESH_MARGIN, refresh_at},
     exec::{Credential, parse_credential, stderr_excerpt},
 };

@@ -2,7 +2,7 @@
 //! load here (and only at build time upstream).
 
 use super::*;
-use crate::access::ProviderFileError;
+use crate::ProviderFileError;
 
 #[test]
 fn new_keeps_providers_in_order() {
@@ -253,7 +253,7 @@ fn a_file_round_trips_through_json() {
 
 #[test]
 fn the_flag_has_upstreams_name_and_default() {
-    use crate::access::{DEFAULT_PROVIDER_FILE, PROVIDER_FILE_FLAG};
+    use crate::{DEFAULT_PROVIDER_FILE, PROVIDER_FILE_FLAG};
     assert_eq!(PROVIDER_FILE_FLAG, "clusterprofile-provider-file");
     assert_eq!(DEFAULT_PROVIDER_FILE, "clusterprofile-provider-file.json");
 }

@@ -11,7 +11,7 @@ use super::{
     extensions::{PluginInput, plugin_input},
     select::{ClusterView, Selection},
 };
-use crate::names::EXEC_EXTENSION;
+use cluster_inventory::names::EXEC_EXTENSION;
 
 /// Builds the config for a selection (pure: reads no files and no environment).
 pub(crate) fn build(selection: &Selection<'_>) -> Result<kube::Config, AccessError> {

@@ -17,7 +17,7 @@ use tokio::{
 };
 
 use super::*;
-use crate::access::{ExecPluginError, ExecProblem, PLUGIN_RUNS_TOTAL};
+use crate::{ExecPluginError, ExecProblem, PLUGIN_RUNS_TOTAL};
 
 /// A loopback HTTP/1 server answering `/version`-shaped JSON, one request per connection,
 /// with scripted statuses (200 once the script is used up). It records each request's head.

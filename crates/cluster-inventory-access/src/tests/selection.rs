@@ -2,7 +2,7 @@
 //! `getClusterAccessorFromClusterProfile` cases, the credentialProviders fallback and v1alpha2.
 
 use super::*;
-use crate::access::{AccessError, select};
+use crate::{AccessError, select};
 
 fn upstream_profile() -> v1alpha1::ClusterProfile {
     let mut unsupported = cluster("https://unsupported-server.com");

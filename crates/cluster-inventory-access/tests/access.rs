@@ -15,12 +15,12 @@ use std::{
 
 use base64::Engine;
 use cluster_inventory::{
-    access::{
-        ConfigBuilder, ExecConfig, ExecEnvVar, ProfileSourcedCliArgsPolicy,
-        ProfileSourcedEnvVarsPolicy, Provider, ProviderFile, from_directory_or_infer,
-    },
     names::{ADDITIONAL_ARGS_EXTENSION, ADDITIONAL_ENVS_EXTENSION, EXEC_EXTENSION},
     v1alpha2,
+};
+use cluster_inventory_access::{
+    ConfigBuilder, ExecConfig, ExecEnvVar, ProfileSourcedCliArgsPolicy,
+    ProfileSourcedEnvVarsPolicy, Provider, ProviderFile, from_directory_or_infer,
 };
 use k8s_openapi::ByteString;
 use serde_json::{Value, json};

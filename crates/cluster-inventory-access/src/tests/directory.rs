@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::access::{DirectoryError, from_directory, from_directory_or_infer};
+use crate::{DirectoryError, from_directory, from_directory_or_infer};
 
 fn write(dir: &Path, name: &str, content: &str) {
     std::fs::write(dir.join(name), content).unwrap();

@@ -1,10 +1,8 @@
 //! The built `kube::Config`: cluster connection fields, the exec plugin, cluster info, errors.
 
 use super::*;
-use crate::{
-    access::AccessError,
-    names::{ADDITIONAL_ARGS_EXTENSION, EXEC_EXTENSION},
-};
+use crate::AccessError;
+use cluster_inventory::names::{ADDITIONAL_ARGS_EXTENSION, EXEC_EXTENSION};
 
 fn full_cluster_v1alpha2() -> v1alpha2::Cluster {
     v1alpha2::Cluster {

@@ -3,7 +3,7 @@
 use prometheus::Registry;
 
 use super::*;
-use crate::access::{AccessMetrics, BUILD_DURATION_SECONDS, BUILDS_TOTAL};
+use crate::{AccessMetrics, BUILD_DURATION_SECONDS, BUILDS_TOTAL};
 
 fn counter(registry: &Registry, provider: &str, result: &str) -> u64 {
     registry

@@ -5,7 +5,7 @@ use std::time::Instant;
 use prometheus::Registry;
 
 use super::{AccessError, AccessMetrics, ProviderFile, client, config, select};
-use crate::{v1alpha1, v1alpha2};
+use cluster_inventory::{v1alpha1, v1alpha2};
 
 /// Builds `kube::Config`s and `kube::Client`s for ClusterProfiles from a provider file.
 ///

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{ExecEnvVar, ProfileSourcedCliArgsPolicy, ProfileSourcedEnvVarsPolicy, Provider};
-use crate::names::{ADDITIONAL_ARGS_EXTENSION, ADDITIONAL_ENVS_EXTENSION};
+use cluster_inventory::names::{ADDITIONAL_ARGS_EXTENSION, ADDITIONAL_ENVS_EXTENSION};
 
 /// The plugin's arguments and environment for one build, copied from the provider file and
 /// extended from the profile; the provider file itself is never changed.

@@ -33,7 +33,7 @@
 //!
 //! ```no_run
 //! # async fn example(profile: cluster_inventory::v1alpha2::ClusterProfile) -> Result<(), Box<dyn std::error::Error>> {
-//! use cluster_inventory::access::{ConfigBuilder, ProviderFile};
+//! use cluster_inventory_access::{ConfigBuilder, ProviderFile};
 //!
 //! let registry = prometheus::Registry::new();
 //! let builder = ConfigBuilder::new(ProviderFile::from_path("provider-file.json")?)

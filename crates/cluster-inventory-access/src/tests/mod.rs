@@ -18,7 +18,7 @@ use super::{
     ConfigBuilder, ExecConfig, ExecEnvVar, ProfileSourcedCliArgsPolicy,
     ProfileSourcedEnvVarsPolicy, Provider, ProviderFile,
 };
-use crate::{v1alpha1, v1alpha2};
+use cluster_inventory::{v1alpha1, v1alpha2};
 
 const API_V1: &str = "client.authentication.k8s.io/v1";
 const API_V1BETA1: &str = "client.authentication.k8s.io/v1beta1";

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::{
-    access::{AccessError, extensions},
-    names::{ADDITIONAL_ARGS_EXTENSION, ADDITIONAL_ENVS_EXTENSION, EXEC_EXTENSION},
+use crate::{AccessError, extensions};
+use cluster_inventory::names::{
+    ADDITIONAL_ARGS_EXTENSION, ADDITIONAL_ENVS_EXTENSION, EXEC_EXTENSION,
 };
 
 /// Upstream's profile: server, CA, proxy and the three extensions, the args and envs as the
