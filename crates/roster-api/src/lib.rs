@@ -10,6 +10,7 @@ pub mod member_report;
 pub mod names;
 pub mod remote_account_grant;
 pub mod remote_service_account;
+pub mod webhook;
 
 pub use member_cluster::{MemberCluster, MemberClusterSpec, MemberClusterStatus};
 pub use member_report::{MemberReport, MemberReportSpec};
