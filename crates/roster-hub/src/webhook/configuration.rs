@@ -11,8 +11,14 @@
 //! condition (a keyed list: others' extra conditions are kept by server-side apply, so they are
 //! not drift), and the caBundle. Labels, annotations, other webhooks and fields the hub leaves
 //! to the API server's defaults are not.
+//!
+//! Server-side apply cannot remove a field another manager owns: a `url` someone put in place
+//! of the hub's `service` stays beside it, and the object is then invalid. For that case
+//! [`replacement`] replaces the hub's webhooks whole (a JSON patch), after which the apply
+//! holds.
 
 use k8s_openapi::api::admissionregistration::v1::{MutatingWebhook, MutatingWebhookConfiguration};
+use serde_json::{Value, json};
 
 /// What differs, for logs: field names; empty when nothing the hub sets differs.
 pub fn drift(
@@ -84,6 +90,32 @@ fn webhook_drift(want: &MutatingWebhook, have: &MutatingWebhook, found: &mut Vec
             .flatten()
             .any(|w| !conditions.contains(w)),
     );
+}
+
+/// A JSON patch that replaces each webhook of `desired` in `observed` whole (guarded by a test
+/// of its name at that index, so a concurrent reorder fails instead of hitting another
+/// webhook), or adds it when missing. Others' webhooks are left alone.
+pub fn replacement(
+    desired: &MutatingWebhookConfiguration,
+    observed: &MutatingWebhookConfiguration,
+) -> Result<json_patch::Patch, serde_json::Error> {
+    let present = observed.webhooks.as_deref().unwrap_or_default();
+    let mut ops = Vec::new();
+    if observed.webhooks.is_none() {
+        ops.push(json!({"op": "add", "path": "/webhooks", "value": []}));
+    }
+    for want in desired.webhooks.iter().flatten() {
+        let value = serde_json::to_value(want)?;
+        match present.iter().position(|w| w.name == want.name) {
+            Some(i) => {
+                let path = format!("/webhooks/{i}");
+                ops.push(json!({"op": "test", "path": format!("{path}/name"), "value": want.name}));
+                ops.push(json!({"op": "replace", "path": path, "value": value}));
+            }
+            None => ops.push(json!({"op": "add", "path": "/webhooks/-", "value": value})),
+        }
+    }
+    serde_json::from_value(Value::Array(ops))
 }
 
 /// Whether `drift` is only the caBundle (a CA rotation, or a first fill), for logs.
@@ -178,5 +210,36 @@ mod tests {
             }),
         );
         assert!(!only_ca_bundle(&tampered), "{tampered:?}");
+    }
+
+    #[test]
+    fn the_replacement_puts_the_hubs_webhook_back_whole_and_keeps_others() {
+        // A URL beside the hub's Service: what an apply leaves when someone swapped them.
+        let mut observed = edited(|w| w.client_config.url = Some("https://elsewhere/x".into()));
+        let mut other = desired().webhooks.unwrap()[0].clone();
+        other.name = "other.example.com".into();
+        observed.webhooks.as_mut().unwrap().insert(0, other.clone());
+        let patch = replacement(&desired(), &observed).unwrap();
+        let mut doc = serde_json::to_value(&observed).unwrap();
+        json_patch::patch(&mut doc, &patch).unwrap();
+        let patched: MutatingWebhookConfiguration = serde_json::from_value(doc).unwrap();
+        assert!(drift(&desired(), &patched).is_empty());
+        let hooks = patched.webhooks.unwrap();
+        assert_eq!(hooks[0], other);
+        assert_eq!(hooks[1].client_config.url, None);
+
+        // Missing altogether: added.
+        for observed in [
+            MutatingWebhookConfiguration::default(),
+            MutatingWebhookConfiguration {
+                webhooks: Some(vec![other.clone()]),
+                ..MutatingWebhookConfiguration::default()
+            },
+        ] {
+            let mut doc = serde_json::to_value(&observed).unwrap();
+            json_patch::patch(&mut doc, &replacement(&desired(), &observed).unwrap()).unwrap();
+            let patched: MutatingWebhookConfiguration = serde_json::from_value(doc).unwrap();
+            assert!(drift(&desired(), &patched).is_empty());
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use k8s_openapi::api::{
-    admissionregistration::v1::MutatingWebhookConfiguration,
+    admissionregistration::v1::{MutatingWebhookConfiguration, ServiceReference},
     core::v1::{Namespace, Pod},
 };
 use kube::{
@@ -235,6 +235,35 @@ async fn the_webhook_configuration_is_put_back_when_deleted_or_changed() -> anyh
     })
     .await
     .map_err(diagnostics)?;
+
+    // The client config pointed at a Service instead of the hub's URL: server-side apply alone
+    // cannot drop the other manager's `service` (the object would hold both, which the API
+    // server refuses), so the hub replaces its webhook whole, then applies.
+    let mut edited = configurations.get(CONFIGURATION).await?;
+    let client = &mut edited.webhooks.as_mut().expect("webhooks")[0].client_config;
+    client.url = None;
+    client.service = Some(ServiceReference {
+        namespace: "default".into(),
+        name: "elsewhere".into(),
+        path: Some("/mutate".into()),
+        port: Some(443),
+    });
+    let changed = Instant::now();
+    configurations
+        .replace(CONFIGURATION, &PostParams::default(), &edited)
+        .await?;
+    let url = support::webhook_url(port);
+    let ((), client_time) = timed("the URL back", changed, || async {
+        let config = configurations.get(CONFIGURATION).await?;
+        let back = hook(&config).is_some_and(|w| {
+            w.client_config.url.as_deref() == Some(url.as_str())
+                && w.client_config.service.is_none()
+        });
+        Ok(back.then_some(()))
+    })
+    .await
+    .map_err(diagnostics)?;
+
     // And the API server still calls the webhook for annotated pods.
     wait::until("an annotated pod admitted with its mounts", TIMEOUT, || {
         mounted(&pods)
@@ -271,7 +300,8 @@ async fn the_webhook_configuration_is_put_back_when_deleted_or_changed() -> anyh
     println!(
         "webhook repair: deleted configuration recreated in {recreate_time:.2?} (same caBundle), \
          annotated pods mounted again after {admit_time:.2?}; failurePolicy Ignore put back in \
-         {policy_time:.2?}; removed matchCondition put back in {condition_time:.2?}"
+         {policy_time:.2?}; removed matchCondition put back in {condition_time:.2?}; URL swapped \
+         for a Service put back in {client_time:.2?}"
     );
     drop(fleet);
     let _ = std::fs::remove_dir_all(&dir);

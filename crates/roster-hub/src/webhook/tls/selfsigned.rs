@@ -457,14 +457,21 @@ impl Rotator {
         if drift.is_empty() {
             return Ok(());
         }
-        let applied = self
-            .configurations
-            .patch(
-                &self.settings.configuration,
-                &apply::params(),
-                &Patch::Apply(apply::applied(&desired)?),
-            )
-            .await?;
+        let object = apply::applied(&desired)?;
+        let applied = match self.apply(&object).await {
+            Ok(applied) if configuration::drift(&desired, &applied).is_empty() => applied,
+            // Someone else's field the apply cannot remove: beside the hub's, the object is
+            // invalid (a `url` and a `service`), or it stays and still differs.
+            Ok(applied) => self.replace_webhooks(&desired, &object, &applied).await?,
+            Err(kube::Error::Api(s)) if s.code == 422 => match &self.configuration {
+                Observed::Present(observed) => {
+                    let observed = observed.clone();
+                    self.replace_webhooks(&desired, &object, &observed).await?
+                }
+                _ => return Err(kube::Error::Api(s).into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
         let name = &self.settings.configuration;
         if configuration::only_ca_bundle(&drift) {
             info!(configuration = %name, "webhook caBundle updated");
@@ -472,16 +479,52 @@ impl Rotator {
             info!(configuration = %name, endpoint = %self.settings.endpoint, ?drift,
                 "webhook configuration put back");
         }
-        // Server-side apply cannot remove what another field manager owns (an extra field
-        // beside the hub's); say so rather than apply again on every tick in silence.
+        // Not expected after a replacement; said rather than applied again on every tick in
+        // silence.
         let left = configuration::drift(&desired, &applied);
         if !left.is_empty() {
             warn!(configuration = %name, drift = ?left,
-                "the webhook configuration still differs after the hub applied it: another \
-                 field manager owns these fields; remove them or delete the configuration");
+                "the webhook configuration still differs after the hub applied it; delete it \
+                 and the hub creates it anew");
         }
         self.configuration = Observed::Present(Box::new(applied));
         Ok(())
+    }
+
+    /// Applies `object` (the desired configuration, as [`apply::applied`] makes it) with
+    /// server-side apply, which creates it when missing.
+    async fn apply(
+        &self,
+        object: &serde_json::Value,
+    ) -> kube::Result<MutatingWebhookConfiguration> {
+        self.configurations
+            .patch(
+                &self.settings.configuration,
+                &apply::params(),
+                &Patch::Apply(object),
+            )
+            .await
+    }
+
+    /// Replaces the hub's webhooks in `current` whole with those of `desired` (dropping fields
+    /// others own inside them), then applies `object` (`desired`) so the hub owns them again.
+    async fn replace_webhooks(
+        &self,
+        desired: &MutatingWebhookConfiguration,
+        object: &serde_json::Value,
+        current: &MutatingWebhookConfiguration,
+    ) -> anyhow::Result<MutatingWebhookConfiguration> {
+        let patch = configuration::replacement(desired, current)?;
+        self.configurations
+            .patch(
+                &self.settings.configuration,
+                &apply::update_params(),
+                &Patch::Json::<()>(patch),
+            )
+            .await?;
+        info!(configuration = %self.settings.configuration,
+            "webhook configuration: the hub's webhooks replaced whole (fields of others clashed)");
+        Ok(self.apply(object).await?)
     }
 }
 
