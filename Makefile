@@ -66,11 +66,11 @@ $(SECRETREADER): $(INTEROP_MOD)
 	@mkdir -p $(BIN)
 	cd e2e/interop && $(GO) build -trimpath -ldflags "-s -w" -o $(SECRETREADER) $(SECRETREADER_PKG)
 
-crds: ## Regenerate crds/ and deploy/agent/ from the Rust code.
+crds: ## Regenerate crds/, deploy/agent/ and deploy/hub/webhook.yaml from the Rust code.
 	$(CARGO) run --locked -q -p xtask -- crds
 	$(CARGO) run --locked -q -p xtask -- deploy
 
-crds-check: ## Fail if crds/ or deploy/agent/ differs from the Rust code.
+crds-check: ## Fail if crds/, deploy/agent/ or deploy/hub/webhook.yaml differs from the Rust code.
 	$(CARGO) run --locked -q -p xtask -- crds --check
 	$(CARGO) run --locked -q -p xtask -- deploy --check
 

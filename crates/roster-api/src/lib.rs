@@ -11,6 +11,7 @@ pub mod names;
 pub mod remote_account_grant;
 pub mod remote_service_account;
 pub mod validation;
+pub mod webhook;
 
 pub use member_cluster::{MemberCluster, MemberClusterSpec, MemberClusterStatus};
 pub use member_report::{MemberReport, MemberReportSpec};

@@ -1,6 +1,7 @@
 //! Command line of `roster-hub`; every flag can also be set from the environment.
 
 use clap::Parser;
+use roster_api::webhook::{Endpoint, EndpointError};
 use roster_runtime::logging::LogOptions;
 
 /// The Roster hub operator: publishes one ClusterProfile per member cluster and keeps its
@@ -51,14 +52,32 @@ pub struct WebhookOptions {
     #[arg(long, env = "ROSTER_WEBHOOK_CERT_DIR")]
     pub webhook_cert_dir: Option<std::path::PathBuf>,
 
-    /// Name of the MutatingWebhookConfiguration whose caBundle the hub keeps (self-generated
-    /// certificates only).
+    /// Name of the MutatingWebhookConfiguration the hub keeps (self-generated certificates
+    /// only): created when missing, put back when deleted or changed, its caBundle in step
+    /// with the hub's CA. With --webhook-cert-dir it is left to whoever provides the
+    /// certificate.
     #[arg(
         long,
         env = "ROSTER_WEBHOOK_CONFIGURATION",
-        default_value = "roster-hub"
+        default_value = roster_api::webhook::CONFIGURATION
     )]
     pub webhook_configuration: String,
+
+    /// The Service (NAMESPACE/NAME[:PORT], path /mutate-pods) the webhook configuration sends
+    /// the API server to, when the hub runs in the cluster.
+    #[arg(
+        long,
+        env = "ROSTER_WEBHOOK_SERVICE",
+        default_value = "roster-system/roster-hub:443",
+        value_parser = service_endpoint
+    )]
+    pub webhook_service: Endpoint,
+
+    /// Instead of --webhook-service: the https:// URL the API server calls, for a hub that runs
+    /// off the cluster (for example https://127.0.0.1:9443/mutate-pods).
+    #[arg(long, env = "ROSTER_WEBHOOK_URL", value_parser = url_endpoint,
+          conflicts_with = "webhook_service")]
+    pub webhook_url: Option<Endpoint>,
 
     /// DNS names (and IP addresses) the self-generated serving certificate is valid for.
     #[arg(
@@ -74,6 +93,27 @@ pub struct WebhookOptions {
     #[arg(long, env = "ROSTER_WEBHOOK_CERT_VALIDITY", default_value_t = 7 * 24 * 3600,
           value_parser = clap::value_parser!(u64).range(10..))]
     pub webhook_cert_validity: u64,
+}
+
+impl WebhookOptions {
+    /// Where the webhook configuration sends the API server: the URL if given, else the
+    /// Service.
+    pub fn endpoint(&self) -> Endpoint {
+        self.webhook_url
+            .clone()
+            .unwrap_or_else(|| self.webhook_service.clone())
+    }
+}
+
+fn service_endpoint(value: &str) -> Result<Endpoint, String> {
+    match value.parse() {
+        Ok(Endpoint::Url(_)) => Err("a URL: use --webhook-url".into()),
+        other => other.map_err(|e: EndpointError| e.to_string()),
+    }
+}
+
+fn url_endpoint(value: &str) -> Result<Endpoint, String> {
+    Endpoint::url(value).map_err(|e| e.to_string())
 }
 
 /// A socket address, or none for an empty (or blank) value.
@@ -144,5 +184,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("expected IP:PORT"), "{err}");
+    }
+
+    #[test]
+    fn the_webhook_endpoint_is_the_service_unless_a_url_is_given() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["roster-hub"], args].concat()).map(|c| c.webhook.endpoint())
+        };
+        assert_eq!(
+            parse(&[]).unwrap().to_string(),
+            "roster-system/roster-hub:443"
+        );
+        assert_eq!(
+            parse(&["--webhook-service=hub/roster:8443"])
+                .unwrap()
+                .to_string(),
+            "hub/roster:8443"
+        );
+        let url = "https://127.0.0.1:9443/mutate-pods";
+        assert_eq!(
+            parse(&[&format!("--webhook-url={url}")]).unwrap(),
+            Endpoint::Url(url.into())
+        );
+        for bad in [
+            "--webhook-url=http://127.0.0.1:9443/mutate-pods",
+            "--webhook-service=roster-hub",
+            "--webhook-service=https://127.0.0.1/x",
+        ] {
+            assert!(parse(&[bad]).is_err(), "{bad}");
+        }
+        assert!(parse(&["--webhook-service=a/b", &format!("--webhook-url={url}")]).is_err());
     }
 }

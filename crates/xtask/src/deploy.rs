@@ -1,6 +1,8 @@
-//! `deploy/agent/`, generated from the manifest `kubectl roster join` writes
-//! (`kubectl_roster::manifest`), so the agent's RBAC, Deployment and security settings have one
-//! source: the kustomize base is that manifest minus what differs per member.
+//! The generated parts of `deploy/`: `deploy/agent/`, from the manifest `kubectl roster join`
+//! writes (`kubectl_roster::manifest`), so the agent's RBAC, Deployment and security settings
+//! have one source: the kustomize base is that manifest minus what differs per member; and
+//! `deploy/hub/webhook.yaml`, the MutatingWebhookConfiguration roster-hub itself applies and
+//! keeps (`roster_api::webhook`), so a re-apply of the base and the hub agree.
 
 use anyhow::Context;
 use clap::CommandFactory;
@@ -41,6 +43,47 @@ kind: Kustomization
 resources:
 - agent.yaml
 ";
+
+/// Header of `deploy/hub/webhook.yaml`: why the configuration is what it is.
+const WEBHOOK_HEADER: &str = "\
+# Generated from crates/roster-api/src/webhook.rs by `make crds`; do not edit.
+#
+# The pod automount webhook (product flow 5). Decisions:
+# - Only pods carrying the annotation roster.dev/remote-service-accounts are sent to the hub
+#   (matchConditions), so no other pod's creation depends on the hub being up.
+# - failurePolicy Fail: a pod that asks for remote credentials and starts without them would
+#   run with none (or fall back to another identity); refusing it with a clear error is better.
+#   Two replicas, a PodDisruptionBudget and maxUnavailable 0 keep the webhook served.
+# - kube-system and roster-system are never sent (the hub's own pods must start without it).
+# - reinvocationPolicy IfNeeded: containers another webhook adds after this one get the
+#   mounts too (\"every container, init containers included\").
+# - No caBundle: the hub generates its CA and fills it in; leaving the field out, rather than
+#   empty, means a re-apply of this base does not reset it.
+# - roster-hub applies this same object itself (--webhook-configuration, --webhook-service) and
+#   puts it back within seconds when it is deleted or changed; foreign labels and annotations
+#   stay.
+";
+
+/// The generated part of `deploy/hub/` as (file name, text): the webhook configuration.
+pub fn hub_files() -> anyhow::Result<Vec<(String, String)>> {
+    let endpoint = roster_api::webhook::Endpoint::Service {
+        namespace: names::AGENT_NAMESPACE.to_owned(),
+        name: roster_api::webhook::CONFIGURATION.to_owned(),
+        port: roster_api::webhook::DEFAULT_SERVICE_PORT,
+    };
+    let configuration = roster_api::webhook::configuration(
+        roster_api::webhook::CONFIGURATION,
+        &endpoint,
+        names::AGENT_NAMESPACE,
+        None,
+    );
+    let yaml =
+        serde_saphyr::to_string(&configuration).context("serializing the webhook configuration")?;
+    Ok(vec![(
+        "webhook.yaml".to_owned(),
+        format!("{WEBHOOK_HEADER}{yaml}"),
+    )])
+}
 
 /// The files of `deploy/agent/` as (file name, text).
 pub fn agent_files() -> anyhow::Result<Vec<(String, String)>> {
@@ -133,6 +176,28 @@ mod tests {
     fn agent() -> Vec<Value> {
         let files = agent_files().unwrap();
         serde_saphyr::from_multiple(&files[0].1).unwrap()
+    }
+
+    #[test]
+    fn the_hub_webhook_is_the_configuration_roster_hub_applies_by_default() {
+        let files = hub_files().unwrap();
+        let text = &files[0].1;
+        assert!(text.starts_with("# Generated from crates/roster-api/src/webhook.rs"));
+        let doc: Value = serde_saphyr::from_str(text).unwrap();
+        let cli = roster_hub_defaults();
+        let expected = roster_api::webhook::configuration(
+            roster_api::webhook::CONFIGURATION,
+            &cli,
+            names::AGENT_NAMESPACE,
+            None,
+        );
+        assert_eq!(doc, serde_json::to_value(&expected).unwrap());
+        assert!(doc["webhooks"][0]["clientConfig"].get("caBundle").is_none());
+    }
+
+    /// The Service deploy/hub runs roster-hub behind (its `--webhook-service` default).
+    fn roster_hub_defaults() -> roster_api::webhook::Endpoint {
+        "roster-system/roster-hub:443".parse().unwrap()
     }
 
     #[test]

@@ -42,7 +42,6 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let hub = fleet.hub.client().await?;
     crds::install(&hub, &roster_api::crd::all()).await?;
-    install_webhook(&hub).await?;
 
     let mut kubeconfigs = Vec::new();
     for cluster in fleet.clusters() {
@@ -80,7 +79,12 @@ async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>>
     let hub_kubeconfig = hub_kubeconfig.display().to_string();
     let mut processes = vec![roster::spawn(
         "roster-hub",
-        &[format!("--kubeconfig={hub_kubeconfig}")],
+        &[
+            format!("--kubeconfig={hub_kubeconfig}"),
+            // The hub creates and keeps the automount webhook configuration
+            // (roster_api::webhook), pointing the API server at its default webhook address.
+            format!("--webhook-url={}", webhook_url()),
+        ],
         &[],
         &logs.join("roster-hub.log"),
     )?];
@@ -191,8 +195,9 @@ fn print_banner(fleet: &Fleet, kubeconfigs: &[(String, String, PathBuf)], kubect
     println!("  {kubectl} --kubeconfig .dev/member-1.kubeconfig get namespaces");
     println!("  PATH=$PWD/.bin:$PATH kubectl roster --kubeconfig .dev/hub.kubeconfig status");
     println!(
-        "  {kubectl} --kubeconfig .dev/hub.kubeconfig label namespace default {}={}   # automount",
-        AUTOMOUNT_LABEL.0, AUTOMOUNT_LABEL.1
+        "  {kubectl} --kubeconfig .dev/hub.kubeconfig get mutatingwebhookconfiguration {}   # automount: pods annotated {}",
+        roster_api::webhook::CONFIGURATION,
+        roster_api::names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS
     );
     println!("\nMetrics (and /healthz, /readyz):");
     println!("  {:<22} http://{HUB_ADMIN}/metrics", "roster-hub");
@@ -214,44 +219,10 @@ fn relative(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Label that sends a namespace's annotated pods to the dev hub's automount webhook.
-const AUTOMOUNT_LABEL: (&str, &str) = ("roster.dev/automount", "enabled");
-
-/// The automount webhook configuration for the local roster-hub (default `--webhook-address`
-/// 127.0.0.1:9443 and `--webhook-configuration` roster-hub, whose caBundle the hub fills in),
-/// for pods annotated `roster.dev/remote-service-accounts` in namespaces labelled
-/// [`AUTOMOUNT_LABEL`].
-async fn install_webhook(hub: &kube::Client) -> anyhow::Result<()> {
-    use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
-    let configuration = serde_json::json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": "roster-hub"},
-        "webhooks": [{
-            "name": "pods.roster.dev",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "reinvocationPolicy": "IfNeeded",
-            "timeoutSeconds": 5,
-            "clientConfig": {"url": "https://127.0.0.1:9443/mutate-pods"},
-            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
-                       "resources": ["pods"], "scope": "Namespaced"}],
-            "namespaceSelector": {"matchLabels": {AUTOMOUNT_LABEL.0: AUTOMOUNT_LABEL.1}},
-            "matchConditions": [{"name": "asks-for-remote-service-accounts", "expression":
-                "has(object.metadata.annotations) && \
-                 'roster.dev/remote-service-accounts' in object.metadata.annotations"}],
-        }],
-    });
-    Api::<MutatingWebhookConfiguration>::all(hub.clone())
-        .patch(
-            "roster-hub",
-            &kube::api::PatchParams::apply("roster-dev").force(),
-            &kube::api::Patch::Apply(configuration),
-        )
-        .await
-        .context("installing the automount webhook configuration")?;
-    Ok(())
+/// Where the API server reaches the local roster-hub's webhook: its default `--webhook-address`
+/// (127.0.0.1:9443).
+fn webhook_url() -> String {
+    format!("https://127.0.0.1:9443{}", roster_api::webhook::PATH)
 }
 
 async fn wait_for_interrupt() -> anyhow::Result<()> {

@@ -38,14 +38,7 @@ pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
 /// Names of files in `dir` that are missing, differ from `files`, or are not generated.
 pub fn drift(dir: &Path, files: &[(String, String)]) -> anyhow::Result<Vec<String>> {
-    let mut drift = Vec::new();
-    for (name, yaml) in files {
-        match std::fs::read_to_string(dir.join(name)) {
-            Ok(existing) if existing == *yaml => {}
-            Ok(_) => drift.push(format!("{name} (differs)")),
-            Err(_) => drift.push(format!("{name} (missing)")),
-        }
-    }
+    let mut drift = changed(dir, files);
     let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     for entry in entries {
         let name = entry?.file_name().to_string_lossy().into_owned();
@@ -54,4 +47,17 @@ pub fn drift(dir: &Path, files: &[(String, String)]) -> anyhow::Result<Vec<Strin
         }
     }
     Ok(drift)
+}
+
+/// Names of `files` that are missing from `dir` or differ there (other files may sit beside).
+pub fn changed(dir: &Path, files: &[(String, String)]) -> Vec<String> {
+    let mut changed = Vec::new();
+    for (name, yaml) in files {
+        match std::fs::read_to_string(dir.join(name)) {
+            Ok(existing) if existing == *yaml => {}
+            Ok(_) => changed.push(format!("{name} (differs)")),
+            Err(_) => changed.push(format!("{name} (missing)")),
+        }
+    }
+    changed
 }

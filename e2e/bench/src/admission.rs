@@ -3,8 +3,9 @@
 //!
 //! A hub control plane, the release `roster-hub` (its webhook on loopback with its own
 //! certificates, its identity from `deploy/hub`), the production webhook configuration
-//! (`deploy/hub/webhook.yaml`: `matchConditions` send only annotated pods) pointed at the
-//! loopback URL, two MemberClusters and a RemoteServiceAccount naming both. Pods are created at
+//! (`roster_api::webhook`, as in `deploy/hub/webhook.yaml`: `matchConditions` send only
+//! annotated pods), which the hub creates pointing at its loopback URL, two MemberClusters and
+//! a RemoteServiceAccount naming both. Pods are created at
 //! a fixed rate, open loop (each request starts on schedule, whatever the earlier ones do),
 //! alternately with and without the annotation; pods never run (no scheduler, no kubelet).
 //!
@@ -52,12 +53,11 @@ const DURATION: Duration = Duration::from_secs(30);
 /// Load before the measurement (connections, caches, JIT-free but cold paths).
 const WARMUP: Duration = Duration::from_secs(5);
 
-/// The webhook configuration roster-hub keeps the caBundle of (its default).
-const CONFIGURATION: &str = "roster-hub";
+/// The webhook configuration roster-hub creates and keeps (its default).
+const CONFIGURATION: &str = roster_api::webhook::CONFIGURATION;
 /// The webhook's name in it: the `name` label of the API server's metrics.
-const WEBHOOK: &str = "pods.roster.dev";
+const WEBHOOK: &str = roster_api::webhook::WEBHOOK;
 const NAMESPACE: &str = "bench-admission";
-const NAMESPACE_LABEL: (&str, &str) = ("bench.roster.dev/automount", "enabled");
 const RSA: &str = "deployer";
 const MEMBERS: [&str; 2] = ["member-1", "member-2"];
 
@@ -104,6 +104,10 @@ async fn run_in(dir: &Path) -> anyhow::Result<Vec<Figure>> {
             format!("--kubeconfig={}", kubeconfig.display()),
             format!("--admin-address=127.0.0.1:{admin_port}"),
             format!("--webhook-address=127.0.0.1:{webhook_port}"),
+            format!(
+                "--webhook-url=https://127.0.0.1:{webhook_port}{}",
+                roster_api::webhook::PATH
+            ),
             "--webhook-dns-names=127.0.0.1".into(),
             "--leader-elect=false".into(),
         ],
@@ -116,7 +120,7 @@ async fn run_in(dir: &Path) -> anyhow::Result<Vec<Figure>> {
         )
     };
 
-    configure(&admin, webhook_port)
+    configure(&admin)
         .await
         .map_err(|e| e.context(diagnostics()))?;
     eprintln!(
@@ -175,12 +179,11 @@ fn spawn_hub(program: &Path, args: &[String], log: &Path) -> anyhow::Result<Proc
 
 /// The namespace, members, account and webhook configuration; returns once a probe pod was
 /// mutated through the API server.
-async fn configure(admin: &Client, webhook_port: u16) -> anyhow::Result<()> {
+async fn configure(admin: &Client) -> anyhow::Result<()> {
     let pp = PostParams::default();
     let namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(NAMESPACE.into()),
-            labels: Some([(NAMESPACE_LABEL.0.to_owned(), NAMESPACE_LABEL.1.to_owned())].into()),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
@@ -209,36 +212,8 @@ async fn configure(admin: &Client, webhook_port: u16) -> anyhow::Result<()> {
         .create(&pp, &rsa)
         .await?;
 
-    // deploy/hub/webhook.yaml, with a loopback URL and only this namespace.
-    let url = format!("https://127.0.0.1:{webhook_port}/mutate-pods");
-    let configuration: MutatingWebhookConfiguration = serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": CONFIGURATION},
-        "webhooks": [{
-            "name": WEBHOOK,
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "reinvocationPolicy": "IfNeeded",
-            "timeoutSeconds": 5,
-            "clientConfig": {"url": url},
-            "rules": [{
-                "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
-                "resources": ["pods"], "scope": "Namespaced",
-            }],
-            "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL.0: NAMESPACE_LABEL.1}},
-            "matchConditions": [{
-                "name": "asks-for-remote-service-accounts",
-                "expression": format!(
-                    "has(object.metadata.annotations) && '{}' in object.metadata.annotations",
-                    names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS
-                ),
-            }],
-        }],
-    }))?;
+    // roster-hub creates the configuration and fills its caBundle.
     let configurations: Api<MutatingWebhookConfiguration> = Api::all(admin.clone());
-    configurations.create(&pp, &configuration).await?;
     wait::until("roster-hub to fill the caBundle", TIMEOUT, || async {
         let filled = configurations
             .get_opt(CONFIGURATION)

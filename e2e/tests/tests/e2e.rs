@@ -22,4 +22,5 @@ mod e2e {
     pub mod support;
     pub mod upstream;
     pub mod webhook;
+    pub mod webhook_repair;
 }

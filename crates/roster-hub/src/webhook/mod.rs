@@ -11,8 +11,10 @@
 //! | AdmissionReview in and out, routes | `review.rs` |
 //! | HTTPS | `server.rs` |
 //! | certificates: files, self-generated CA and rotation rules | `tls/` |
+//! | when the MutatingWebhookConfiguration needs putting back | `configuration.rs` (pure) |
 
 pub mod annotation;
+pub mod configuration;
 pub mod mutate;
 pub mod resolve;
 pub mod review;
@@ -70,12 +72,13 @@ pub async fn start(
             let settings = selfsigned::Settings {
                 namespace: selfsigned::namespace(ca_namespace),
                 configuration: options.webhook_configuration.clone(),
+                endpoint: options.endpoint(),
                 names: options.webhook_dns_names.clone(),
                 lifetimes: Lifetimes::new(Duration::from_secs(options.webhook_cert_validity)),
             };
             info!(namespace = %settings.namespace, secret = selfsigned::CA_SECRET,
-                configuration = %settings.configuration, names = ?settings.names,
-                "webhook certificates self-generated");
+                configuration = %settings.configuration, endpoint = %settings.endpoint,
+                names = ?settings.names, "webhook certificates self-generated");
             selfsigned::run(client.clone(), settings, current.clone(), clock).boxed()
         }
     };

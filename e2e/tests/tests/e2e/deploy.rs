@@ -341,13 +341,24 @@ async fn roster_hub_accepts_the_deployment_and_agrees_with_its_defaults() {
         .collect();
     assert_eq!(env_names, ["POD_NAMESPACE", "POD_NAME"]);
 
-    // The webhook: the configuration the hub keeps the caBundle of, reached through the Service
-    // under a name the hub's certificate is valid for.
+    // The webhook: the configuration the hub keeps (exactly what it would apply itself with
+    // the Deployment's flags, caBundle aside), reached through the Service under a name the
+    // hub's certificate is valid for.
     let service = find(&objects, "Service", "roster-hub");
     let config = find(
         &objects,
         "MutatingWebhookConfiguration",
         &cli.webhook.webhook_configuration,
+    );
+    let kept = roster_api::webhook::configuration(
+        &cli.webhook.webhook_configuration,
+        &cli.webhook.endpoint(),
+        deploy::HUB_NAMESPACE,
+        None,
+    );
+    assert_eq!(
+        config["webhooks"],
+        serde_json::to_value(&kept).unwrap()["webhooks"]
     );
     let hook = &config["webhooks"][0];
     assert!(
@@ -516,6 +527,14 @@ async fn the_hub_identity_is_the_service_account_and_no_more() -> anyhow::Result
             None,
             Some("roster-hub"),
         ),
+        // Re-creating it with server-side apply (see webhook_repair.rs for the real request).
+        (
+            "create",
+            "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations",
+            None,
+            Some("roster-hub"),
+        ),
     ] {
         assert!(
             may(&hub, verb, group, resource, namespace, name).await,
@@ -549,6 +568,20 @@ async fn the_hub_identity_is_the_service_account_and_no_more() -> anyhow::Result
             "mutatingwebhookconfigurations",
             None,
             Some("other"),
+        ),
+        (
+            "create",
+            "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations",
+            None,
+            Some("other"),
+        ),
+        (
+            "create",
+            "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations",
+            None,
+            None,
         ),
         (
             "create",

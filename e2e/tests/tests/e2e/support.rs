@@ -58,8 +58,10 @@ pub async fn hub_process() -> &'static roster_testenv::process::Process {
                     format!("--admin-address=127.0.0.1:{}", admin_port()),
                     // The webhook on a free port too, with serving certificates that rotate
                     // every 10 s, and a new CA prepared 100 s after start and signing 5 s
-                    // later, while the tests run (see webhook.rs).
+                    // later, while the tests run (see webhook.rs). The hub creates and keeps
+                    // the configuration roster-hub pointing there.
                     format!("--webhook-address=127.0.0.1:{}", webhook_port()),
+                    format!("--webhook-url={}", webhook_url(webhook_port())),
                     "--webhook-dns-names=127.0.0.1".into(),
                     format!("--webhook-cert-validity={WEBHOOK_CERT_VALIDITY}"),
                 ],
@@ -96,6 +98,11 @@ pub const WEBHOOK_CERT_VALIDITY: u64 = 15;
 pub fn webhook_port() -> u16 {
     static PORT: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
     *PORT.get_or_init(|| roster_testenv::ports::free_port().expect("a free port"))
+}
+
+/// The URL the API server calls a hub's webhook at when it listens on the loopback `port`.
+pub fn webhook_url(port: u16) -> String {
+    format!("https://127.0.0.1:{port}{}", roster_api::webhook::PATH)
 }
 
 /// The inventory namespace the shared hub publishes in.

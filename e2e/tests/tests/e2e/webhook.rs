@@ -1,10 +1,10 @@
 //! The pod automount webhook on the real API server: the shared `roster-hub` serves it on a
 //! loopback port with self-generated certificates that rotate every 10 s and a CA replaced
-//! 100 s after start (see `support::hub_process`), and keeps the caBundle of the MutatingWebhookConfiguration this test
-//! creates. The configuration sends every pod created in namespaces carrying [`LABEL`] (and
-//! only those, so other tests' pods are unaffected) — without the production `matchConditions`,
-//! so that unannotated pods go through the webhook too. Pods never run (no kubelet): creating
-//! them through the API server is what is tested.
+//! 100 s after start (see `support::hub_process`), and creates and keeps the production
+//! MutatingWebhookConfiguration (`roster_api::webhook`, pointed at that port): annotated pods
+//! outside kube-system and roster-system go to the hub, no other pod does. Pods never run (no
+//! kubelet): creating them through the API server is what is tested. Putting the configuration
+//! back after a deletion or an edit is `webhook_repair`'s, on a private hub.
 
 use std::{
     path::Path,
@@ -14,12 +14,9 @@ use std::{
 
 use k8s_openapi::api::{
     admissionregistration::v1::MutatingWebhookConfiguration,
-    core::v1::{Namespace, Pod, Secret, ServiceAccount},
+    core::v1::{Pod, Secret, ServiceAccount},
 };
-use kube::{
-    Api, Client,
-    api::{Patch, PatchParams, PostParams},
-};
+use kube::{Api, Client, api::PostParams};
 use roster_api::{
     RemoteServiceAccount,
     names::{self, token_secret},
@@ -29,17 +26,14 @@ use serde_json::{Value, json};
 
 use super::{members, support};
 
-/// Label of the namespaces the test webhook configuration selects.
-const LABEL: (&str, &str) = ("e2e.roster.dev/automount", "enabled");
-
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The webhook configuration roster-hub keeps: its default `--webhook-configuration`, which is
-/// also the one name its RBAC (deploy/hub) lets it patch.
-const CONFIGURATION: &str = "roster-hub";
+/// also the one name its RBAC (deploy/hub) lets it create and patch.
+const CONFIGURATION: &str = roster_api::webhook::CONFIGURATION;
 
-/// Creates the webhook configuration once per test binary and waits until the hub has filled
-/// its caBundle and the API server admits through it.
+/// Waits, once per test binary, until the hub has created the webhook configuration with its
+/// caBundle and the API server admits through it.
 async fn configured() {
     static CONFIGURED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     CONFIGURED
@@ -50,28 +44,6 @@ async fn configured() {
 async fn configure() -> anyhow::Result<()> {
     support::hub_process().await;
     let env = TestEnv::start().await?;
-    let url = format!("https://127.0.0.1:{}/mutate-pods", support::webhook_port());
-    let configuration: MutatingWebhookConfiguration = serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingWebhookConfiguration",
-        "metadata": {"name": CONFIGURATION},
-        "webhooks": [{
-            "name": "pods.roster.dev",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "reinvocationPolicy": "IfNeeded",
-            "timeoutSeconds": 10,
-            "clientConfig": {"url": url},
-            "rules": [{
-                "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
-                "resources": ["pods"], "scope": "Namespaced",
-            }],
-            "namespaceSelector": {"matchLabels": {LABEL.0: LABEL.1}},
-        }],
-    }))?;
-    let api: Api<MutatingWebhookConfiguration> = Api::all(env.hub.clone());
-    api.create(&PostParams::default(), &configuration).await?;
     let bundle = wait::until("roster-hub to fill the caBundle", TIMEOUT, || async {
         Ok(ca_bundle(&env.hub).await?.filter(|b| !b.is_empty()))
     })
@@ -84,7 +56,7 @@ async fn configure() -> anyhow::Result<()> {
 
     // The API server picks the configuration up through its own watch: retry until a pod is
     // admitted through it (and mutated, proving the call was made).
-    labelled(&env).await?;
+    default_account(&env).await?;
     create_rsa(&env, "probe", json!({"clusters": {"names": ["member-1"]}})).await?;
     let pods: Api<Pod> = Api::namespaced(env.hub.clone(), &env.namespace);
     let pod = serde_json::from_value(pod_json(Some("probe")))?;
@@ -111,7 +83,7 @@ async fn configure() -> anyhow::Result<()> {
 }
 
 /// The caBundle of every webhook of the configuration, if they agree.
-async fn ca_bundle(hub: &Client) -> anyhow::Result<Option<String>> {
+pub async fn ca_bundle(hub: &Client) -> anyhow::Result<Option<String>> {
     let api: Api<MutatingWebhookConfiguration> = Api::all(hub.clone());
     let Some(configuration) = api.get_opt(CONFIGURATION).await? else {
         return Ok(None);
@@ -131,16 +103,9 @@ async fn ca_bundle(hub: &Client) -> anyhow::Result<Option<String>> {
     })
 }
 
-/// Labels the test's namespace for the webhook and waits for its `default` service account
-/// (the ServiceAccount admission plugin refuses pods until it exists).
-async fn labelled(env: &TestEnv) -> anyhow::Result<()> {
-    Api::<Namespace>::all(env.hub.clone())
-        .patch(
-            &env.namespace,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {LABEL.0: LABEL.1}}})),
-        )
-        .await?;
+/// Waits for the test namespace's `default` service account (the ServiceAccount admission
+/// plugin refuses pods until it exists).
+pub async fn default_account(env: &TestEnv) -> anyhow::Result<()> {
     let accounts: Api<ServiceAccount> = Api::namespaced(env.hub.clone(), &env.namespace);
     wait::until("the default service account", TIMEOUT, || async {
         Ok(accounts.get_opt("default").await?.map(|_| ()))
@@ -151,7 +116,7 @@ async fn labelled(env: &TestEnv) -> anyhow::Result<()> {
 async fn automount_env() -> anyhow::Result<TestEnv> {
     configured().await;
     let env = TestEnv::start().await?;
-    labelled(&env).await?;
+    default_account(&env).await?;
     Ok(env)
 }
 
@@ -169,7 +134,7 @@ async fn create_rsa(env: &TestEnv, name: &str, spec: Value) -> anyhow::Result<()
 }
 
 /// A pod with an init container and two containers, annotated with `rsas` when given.
-fn pod_json(rsas: Option<&str>) -> Value {
+pub fn pod_json(rsas: Option<&str>) -> Value {
     let mut pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -197,7 +162,7 @@ async fn create_pod(env: &TestEnv, rsas: Option<&str>) -> kube::Result<Pod> {
 }
 
 /// The Secrets of the pod's Roster volumes, each with whether it is optional.
-fn roster_volumes(pod: &Pod) -> Vec<(String, bool)> {
+pub fn roster_volumes(pod: &Pod) -> Vec<(String, bool)> {
     pod.spec
         .iter()
         .flat_map(|s| s.volumes.iter().flatten())
@@ -210,7 +175,7 @@ fn roster_volumes(pod: &Pod) -> Vec<(String, bool)> {
 }
 
 /// Per container (init containers first), its read-only mount paths under the automount root.
-fn roster_mounts(pod: &Pod) -> Vec<(String, Vec<String>)> {
+pub fn roster_mounts(pod: &Pod) -> Vec<(String, Vec<String>)> {
     let spec = pod.spec.clone().unwrap_or_default();
     spec.init_containers
         .unwrap_or_default()
@@ -230,7 +195,7 @@ fn roster_mounts(pod: &Pod) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn expected_mounts(pairs: &[(&str, &str)]) -> Vec<(String, Vec<String>)> {
+pub fn expected_mounts(pairs: &[(&str, &str)]) -> Vec<(String, Vec<String>)> {
     let paths: Vec<String> = pairs
         .iter()
         .map(|(rsa, cluster)| format!("{}/{rsa}/{cluster}", names::AUTOMOUNT_ROOT))

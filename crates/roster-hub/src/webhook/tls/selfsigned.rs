@@ -1,11 +1,14 @@
 //! Self-generated certificates (no `--webhook-cert-dir`): a CA shared by every replica through
 //! the Secret `roster-hub-webhook-ca` in the hub's namespace, a serving certificate per replica
-//! signed by it, and the caBundle of the MutatingWebhookConfiguration kept in step.
+//! signed by it, and the MutatingWebhookConfiguration kept as `roster_api::webhook` builds it,
+//! with the caBundle in step: created when missing, put back when deleted or changed
+//! (`super::super::configuration` decides what counts as a change).
 //!
 //! Any replica may write the Secret (created if absent, else patched on condition of the
-//! resourceVersion it read, so two replicas racing cannot both win) and the caBundle (every replica computes the same one
-//! from the same Secret). The rules of when to rotate are `rotation`'s; this is the I/O around
-//! them, once per tick and whenever the webhook configuration changes.
+//! resourceVersion it read, so two replicas racing cannot both win) and the configuration
+//! (every replica computes the same one from the same Secret and flags, and applies it with
+//! server-side apply under one field manager). The rules of when to rotate are `rotation`'s;
+//! this is the I/O around them, once per tick and whenever the webhook configuration changes.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -24,7 +27,7 @@ use kube::{
     api::{ListParams, Patch, PatchParams, PostParams},
     runtime::{WatchStreamExt, watcher},
 };
-use roster_api::names;
+use roster_api::{names, webhook::Endpoint};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
@@ -33,7 +36,7 @@ use super::{
     issue::{self, Ca},
     rotation::{self, CaStep, Issued, Lifetimes, Slots, Validity},
 };
-use crate::{backoff::WatchBackoff, clock::Clock};
+use crate::{apply, backoff::WatchBackoff, clock::Clock, webhook::configuration};
 
 /// Name of the Secret holding the webhook CA.
 pub const CA_SECRET: &str = "roster-hub-webhook-ca";
@@ -78,8 +81,10 @@ pub fn namespace(configured: Option<&str>) -> String {
 pub struct Settings {
     /// Namespace of the CA Secret.
     pub namespace: String,
-    /// The MutatingWebhookConfiguration whose caBundle is kept.
+    /// The MutatingWebhookConfiguration kept (with its caBundle).
     pub configuration: String,
+    /// Where the configuration sends the API server.
+    pub endpoint: Endpoint,
     /// DNS names and IP addresses of serving certificates.
     pub names: Vec<String>,
     /// Lifetimes.
@@ -207,7 +212,41 @@ struct Rotator {
     current: Arc<CurrentCert>,
     clock: Arc<dyn Clock>,
     issued: Option<Issued<String>>,
-    configuration: Option<MutatingWebhookConfiguration>,
+    configuration: Observed,
+}
+
+/// The webhook configuration as the watch last saw it.
+#[derive(Debug, Clone, Default)]
+enum Observed {
+    /// Not listed yet (or the watch fails): nothing is known, so nothing is written.
+    #[default]
+    Unknown,
+    /// Listed and absent: deleted, or never created.
+    Absent,
+    /// What the API server holds.
+    Present(Box<MutatingWebhookConfiguration>),
+}
+
+impl Observed {
+    /// Follows one watch event; `listing` collects a relist until it is done.
+    fn follow(
+        &mut self,
+        event: watcher::Event<MutatingWebhookConfiguration>,
+        listing: &mut Option<Option<MutatingWebhookConfiguration>>,
+    ) {
+        match event {
+            watcher::Event::Init => *listing = Some(None),
+            watcher::Event::InitApply(c) => *listing = Some(Some(c)),
+            watcher::Event::InitDone => {
+                *self = match listing.take().flatten() {
+                    Some(c) => Self::Present(Box::new(c)),
+                    None => Self::Absent,
+                };
+            }
+            watcher::Event::Apply(c) => *self = Self::Present(Box::new(c)),
+            watcher::Event::Delete(_) => *self = Self::Absent,
+        }
+    }
 }
 
 /// What a round asks for next.
@@ -228,10 +267,11 @@ pub async fn run(
     let config =
         watcher::Config::default().fields(&format!("metadata.name={}", settings.configuration));
     let configurations: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    // Every event, deletions included (a deleted configuration is put back).
     let mut changes = watcher(configurations.clone(), config)
         .backoff(WatchBackoff::default())
-        .touched_objects()
         .boxed();
+    let mut listing = None;
     let tick = settings.lifetimes.tick();
     let mut rotator = Rotator {
         secrets: Api::namespaced(client.clone(), &settings.namespace),
@@ -241,7 +281,7 @@ pub async fn run(
         current,
         clock,
         issued: None,
-        configuration: None,
+        configuration: Observed::Unknown,
     };
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -250,14 +290,18 @@ pub async fn run(
         tokio::select! {
             _ = ticker.tick() => {}
             change = changes.next() => match change {
-                Some(Ok(c)) => {
+                Some(Ok(event)) => {
                     watch_failing = false;
-                    rotator.configuration = Some(c);
+                    rotator.configuration.follow(event, &mut listing);
+                    // A relist in progress: act once it is complete.
+                    if listing.is_some() {
+                        continue;
+                    }
                 }
                 Some(Err(e)) => {
                     if !watch_failing {
                         warn!(error = %e, configuration = %rotator.settings.configuration,
-                            "cannot watch the webhook configuration; its caBundle is not kept");
+                            "cannot watch the webhook configuration; it is not kept");
                     }
                     watch_failing = true;
                     continue;
@@ -317,7 +361,7 @@ impl Rotator {
             info!(not_after = %validity.not_after, names = ?self.settings.names,
                 "webhook serving certificate issued");
         }
-        self.sync_bundle(&set.bundle(now)).await?;
+        self.sync_configuration(&set.bundle(now)).await?;
         Ok(Next::Wait)
     }
 
@@ -396,51 +440,91 @@ impl Rotator {
         }
     }
 
-    /// Sets every webhook's caBundle of the configuration to `bundle` when one differs.
-    async fn sync_bundle(&mut self, bundle: &str) -> anyhow::Result<()> {
-        let Some(configuration) = &self.configuration else {
-            return Ok(());
+    /// Applies the whole configuration, trusting `bundle`, when it is missing or anything the
+    /// hub sets differs (the caBundle included); nothing while the watch has not listed it.
+    async fn sync_configuration(&mut self, bundle: &str) -> anyhow::Result<()> {
+        let desired = roster_api::webhook::configuration(
+            &self.settings.configuration,
+            &self.settings.endpoint,
+            &self.settings.namespace,
+            Some(bundle.as_bytes()),
+        );
+        let drift = match &self.configuration {
+            Observed::Unknown => return Ok(()),
+            Observed::Absent => vec!["the whole configuration (missing)".to_owned()],
+            Observed::Present(observed) => configuration::drift(&desired, observed),
         };
-        let stale: Vec<&str> = configuration
-            .webhooks
-            .iter()
-            .flatten()
-            .filter(|w| {
-                w.client_config.ca_bundle.as_ref().map(|b| b.0.as_slice())
-                    != Some(bundle.as_bytes())
-            })
-            .map(|w| w.name.as_str())
-            .collect();
-        if stale.is_empty() {
+        if drift.is_empty() {
             return Ok(());
         }
-        let encoded = ByteString(bundle.as_bytes().to_vec());
-        // A strategic merge patch merges webhooks by name: no index to race with.
-        let patch = json!({"webhooks": stale.iter().map(|name| json!({
-            "name": name,
-            "clientConfig": {"caBundle": encoded},
-        })).collect::<Vec<_>>()});
-        let patched = match self
-            .configurations
-            .patch(
-                &self.settings.configuration,
-                &PatchParams::default(),
-                &Patch::Strategic(patch),
-            )
-            .await
-        {
-            Ok(patched) => patched,
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                // Deleted since the watch saw it; the watch reports it if it comes back.
-                self.configuration = None;
-                return Ok(());
-            }
+        let object = apply::applied(&desired)?;
+        let applied = match self.apply(&object).await {
+            Ok(applied) if configuration::drift(&desired, &applied).is_empty() => applied,
+            // Someone else's field the apply cannot remove: beside the hub's, the object is
+            // invalid (a `url` and a `service`), or it stays and still differs.
+            Ok(applied) => self.replace_webhooks(&desired, &object, &applied).await?,
+            Err(kube::Error::Api(s)) if s.code == 422 => match &self.configuration {
+                Observed::Present(observed) => {
+                    let observed = observed.clone();
+                    self.replace_webhooks(&desired, &object, &observed).await?
+                }
+                _ => return Err(kube::Error::Api(s).into()),
+            },
             Err(e) => return Err(e.into()),
         };
-        info!(configuration = %self.settings.configuration, webhooks = ?stale,
-            "webhook caBundle updated");
-        self.configuration = Some(patched);
+        let name = &self.settings.configuration;
+        if configuration::only_ca_bundle(&drift) {
+            info!(configuration = %name, "webhook caBundle updated");
+        } else {
+            info!(configuration = %name, endpoint = %self.settings.endpoint, ?drift,
+                "webhook configuration put back");
+        }
+        // Not expected after a replacement; said rather than applied again on every tick in
+        // silence.
+        let left = configuration::drift(&desired, &applied);
+        if !left.is_empty() {
+            warn!(configuration = %name, drift = ?left,
+                "the webhook configuration still differs after the hub applied it; delete it \
+                 and the hub creates it anew");
+        }
+        self.configuration = Observed::Present(Box::new(applied));
         Ok(())
+    }
+
+    /// Applies `object` (the desired configuration, as [`apply::applied`] makes it) with
+    /// server-side apply, which creates it when missing.
+    async fn apply(
+        &self,
+        object: &serde_json::Value,
+    ) -> kube::Result<MutatingWebhookConfiguration> {
+        self.configurations
+            .patch(
+                &self.settings.configuration,
+                &apply::params(),
+                &Patch::Apply(object),
+            )
+            .await
+    }
+
+    /// Replaces the hub's webhooks in `current` whole with those of `desired` (dropping fields
+    /// others own inside them), then applies `object` (`desired`) so the hub owns them again.
+    async fn replace_webhooks(
+        &self,
+        desired: &MutatingWebhookConfiguration,
+        object: &serde_json::Value,
+        current: &MutatingWebhookConfiguration,
+    ) -> anyhow::Result<MutatingWebhookConfiguration> {
+        let patch = configuration::replacement(desired, current)?;
+        self.configurations
+            .patch(
+                &self.settings.configuration,
+                &apply::update_params(),
+                &Patch::Json::<()>(patch),
+            )
+            .await?;
+        info!(configuration = %self.settings.configuration,
+            "webhook configuration: the hub's webhooks replaced whole (fields of others clashed)");
+        Ok(self.apply(object).await?)
     }
 }
 
@@ -508,6 +592,42 @@ mod tests {
         assert!(set.current.is_none());
         let lifetimes = Lifetimes::new(Duration::from_secs(300));
         assert_eq!(set.settle(at(0), &lifetimes).unwrap(), [CaStep::Create]);
+    }
+
+    #[test]
+    fn the_watch_tells_a_missing_configuration_from_one_not_listed_yet() {
+        use watcher::Event;
+        let named = |name: &str| MutatingWebhookConfiguration {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..MutatingWebhookConfiguration::default()
+        };
+        let (mut observed, mut listing) = (Observed::default(), None);
+        assert!(matches!(observed, Observed::Unknown));
+        observed.follow(Event::Init, &mut listing);
+        assert!(
+            matches!(observed, Observed::Unknown),
+            "until the list is done"
+        );
+        observed.follow(Event::InitDone, &mut listing);
+        assert!(matches!(observed, Observed::Absent));
+        observed.follow(Event::Apply(named("a")), &mut listing);
+        assert!(
+            matches!(&observed, Observed::Present(c) if c.metadata.name.as_deref() == Some("a"))
+        );
+        observed.follow(Event::Delete(named("a")), &mut listing);
+        assert!(matches!(observed, Observed::Absent));
+        // A relist keeps the last state until it is complete.
+        observed.follow(Event::Init, &mut listing);
+        observed.follow(Event::InitApply(named("b")), &mut listing);
+        assert!(matches!(observed, Observed::Absent));
+        observed.follow(Event::InitDone, &mut listing);
+        assert!(
+            matches!(&observed, Observed::Present(c) if c.metadata.name.as_deref() == Some("b"))
+        );
+        assert!(listing.is_none());
     }
 
     #[test]
