@@ -32,7 +32,38 @@ pub struct Cli {
     pub leader_election: LeaderElectionOptions,
 
     #[command(flatten)]
+    pub pod: PodOptions,
+
+    #[command(flatten)]
     pub log: LogOptions,
+}
+
+impl Cli {
+    /// The hub's own namespace (leader Lease, webhook CA): --leader-election-namespace, else
+    /// this pod's, else roster-system.
+    pub fn hub_namespace(&self) -> String {
+        [
+            self.leader_election.leader_election_namespace.as_deref(),
+            self.pod.pod_namespace.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|n| !n.is_empty())
+        .unwrap_or(roster_api::names::AGENT_NAMESPACE)
+        .to_owned()
+    }
+}
+
+/// Where this replica runs, from the Downward API (the Deployment sets both).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PodOptions {
+    /// This pod's name: the replica's identity in the leader Lease and in its Events.
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+
+    /// This pod's namespace: the hub's own namespace unless --leader-election-namespace says.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub pod_namespace: Option<String>,
 }
 
 /// The pod automount webhook.
@@ -136,7 +167,8 @@ pub struct LeaderElectionOptions {
           action = clap::ArgAction::Set)]
     pub leader_elect: bool,
 
-    /// Namespace of the leader Lease (default: this pod's namespace, else roster-system).
+    /// Namespace of the leader Lease and the webhook CA Secret (default: --pod-namespace, else
+    /// roster-system).
     #[arg(long, env = "ROSTER_LEADER_ELECTION_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
 
@@ -148,7 +180,7 @@ pub struct LeaderElectionOptions {
     )]
     pub leader_election_lease: String,
 
-    /// This replica's identity in the Lease (default: POD_NAME, else hostname and process id).
+    /// This replica's identity in the Lease (default: --pod-name, else hostname and process id).
     #[arg(long, env = "ROSTER_IDENTITY")]
     pub identity: Option<String>,
 
@@ -166,6 +198,22 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_hub_namespace_is_the_flag_then_the_pods_then_roster_system() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(["roster-hub"].iter().chain(args)).expect("parses");
+        assert_eq!(parse(&[]).hub_namespace(), "roster-system");
+        assert_eq!(parse(&["--pod-namespace=ops"]).hub_namespace(), "ops");
+        assert_eq!(
+            parse(&["--pod-namespace=ops", "--leader-election-namespace=lead"]).hub_namespace(),
+            "lead"
+        );
+        assert_eq!(
+            parse(&["--pod-namespace="]).hub_namespace(),
+            "roster-system"
+        );
     }
 
     #[test]

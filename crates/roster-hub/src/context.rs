@@ -22,6 +22,8 @@ use crate::{
 pub struct Settings {
     /// Namespace the ClusterProfiles are published in.
     pub inventory_namespace: String,
+    /// The `reportingInstance` of this replica's Events: its pod's name, when known.
+    pub instance: Option<String>,
 }
 
 /// The stores the member controller reads besides MemberClusters.
@@ -106,7 +108,7 @@ impl Context {
         profiles: Arc<profiles::Profiles>,
     ) -> Self {
         Self {
-            recorder: crate::events::recorder(&client),
+            recorder: crate::events::recorder(&client, settings.instance.as_deref()),
             client,
             settings,
             clock,

@@ -34,14 +34,14 @@ impl std::fmt::Debug for Recorder {
     }
 }
 
-/// The hub's Event recorder; the instance is the pod's name when known.
-pub fn recorder(client: &Client) -> Recorder {
+/// The hub's Event recorder; `instance` (the `reportingInstance`) is the pod's name when known.
+pub fn recorder(client: &Client, instance: Option<&str>) -> Recorder {
     Recorder {
         client: client.clone(),
-        instance: std::env::var("POD_NAME")
-            .ok()
+        instance: instance
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| REPORTER.to_owned()),
+            .unwrap_or(REPORTER)
+            .to_owned(),
     }
 }
 

@@ -243,12 +243,10 @@ where
     }
 }
 
-/// This replica's identity: POD_NAME, else the host name and process id.
-pub fn default_identity() -> String {
-    if let Ok(pod) = std::env::var("POD_NAME")
-        && !pod.is_empty()
-    {
-        return pod;
+/// This replica's identity: its pod's name, else the host name and process id.
+pub fn default_identity(pod_name: Option<&str>) -> String {
+    if let Some(pod) = pod_name.filter(|p| !p.is_empty()) {
+        return pod.to_owned();
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())

@@ -67,6 +67,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     tracing::info!(inventory_namespace = %cli.inventory_namespace, "roster-hub started");
     let settings = context::Settings {
         inventory_namespace: cli.inventory_namespace.clone(),
+        instance: cli.pod.pod_name.clone(),
     };
     // One MemberCluster watch for the process: the webhook reads it on every replica, the
     // controllers while this replica leads.
@@ -75,7 +76,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let webhook = webhook::start(
         client.clone(),
         &cli.webhook,
-        cli.leader_election.leader_election_namespace.as_deref(),
+        cli.hub_namespace(),
         clock.clone(),
         metrics.clone(),
         members.clone(),
@@ -93,6 +94,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 members.clone(),
             );
             let (member_caches, access_caches) = (member_caches.clone(), access_caches.clone());
+            let instance = settings.instance.clone();
             async move {
                 tokio::join!(
                     member::run(
@@ -101,13 +103,13 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                         members.clone(),
                         member_caches
                     ),
-                    access::run(client, clock, metrics, members, access_caches),
+                    access::run(client, clock, metrics, members, access_caches, instance),
                 );
             }
         }
     };
     let election = if elect {
-        let election = election_settings(&cli.leader_election);
+        let election = election_settings(&cli);
         ensure_namespace(&client, &election.namespace).await?;
         Some(election)
     } else {
@@ -137,25 +139,15 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The hub's own namespace: the flag, else this pod's, else roster-system.
-pub fn hub_namespace(flag: Option<&str>) -> String {
-    flag.map(str::to_owned)
-        .or_else(|| {
-            std::env::var("POD_NAMESPACE")
-                .ok()
-                .filter(|n| !n.is_empty())
-        })
-        .unwrap_or_else(|| names::AGENT_NAMESPACE.to_owned())
-}
-
-fn election_settings(options: &cli::LeaderElectionOptions) -> leader::Settings {
+fn election_settings(cli: &cli::Cli) -> leader::Settings {
+    let options = &cli.leader_election;
     leader::Settings {
-        namespace: hub_namespace(options.leader_election_namespace.as_deref()),
+        namespace: cli.hub_namespace(),
         name: options.leader_election_lease.clone(),
         identity: options
             .identity
             .clone()
-            .unwrap_or_else(leader::default_identity),
+            .unwrap_or_else(|| leader::default_identity(cli.pod.pod_name.as_deref())),
         duration: std::time::Duration::from_secs(options.lease_duration),
     }
 }

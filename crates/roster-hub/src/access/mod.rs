@@ -84,6 +84,7 @@ impl Context {
         metrics: Arc<Metrics>,
         stores: Stores,
         members_ready: impl Future<Output = bool> + Send + 'static,
+        instance: Option<&str>,
     ) -> Self {
         let (tx, ready) = tokio::sync::watch::channel(false);
         let waiting = stores.clone();
@@ -94,7 +95,7 @@ impl Context {
             let _ = tx.send(true);
         });
         Self {
-            recorder: crate::events::recorder(&client),
+            recorder: crate::events::recorder(&client, instance),
             client,
             clock,
             metrics,
@@ -302,6 +303,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     members: SharedCache<MemberCluster>,
     ready: Condition,
+    instance: Option<String>,
 ) {
     let managed = format!("{}={}", names::LABEL_MANAGED_BY, names::MANAGED_BY);
     let (grants, grant_events) = watch::cached(
@@ -323,6 +325,7 @@ pub async fn run(
             secrets,
         },
         members.ready(),
+        instance.as_deref(),
     ));
     tokio::spawn({
         let ctx = ctx.clone();

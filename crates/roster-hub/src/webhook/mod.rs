@@ -48,7 +48,7 @@ use tls::{CurrentCert, files, rotation::Lifetimes, selfsigned};
 pub async fn start(
     client: Client,
     options: &WebhookOptions,
-    ca_namespace: Option<&str>,
+    ca_namespace: String,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     members: SharedCache<MemberCluster>,
@@ -70,7 +70,7 @@ pub async fn start(
         }
         None => {
             let settings = selfsigned::Settings {
-                namespace: selfsigned::namespace(ca_namespace),
+                namespace: ca_namespace,
                 configuration: options.webhook_configuration.clone(),
                 endpoint: options.endpoint(),
                 names: options.webhook_dns_names.clone(),

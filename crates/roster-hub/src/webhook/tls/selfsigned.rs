@@ -66,16 +66,6 @@ pub mod keys {
     ];
 }
 
-/// Where the CA Secret lives: `--leader-election-namespace`, else this pod's namespace
-/// (POD_NAMESPACE), else roster-system.
-pub fn namespace(configured: Option<&str>) -> String {
-    configured
-        .map(str::to_owned)
-        .or_else(|| std::env::var("POD_NAMESPACE").ok())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "roster-system".to_owned())
-}
-
 /// What the self-generated certificates need to know.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -628,14 +618,5 @@ mod tests {
             matches!(&observed, Observed::Present(c) if c.metadata.name.as_deref() == Some("b"))
         );
         assert!(listing.is_none());
-    }
-
-    #[test]
-    fn the_namespace_defaults_to_the_pods_then_roster_system() {
-        assert_eq!(namespace(Some("mine")), "mine");
-        // POD_NAMESPACE is not set under cargo test.
-        if std::env::var_os("POD_NAMESPACE").is_none() {
-            assert_eq!(namespace(None), "roster-system");
-        }
     }
 }
