@@ -30,6 +30,22 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Assemble OCI image archives of roster-hub, roster-agent, roster-credential and the pause
+    /// image from built binaries, for `ctr images import` (no registry, no container engine).
+    Images {
+        /// Folder of the built Roster binaries.
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        /// The static pause binary (`make pause`).
+        #[arg(long, default_value = ".bin/node/pause")]
+        pause: PathBuf,
+        /// The images' tag.
+        #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+        tag: String,
+        /// Folder receiving the archives.
+        #[arg(long, default_value = ".bin/images")]
+        out: PathBuf,
+    },
     /// Write deploy/agent/ from the manifest `kubectl roster join` writes, or with --check fail
     /// if it differs.
     Deploy {
@@ -46,6 +62,18 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Crds { dir, check } => generate(&dir, &xtask::crd_files()?, check),
         Command::Deploy { dir, check } => generate(&dir, &xtask::deploy::agent_files()?, check),
+        Command::Images {
+            bin_dir,
+            pause,
+            tag,
+            out,
+        } => {
+            for archive in xtask::images::write_all(&bin_dir, &pause, &tag, &out)? {
+                let size = std::fs::metadata(&archive)?.len();
+                println!("wrote {} ({} MiB)", archive.display(), size >> 20);
+            }
+            Ok(())
+        }
         Command::Dev { dir } => {
             roster_runtime::install_crypto_provider();
             let dir = std::path::absolute(&dir)?;
