@@ -1,8 +1,9 @@
 //! The cgroup a node's pods live under, created in every cgroup v1 hierarchy of the machine.
 //!
 //! Only folders are made and removed below the hierarchies' roots: nothing is mounted,
-//! remounted or written above them. The name carries the test process's id, so a later run
-//! removes what a crashed one left ([`sweep`]).
+//! remounted or written above them. A run that crashes or is killed cannot remove them itself:
+//! a small guard process ([`guard`]) outlives it by a few seconds to do so, and the name
+//! carries the test process's id, so a later run removes whatever is still left ([`sweep`]).
 
 use std::{
     io,
@@ -82,6 +83,33 @@ pub fn remove(name: &str, timeout: Duration) -> anyhow::Result<()> {
     }
 }
 
+/// The guard's script: wait for `owner` to end, then remove the cgroup root `name` (processes in
+/// it may take a moment to die), giving up after 30 s.
+pub fn guard_script(owner: u32, name: &str) -> String {
+    format!(
+        "while kill -0 {owner} 2>/dev/null; do sleep 1; done\n\
+         for i in $(seq 30); do\n\
+         \x20 find {CGROUP_FS}/*/{name} -depth -type d -exec rmdir {{}} + 2>/dev/null\n\
+         \x20 ls -d {CGROUP_FS}/*/{name} >/dev/null 2>&1 || exit 0\n\
+         \x20 sleep 1\n\
+         done"
+    )
+}
+
+/// Starts the guard of the cgroup root `name`: a shell that is not tied to this process's life
+/// (no parent-death signal), waits for it to end and removes the root. It ends within seconds
+/// of the test run, whether the run stopped the node itself or crashed.
+pub fn guard(name: &str) -> anyhow::Result<()> {
+    std::process::Command::new("sh")
+        .args(["-c", &guard_script(std::process::id(), name)])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting the cgroup guard")?;
+    Ok(())
+}
+
 /// Removes the cgroup roots of test processes that are gone (a crashed or killed run).
 pub fn sweep() -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(Path::new(CGROUP_FS).join("memory")) else {
@@ -129,5 +157,16 @@ mod tests {
         assert_eq!(owner(&n), Some(4242));
         assert_eq!(owner("kubepods"), None);
         assert_eq!(owner("roster-node-x-hub"), None);
+    }
+
+    #[test]
+    fn the_guard_waits_for_its_owner_then_removes_bottom_up() {
+        let script = guard_script(7, "roster-node-7-hub");
+        assert!(script.starts_with("while kill -0 7 2>/dev/null; do sleep 1; done\n"));
+        assert!(
+            script.contains(
+                "find /sys/fs/cgroup/*/roster-node-7-hub -depth -type d -exec rmdir {} +"
+            )
+        );
     }
 }

@@ -59,6 +59,17 @@ pub struct Timings {
     pub node_ready: Duration,
 }
 
+/// Memory of one process of a node.
+#[derive(Clone, Debug)]
+pub struct ProcessMemory {
+    /// The component (`kubelet`, `containerd`, ...).
+    pub command: String,
+    /// Resident set size, bytes (pages shared with other processes counted in full).
+    pub rss: u64,
+    /// Proportional set size, bytes (shared pages split between their users).
+    pub pss: u64,
+}
+
 /// A running node cluster. Use [`NodeCluster::stop`]; dropping it stops it too.
 #[derive(Debug)]
 pub struct NodeCluster {
@@ -103,6 +114,7 @@ impl NodeCluster {
         let cgroup = cgroup::name(std::process::id(), name);
         write_files(&files, name, &node_name, &plan, &pki, &cgroup)?;
         cgroup::create(&cgroup)?;
+        cgroup::guard(&cgroup)?;
         let mut cluster = Self {
             name: name.to_owned(),
             node_name,
@@ -351,15 +363,21 @@ impl NodeCluster {
         &self.timings
     }
 
-    /// Resident memory of each of the node's own processes (not its containers'), by command.
-    pub fn rss_by_command(&self) -> Vec<(String, u64)> {
+    /// Memory of each of the node's own processes (not its containers').
+    pub fn process_memory(&self) -> Vec<ProcessMemory> {
         let Some(holder) = &self.holder else {
             return Vec::new();
         };
         holder
             .node_pids()
             .into_iter()
-            .filter_map(|pid| Some((command_name(pid)?, rss_bytes(pid)?)))
+            .filter_map(|pid| {
+                Some(ProcessMemory {
+                    command: command_name(pid)?,
+                    rss: status_kib(&format!("/proc/{pid}/status"), "VmRSS:")? * 1024,
+                    pss: status_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:")? * 1024,
+                })
+            })
             .collect()
     }
 
@@ -426,17 +444,17 @@ fn command_name(pid: u32) -> Option<String> {
     })
 }
 
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: u64 = status
+/// A `<field> <n> kB` value of a `/proc` file.
+fn status_kib(path: &str, field: &str) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .trim_end_matches("kB")
         .trim()
         .parse()
-        .ok()?;
-    Some(kib * 1024)
+        .ok()
 }
 
 /// Writes the PKI, kubeconfigs and configuration files of a node cluster.
