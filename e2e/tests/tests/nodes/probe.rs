@@ -87,6 +87,7 @@ pub async fn reaches(from: &NodeCluster, to: &NodeCluster) -> anyhow::Result<()>
         },
     }))?;
     let pods: Api<Pod> = Api::namespaced(client, "default");
+    let created = std::time::Instant::now();
     pods.create(&PostParams::default(), &pod).await?;
     let what = format!("{name} on {} finished", from.name());
     let phase = roster_testenv::wait::until(&what, Duration::from_secs(120), || {
@@ -105,10 +106,11 @@ pub async fn reaches(from: &NodeCluster, to: &NodeCluster) -> anyhow::Result<()>
         "{name}: {logs}"
     );
     eprintln!(
-        "a pod on {} reached {} at {}",
+        "a pod on {} reached {} at {} (pod created to Succeeded: {:?})",
         from.name(),
         to.name(),
-        to.fleet_server()
+        to.fleet_server(),
+        created.elapsed()
     );
     Ok(())
 }
