@@ -7,11 +7,7 @@
 //! components hard-code, and private copies over the global sysctls the kubelet rewrites; all
 //! of those mounts live in the node's mount namespace and vanish with it.
 
-use std::{
-    ffi::OsString,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{ffi::OsString, path::Path, time::Duration};
 
 use anyhow::Context;
 
@@ -180,14 +176,6 @@ fn first_child(pid: u32) -> Option<u32> {
         .ok()
 }
 
-/// A host folder of this node that its holder binds over `path`.
-pub fn private_dir(root: &Path, path: &str) -> Option<PathBuf> {
-    PRIVATE_PATHS
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, dir)| root.join(dir))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,14 +204,5 @@ mod tests {
             args,
             ["nsenter", "-t", "42", "-m", "-n", "-p", "--", "/b/x", "a"]
         );
-    }
-
-    #[test]
-    fn private_dirs_are_under_the_node_root() {
-        assert_eq!(
-            private_dir(Path::new("/r"), "/var/lib"),
-            Some(PathBuf::from("/r/var-lib"))
-        );
-        assert_eq!(private_dir(Path::new("/r"), "/etc"), None);
     }
 }
