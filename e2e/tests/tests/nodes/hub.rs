@@ -1,5 +1,6 @@
 //! `kubectl apply -k deploy/hub` on a real node: two roster-hub pods Running and Ready, one
-//! leader; then pods reach the other cluster's API server across the fabric.
+//! leader, the pod webhook answering through its Service; then pods reach the other cluster's
+//! API server across the fabric.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use roster_testenv::binary;
 
-use super::{probe, support};
+use super::{probe, support, webhook};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
@@ -53,6 +54,7 @@ async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
         "the leader {leader} is one of the pods {names:?}"
     );
     support::print_memory(&fleet);
+    webhook::refuses_an_invalid_annotation(hub).await?;
 
     // Across clusters: a pod on the member reaches the hub's API server, and one on the hub
     // reaches the member's.
