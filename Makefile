@@ -39,8 +39,9 @@ CONTAINERD_TAGS := urfave_cli_no_docs no_btrfs no_devmapper no_zfs osusergo netg
 SHIM_TAGS := urfave_cli_no_docs no_grpc
 PAUSE := $(NODE_BIN)/pause
 PAUSE_SRC := $(wildcard e2e/pause/*.go) e2e/pause/go.mod
+# iproute2 (ip) wires the nodes' network; util-linux (unshare, nsenter) is essential in Debian.
 NODE_PACKAGES := runc=1.1.5+ds1-1+deb12u1 containernetworking-plugins=1.1.1+ds1-3+b5 \
-	iptables=1.8.9-2 conntrack=1:1.4.7-1+b2
+	iptables=1.8.9-2 conntrack=1:1.4.7-1+b2 iproute2=6.1.0-3
 
 # Container images (`make images`): built by docker or podman, whichever is on PATH.
 IMAGES := roster-hub roster-agent roster-credential
@@ -105,7 +106,7 @@ $(PAUSE): $(PAUSE_SRC)
 	@mkdir -p $(NODE_BIN)
 	cd e2e/pause && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(PAUSE) .
 
-node-deps: ## Install the pinned Debian packages a node needs (runc, CNI plugins, iptables, conntrack).
+node-deps: ## Install the pinned Debian packages a node needs (runc, CNI plugins, iptables, conntrack, iproute2).
 	@missing=""; for p in $(NODE_PACKAGES); do \
 		name=$${p%%=*}; want=$${p#*=}; \
 		have=$$(dpkg-query -W -f='$${Version}' "$$name" 2>/dev/null || true); \
