@@ -12,9 +12,11 @@ pub mod cluster;
 pub mod components;
 pub mod config;
 pub mod fabric;
+pub mod files;
 pub mod fleet;
 pub mod forward;
 pub mod holder;
+pub mod memory;
 pub mod plan;
 
 pub use cluster::{Binaries, NodeCluster};

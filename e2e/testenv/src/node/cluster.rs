@@ -13,13 +13,14 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ServiceAccount};
 use kube::{Api, config::Kubeconfig};
 
+pub use super::memory::ProcessMemory;
 use super::{
     cgroup, components,
-    components::Files,
-    config,
     fabric::Fabric,
+    files::{self, Files},
     forward::Forwarder,
     holder::Holder,
+    memory,
     plan::{self, NodePlan},
 };
 use crate::{
@@ -57,17 +58,6 @@ pub struct Timings {
     pub apiserver_ready: Duration,
     /// From launch to the Node being `Ready`.
     pub node_ready: Duration,
-}
-
-/// Memory of one process of a node.
-#[derive(Clone, Debug)]
-pub struct ProcessMemory {
-    /// The component (`kubelet`, `containerd`, ...).
-    pub command: String,
-    /// Resident set size, bytes (pages shared with other processes counted in full).
-    pub rss: u64,
-    /// Proportional set size, bytes (shared pages split between their users).
-    pub pss: u64,
 }
 
 /// A running node cluster. Use [`NodeCluster::stop`]; dropping it stops it too.
@@ -112,7 +102,7 @@ impl NodeCluster {
             ],
         )?;
         let cgroup = cgroup::name(std::process::id(), name);
-        write_files(&files, name, &node_name, &plan, &pki, &cgroup)?;
+        files::write_all(&files, name, &node_name, &plan, &pki, &cgroup)?;
         cgroup::create(&cgroup)?;
         cgroup::guard(&cgroup)?;
         let mut cluster = Self {
@@ -371,13 +361,7 @@ impl NodeCluster {
         holder
             .node_pids()
             .into_iter()
-            .filter_map(|pid| {
-                Some(ProcessMemory {
-                    command: command_name(pid)?,
-                    rss: status_kib(&format!("/proc/{pid}/status"), "VmRSS:")? * 1024,
-                    pss: status_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:")? * 1024,
-                })
-            })
+            .filter_map(memory::of_process)
             .collect()
     }
 
@@ -425,100 +409,4 @@ pub fn is_ready(node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-fn command_name(pid: u32) -> Option<String> {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    // The multi-call binary's component is its first argument.
-    let base = Path::new(args.first()?)
-        .file_name()?
-        .to_string_lossy()
-        .into_owned();
-    Some(match (base.as_str(), args.get(1)) {
-        ("controlplane", Some(component)) => component.clone(),
-        _ => base,
-    })
-}
-
-/// A `<field> <n> kB` value of a `/proc` file.
-fn status_kib(path: &str, field: &str) -> Option<u64> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(field))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Writes the PKI, kubeconfigs and configuration files of a node cluster.
-fn write_files(
-    files: &Files,
-    cluster: &str,
-    node: &str,
-    plan: &NodePlan,
-    pki: &Pki,
-    cgroup: &str,
-) -> anyhow::Result<()> {
-    let write = |name: &str, content: &str| -> anyhow::Result<()> {
-        let path = files.file(name);
-        std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))
-    };
-    write("ca.crt", &pki.ca_pem)?;
-    write("apiserver.crt", &pki.serving.cert_pem)?;
-    write("apiserver.key", &pki.serving.key_pem)?;
-    write("sa.key", &pki.service_account_key_pem)?;
-    write("sa.pub", &pki.service_account_public_pem)?;
-    let kubelet_client =
-        pki.client_cert("kube-apiserver-kubelet-client", Some("system:masters"))?;
-    write("apiserver-kubelet-client.crt", &kubelet_client.cert_pem)?;
-    write("apiserver-kubelet-client.key", &kubelet_client.key_pem)?;
-    // Components inside the node reach the API server on the node's loopback.
-    let inside = format!("https://127.0.0.1:{}", plan::APISERVER_PORT);
-    let identities = [
-        (
-            "controller-manager",
-            "system:kube-controller-manager".to_owned(),
-            None,
-        ),
-        ("scheduler", "system:kube-scheduler".to_owned(), None),
-        (
-            "kubelet",
-            format!("system:node:{node}"),
-            Some("system:nodes"),
-        ),
-        ("kube-proxy", "system:kube-proxy".to_owned(), None),
-    ];
-    for (who, user, group) in identities {
-        let cert = pki.client_cert(&user, group)?;
-        let config = kubeconfig::client_cert_kubeconfig(cluster, &inside, &pki.ca_pem, &cert);
-        write(&format!("{who}.kubeconfig"), &kubeconfig::to_yaml(&config)?)?;
-    }
-    std::fs::create_dir_all(files.cni_conf_dir())?;
-    std::fs::write(
-        files.cni_conf_dir().join("10-roster.conflist"),
-        config::cni(plan),
-    )?;
-    write(
-        "containerd.toml",
-        &config::containerd(&files.cni_conf_dir()),
-    )?;
-    write(
-        "kubelet.json",
-        &config::kubelet(&config::KubeletInputs {
-            plan,
-            cgroup_root: &format!("/{cgroup}"),
-            client_ca_file: &files.file("ca.crt"),
-        }),
-    )?;
-    write(
-        "kube-proxy.json",
-        &config::kube_proxy(plan, node, &files.kubeconfig("kube-proxy")),
-    )
 }

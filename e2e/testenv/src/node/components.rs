@@ -1,56 +1,11 @@
 //! Command lines of a node cluster's components, as pure functions of its files and plan.
 
-use std::{
-    ffi::OsString,
-    path::{Path, PathBuf},
+use std::{ffi::OsString, path::Path};
+
+use super::{
+    files::Files,
+    plan::{APISERVER_PORT, NodePlan, SERVICE_CIDR},
 };
-
-use super::plan::{APISERVER_PORT, NodePlan, SERVICE_CIDR};
-
-/// The files of one node cluster, all under its folder.
-#[derive(Clone, Debug)]
-pub struct Files {
-    dir: PathBuf,
-}
-
-impl Files {
-    /// The files under `dir`.
-    pub fn new(dir: &Path) -> Self {
-        Self {
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// The cluster's folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// A file in the cluster's folder.
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// The kubeconfig of component `who` (used inside the node).
-    pub fn kubeconfig(&self, who: &str) -> PathBuf {
-        self.dir.join(format!("{who}.kubeconfig"))
-    }
-
-    /// The folder the node's holder binds over the host paths (see `holder::PRIVATE_PATHS`).
-    pub fn root(&self) -> PathBuf {
-        self.dir.join("root")
-    }
-
-    /// The CNI configuration folder.
-    pub fn cni_conf_dir(&self) -> PathBuf {
-        self.dir.join("cni")
-    }
-
-    /// containerd's socket, as seen from the host (through the node's private `/run`).
-    pub fn containerd_socket(&self) -> PathBuf {
-        self.root().join("run/containerd/containerd.sock")
-    }
-}
 
 fn os(list: Vec<String>) -> Vec<OsString> {
     list.into_iter().map(OsString::from).collect()
