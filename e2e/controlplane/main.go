@@ -1,10 +1,13 @@
 // Command controlplane runs the upstream Kubernetes control-plane components that Roster's
-// tests and `make dev` start on loopback. It is one multi-call binary so the large shared
+// tests and `make dev` start on loopback, and the node components of the real-node test bed. It is one multi-call binary so the large shared
 // dependency graph is compiled and linked once:
 //
 //	controlplane etcd [etcd flags]
 //	controlplane kube-apiserver [kube-apiserver flags]
 //	controlplane kube-controller-manager [kube-controller-manager flags]
+//	controlplane kube-scheduler [kube-scheduler flags]
+//	controlplane kubelet [kubelet flags]
+//	controlplane kube-proxy [kube-proxy flags]
 //	controlplane kubectl [kubectl arguments]
 //	controlplane exec PROGRAM [arguments]   (runs PROGRAM, dying with this one's parent)
 //
@@ -12,6 +15,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,6 +31,9 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 // dieWithParentEnv, when set, makes the process die with the thread that started it, so a test
@@ -67,6 +74,18 @@ func main() {
 		cmd := controllermanager.NewControllerManagerCommand()
 		cmd.SetArgs(rest)
 		os.Exit(cli.Run(cmd))
+	case "kube-scheduler":
+		cmd := scheduler.NewSchedulerCommand()
+		cmd.SetArgs(rest)
+		os.Exit(cli.Run(cmd))
+	case "kubelet":
+		cmd := kubelet.NewKubeletCommand(context.Background())
+		cmd.SetArgs(rest)
+		os.Exit(cli.Run(cmd))
+	case "kube-proxy":
+		cmd := proxy.NewProxyCommand()
+		cmd.SetArgs(rest)
+		os.Exit(cli.Run(cmd))
 	case "kubectl":
 		cmd := kubectl.NewDefaultKubectlCommand()
 		cmd.SetArgs(rest)
@@ -91,6 +110,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: controlplane etcd|kube-apiserver|kube-controller-manager|kubectl|exec [arguments]")
+	fmt.Fprintln(os.Stderr, "usage: controlplane etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl|exec [arguments]")
 	os.Exit(2)
 }

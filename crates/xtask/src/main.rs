@@ -30,6 +30,22 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Assemble OCI image archives of roster-hub, roster-agent, roster-credential and the pause
+    /// image from built binaries, for `ctr images import` (no registry, no container engine).
+    Images {
+        /// Folder of the built Roster binaries.
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        /// The static pause binary (`make pause`).
+        #[arg(long, default_value = ".bin/node/pause")]
+        pause: PathBuf,
+        /// The images' tag.
+        #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+        tag: String,
+        /// Folder receiving the archives.
+        #[arg(long, default_value = ".bin/images")]
+        out: PathBuf,
+    },
     /// Write deploy/agent/ from the manifest `kubectl roster join` writes and
     /// deploy/hub/webhook.yaml from roster-hub's webhook configuration, or with --check fail if
     /// they differ.
@@ -51,6 +67,18 @@ fn main() -> anyhow::Result<()> {
             // generated one.
             generate(&dir.join("agent"), &xtask::deploy::agent_files()?, check)?;
             generate_some(&dir.join("hub"), &xtask::deploy::hub_files()?, check)
+        }
+        Command::Images {
+            bin_dir,
+            pause,
+            tag,
+            out,
+        } => {
+            for archive in xtask::images::write_all(&bin_dir, &pause, &tag, &out)? {
+                let size = std::fs::metadata(&archive)?.len();
+                println!("wrote {} ({} MiB)", archive.display(), size >> 20);
+            }
+            Ok(())
         }
         Command::Dev { dir } => {
             roster_runtime::install_crypto_provider();

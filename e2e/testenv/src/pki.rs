@@ -36,6 +36,12 @@ impl Pki {
     /// Generates a CA, a serving certificate for loopback and the in-cluster service names,
     /// and a service-account signing key.
     pub fn generate(cluster: &str) -> anyhow::Result<Self> {
+        Self::generate_for(cluster, &[])
+    }
+
+    /// Like [`Pki::generate`], with the serving certificate also valid for `ips` (a node's
+    /// address, the `kubernetes` Service's ClusterIP).
+    pub fn generate_for(cluster: &str, ips: &[IpAddr]) -> anyhow::Result<Self> {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params
@@ -61,6 +67,9 @@ impl Pki {
         serving
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        serving
+            .subject_alt_names
+            .extend(ips.iter().copied().map(SanType::IpAddress));
         serving
             .distinguished_name
             .push(DnType::CommonName, "kube-apiserver");

@@ -1,0 +1,94 @@
+//! A loopback TCP forwarder into a node's network namespace.
+//!
+//! The API servers listen inside their nodes' namespaces; tests and people's `kubectl` run in
+//! the host's. The forwarder listens on `127.0.0.1:<free port>` in the host namespace and, for
+//! each connection, opens the upstream socket from a thread that has entered the node's network
+//! namespace (a socket belongs to the namespace it was created in). No address of the node is
+//! ever routed in the host namespace.
+
+use std::{
+    fs::File,
+    io,
+    net::{Shutdown, SocketAddr, TcpListener, TcpStream},
+    os::fd::AsFd,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use anyhow::Context;
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+
+/// How long connecting upstream may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running forwarder; stops accepting when dropped.
+#[derive(Debug)]
+pub struct Forwarder {
+    local: SocketAddr,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Forwarder {
+    /// Forwards `127.0.0.1:<free port>` to `target` inside the network namespace of `pid`.
+    pub fn start(name: &str, pid: u32, target: SocketAddr) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding the forwarder")?;
+        let local = listener.local_addr()?;
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop = stopped.clone();
+        thread::Builder::new()
+            .name(format!("forward-{name}"))
+            .spawn(move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(client) = client else { continue };
+                    let _ = thread::Builder::new()
+                        .name("forward-conn".into())
+                        .spawn(move || {
+                            if let Err(e) = serve(client, pid, target) {
+                                tracing::debug!(error = %e, "forwarded connection ended");
+                            }
+                        });
+                }
+            })?;
+        Ok(Self { local, stopped })
+    }
+
+    /// The loopback address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Wakes the accepting thread so it sees the flag and ends.
+        let _ = TcpStream::connect_timeout(&self.local, Duration::from_secs(1));
+    }
+}
+
+/// Connects to `target` from inside the network namespace of `pid`, then copies both ways.
+fn serve(client: TcpStream, pid: u32, target: SocketAddr) -> io::Result<()> {
+    let netns = File::open(format!("/proc/{pid}/ns/net"))?;
+    // Only this thread moves; the sockets it opens stay in the node's namespace.
+    move_into_link_name_space(netns.as_fd(), Some(LinkNameSpaceType::Network))?;
+    let upstream = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT)?;
+    let (mut client_read, mut client_write) = (client.try_clone()?, client);
+    let (mut upstream_read, mut upstream_write) = (upstream.try_clone()?, upstream);
+    let back = thread::Builder::new()
+        .name("forward-back".into())
+        .spawn(move || {
+            let _ = io::copy(&mut upstream_read, &mut client_write);
+            let _ = client_write.shutdown(Shutdown::Write);
+        })?;
+    let _ = io::copy(&mut client_read, &mut upstream_write);
+    let _ = upstream_write.shutdown(Shutdown::Write);
+    let _ = back.join();
+    Ok(())
+}
