@@ -27,13 +27,10 @@ use std::{
 use anyhow::Context;
 use k8s_openapi::api::{
     admissionregistration::v1::MutatingWebhookConfiguration,
-    core::v1::{Namespace, Pod, ServiceAccount},
+    core::v1::{Pod, ServiceAccount},
 };
-use kube::{
-    Api, Client,
-    api::{ObjectMeta, PostParams},
-};
-use roster_api::{MemberCluster, RemoteServiceAccount, names};
+use kube::{Api, Client, api::PostParams};
+use roster_api::names;
 use roster_testenv::{
     Fleet,
     process::{Process, Spec},
@@ -180,37 +177,8 @@ fn spawn_hub(program: &Path, args: &[String], log: &Path) -> anyhow::Result<Proc
 /// The namespace, members, account and webhook configuration; returns once a probe pod was
 /// mutated through the API server.
 async fn configure(admin: &Client) -> anyhow::Result<()> {
+    roster_testenv::workload::automount(admin, NAMESPACE, &MEMBERS, RSA).await?;
     let pp = PostParams::default();
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(admin.clone())
-        .create(&pp, &namespace)
-        .await?;
-    for member in MEMBERS {
-        let member: MemberCluster = serde_json::from_value(json!({
-            "apiVersion": "roster.dev/v1alpha1",
-            "kind": "MemberCluster",
-            "metadata": {"name": member},
-            "spec": {"displayName": member},
-        }))?;
-        Api::<MemberCluster>::all(admin.clone())
-            .create(&pp, &member)
-            .await?;
-    }
-    let rsa: RemoteServiceAccount = serde_json::from_value(json!({
-        "apiVersion": "roster.dev/v1alpha1",
-        "kind": "RemoteServiceAccount",
-        "metadata": {"name": RSA, "namespace": NAMESPACE},
-        "spec": {"clusters": {"names": MEMBERS}},
-    }))?;
-    Api::<RemoteServiceAccount>::namespaced(admin.clone(), NAMESPACE)
-        .create(&pp, &rsa)
-        .await?;
 
     // roster-hub creates the configuration and fills its caBundle.
     let configurations: Api<MutatingWebhookConfiguration> = Api::all(admin.clone());

@@ -21,6 +21,7 @@ pub mod process;
 pub mod roster;
 pub mod upstream;
 pub mod wait;
+pub mod workload;
 
 pub use cluster::Cluster;
 pub use env::{MEMBERS, TestEnv, shared_fleet};

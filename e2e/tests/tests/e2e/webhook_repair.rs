@@ -12,16 +12,13 @@ use std::{
 
 use k8s_openapi::api::{
     admissionregistration::v1::{MutatingWebhookConfiguration, ServiceReference},
-    core::v1::{Namespace, Pod},
+    core::v1::Pod,
 };
 use kube::{
     Api, Client,
-    api::{ObjectMeta, Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams, PostParams},
 };
-use roster_api::{
-    MemberCluster, RemoteServiceAccount,
-    webhook::{CONFIGURATION, MATCH_CONDITION, WEBHOOK},
-};
+use roster_api::webhook::{CONFIGURATION, MATCH_CONDITION, WEBHOOK};
 use roster_testenv::{Fleet, crds, deploy, kubeconfig, ports, process, roster, wait};
 use serde_json::json;
 
@@ -60,37 +57,7 @@ fn hook(
 /// The namespace, two MemberClusters (no agents: named clusters are mounted anyway) and an
 /// account naming both.
 async fn workload(admin: &Client) -> anyhow::Result<()> {
-    let pp = PostParams::default();
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(admin.clone())
-        .create(&pp, &namespace)
-        .await?;
-    for member in MEMBERS {
-        let member: MemberCluster = serde_json::from_value(json!({
-            "apiVersion": "roster.dev/v1alpha1",
-            "kind": "MemberCluster",
-            "metadata": {"name": member},
-            "spec": {"displayName": member},
-        }))?;
-        Api::<MemberCluster>::all(admin.clone())
-            .create(&pp, &member)
-            .await?;
-    }
-    let rsa: RemoteServiceAccount = serde_json::from_value(json!({
-        "apiVersion": "roster.dev/v1alpha1",
-        "kind": "RemoteServiceAccount",
-        "metadata": {"name": RSA, "namespace": NAMESPACE},
-        "spec": {"clusters": {"names": MEMBERS}},
-    }))?;
-    Api::<RemoteServiceAccount>::namespaced(admin.clone(), NAMESPACE)
-        .create(&pp, &rsa)
-        .await?;
+    roster_testenv::workload::automount(admin, NAMESPACE, &MEMBERS, RSA).await?;
     let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
         Api::namespaced(admin.clone(), NAMESPACE);
     wait::until("the default service account", TIMEOUT, || async {

@@ -1,0 +1,52 @@
+//! Objects the webhook tests and the admission bench both start from.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api, Client,
+    api::{ObjectMeta, PostParams},
+};
+use roster_api::{MemberCluster, RemoteServiceAccount};
+use serde_json::json;
+
+/// Creates the namespace `namespace`, a MemberCluster per name in `members` (no agents: the
+/// webhook mounts named clusters all the same) and the RemoteServiceAccount `rsa` in
+/// `namespace` naming them all.
+pub async fn automount(
+    admin: &Client,
+    namespace: &str,
+    members: &[&str],
+    rsa: &str,
+) -> anyhow::Result<()> {
+    let pp = PostParams::default();
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(admin.clone())
+        .create(&pp, &ns)
+        .await?;
+    for member in members {
+        let member: MemberCluster = serde_json::from_value(json!({
+            "apiVersion": "roster.dev/v1alpha1",
+            "kind": "MemberCluster",
+            "metadata": {"name": member},
+            "spec": {"displayName": member},
+        }))?;
+        Api::<MemberCluster>::all(admin.clone())
+            .create(&pp, &member)
+            .await?;
+    }
+    let rsa: RemoteServiceAccount = serde_json::from_value(json!({
+        "apiVersion": "roster.dev/v1alpha1",
+        "kind": "RemoteServiceAccount",
+        "metadata": {"name": rsa, "namespace": namespace},
+        "spec": {"clusters": {"names": members}},
+    }))?;
+    Api::<RemoteServiceAccount>::namespaced(admin.clone(), namespace)
+        .create(&pp, &rsa)
+        .await?;
+    Ok(())
+}
