@@ -433,7 +433,8 @@ fn print_banner(
             forwarder.local_addr()
         ),
         Err(e) => println!(
-            "  roster-hub: no loopback forwarder to the leader's admin port ({e}); use\n  \
+            "  roster-hub: no loopback forwarder to the leader's admin port ({e}); through the \
+             API server instead (any replica; the leader's has the member series):\n  \
              {kubectl} {hub} get --raw /api/v1/namespaces/{SYSTEM_NAMESPACE}/services/roster-hub:metrics/proxy/metrics"
         ),
     }

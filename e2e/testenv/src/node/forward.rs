@@ -116,3 +116,40 @@ fn serve(client: TcpStream, pid: u32, target: SocketAddr) -> io::Result<()> {
     let _ = back.join();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// Entering a network namespace needs CAP_SYS_ADMIN, as real nodes do; the test enters
+    /// its own.
+    #[test]
+    fn follows_its_target_and_refuses_without_one() -> anyhow::Result<()> {
+        let upstream = TcpListener::bind("127.0.0.1:0")?;
+        let target: Target = Arc::new(RwLock::new(Some(upstream.local_addr()?)));
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let forwarder = Forwarder::start_at("test", any, std::process::id(), target.clone())?;
+        assert!(forwarder.local_addr().port() != 0);
+
+        let mut client = TcpStream::connect(forwarder.local_addr())?;
+        client.write_all(b"ping")?;
+        let (mut served, _) = upstream.accept()?;
+        let mut got = [0u8; 4];
+        served.read_exact(&mut got)?;
+        assert_eq!(&got, b"ping");
+        served.write_all(b"pong")?;
+        client.read_exact(&mut got)?;
+        assert_eq!(&got, b"pong");
+
+        *target.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut refused = TcpStream::connect(forwarder.local_addr())?;
+        refused.set_read_timeout(Some(Duration::from_secs(5)))?;
+        assert_eq!(refused.read(&mut got)?, 0, "closed without a target");
+
+        let outside = SocketAddr::from(([10, 0, 0, 1], 0));
+        assert!(Forwarder::start_at("test", outside, std::process::id(), target).is_err());
+        Ok(())
+    }
+}
