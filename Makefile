@@ -56,7 +56,7 @@ IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 CONTAINER_ENGINE ?= $(shell for e in docker podman; do \
 	command -v $$e >/dev/null && $$e info >/dev/null 2>&1 && { command -v $$e; break; }; done)
 
-.PHONY: build test unit e2e crds crds-check lint fmt dev bench controlplane interop clean help images \
+.PHONY: build test unit e2e crds crds-check lint fmt dev dev-local bench controlplane interop clean help images \
 	node node-deps containerd pause node-images
 
 help: ## Show the targets.
@@ -154,9 +154,15 @@ test: lint crds-check controlplane interop node ## Everything a change must pass
 	$(CARGO) build --locked --workspace --bins
 	$(CARGO) test --locked --workspace --all-targets
 
-dev: controlplane ## A hub and two members on this machine, with roster-hub and agents, in the foreground.
-	$(CARGO) build --locked -q --bins
-	$(CARGO) run --locked -q -p xtask -- dev
+# The images are assembled by `xtask dev` from the debug binaries this builds (tagged with the
+# workspace version, the names deploy/hub and `kubectl roster join` use), while the nodes start.
+dev: node ## A hub and two members with real nodes, Roster installed as users do (deploy/hub, kubectl roster join), in the foreground.
+	$(CARGO) build --locked -q --workspace --bins
+	$(CARGO) run --locked -q -p xtask -- dev $(DEV_ARGS)
+
+dev-local: controlplane ## Fast iteration: a hub and two members without nodes, roster-hub and agents as local processes, in the foreground.
+	$(CARGO) build --locked -q --workspace --bins
+	$(CARGO) run --locked -q -p xtask -- dev-local
 
 images: ## Build the container images with docker or podman; without one, assemble OCI archives (node-images).
 	@if [ -z "$(CONTAINER_ENGINE)" ]; then \

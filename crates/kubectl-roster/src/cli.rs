@@ -120,6 +120,13 @@ pub struct JoinArgs {
     )]
     pub agent_image: String,
 
+    /// Member API server URL the agent reports (its `--api-server-url`), when consumers reach
+    /// the member by another address than the agent's in-cluster one [default: the agent
+    /// reports its in-cluster address]. Unlike --api-server-url, the MemberCluster keeps no
+    /// override.
+    #[arg(long, env = "ROSTER_AGENT_API_SERVER_URL", value_name = "URL")]
+    pub agent_api_server_url: Option<String>,
+
     /// Hub API server URL written into the bootstrap kubeconfig, when the member reaches the
     /// hub by another name than this kubeconfig does [default: the kubeconfig's server].
     #[arg(long, env = "ROSTER_HUB_SERVER", value_name = "URL")]

@@ -54,6 +54,7 @@ pub async fn run(hub_opts: &HubOptions, args: JoinArgs) -> anyhow::Result<()> {
             member: name,
             image: &args.agent_image,
             bootstrap_kubeconfig: &bootstrap,
+            api_server_url: args.agent_api_server_url.as_deref(),
         }
         .render()?,
     };

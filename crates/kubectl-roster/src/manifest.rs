@@ -58,6 +58,9 @@ pub struct AgentInstall<'a> {
     pub image: &'a str,
     /// The bootstrap kubeconfig (YAML), secret: it carries the bootstrap token.
     pub bootstrap_kubeconfig: &'a str,
+    /// The member API server URL the agent reports (its `--api-server-url`), when consumers
+    /// reach the member by another address than the agent's in-cluster one.
+    pub api_server_url: Option<&'a str>,
 }
 
 /// One object of the manifest.
@@ -225,10 +228,14 @@ impl AgentInstall<'_> {
             "--admin-address",
             &format!("0.0.0.0:{ADMIN_PORT}"),
         ];
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        if let Some(url) = self.api_server_url {
+            args.extend(["--api-server-url".to_owned(), url.to_owned()]);
+        }
         Container {
             name: AGENT.into(),
             image: Some(self.image.into()),
-            args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
+            args: Some(args),
             ports: Some(vec![ContainerPort {
                 name: Some(ADMIN_PORT_NAME.into()),
                 container_port: ADMIN_PORT,
@@ -353,6 +360,7 @@ mod tests {
         member: "m1",
         image: "example.com/roster-agent:1",
         bootstrap_kubeconfig: "apiVersion: v1\nkind: Config\nusers:\n- name: x\n",
+        api_server_url: None,
     };
 
     fn docs() -> Vec<Value> {
@@ -398,6 +406,35 @@ mod tests {
             secret["stringData"]["kubeconfig"],
             INSTALL.bootstrap_kubeconfig
         );
+    }
+
+    #[test]
+    fn the_reported_api_server_url_is_an_agent_flag_only_when_given() {
+        let install = AgentInstall {
+            api_server_url: Some("https://10.200.0.12:6443"),
+            ..INSTALL
+        };
+        let args = docs_args(&docs_of(&install));
+        assert_eq!(
+            args[args.len() - 2..],
+            [
+                Value::from("--api-server-url"),
+                Value::from("https://10.200.0.12:6443")
+            ]
+        );
+        let default = docs_args(&docs_of(&INSTALL));
+        assert!(!default.iter().any(|a| a == "--api-server-url"));
+    }
+
+    fn docs_of(install: &AgentInstall<'_>) -> Vec<Value> {
+        serde_saphyr::from_multiple(&install.render().expect("renders")).expect("parses")
+    }
+
+    fn docs_args(docs: &[Value]) -> Vec<Value> {
+        docs[5]["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .expect("args")
+            .clone()
     }
 
     #[test]

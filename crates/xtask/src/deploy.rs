@@ -92,6 +92,7 @@ pub fn agent_files() -> anyhow::Result<Vec<(String, String)>> {
         member: "",
         image: &image,
         bootstrap_kubeconfig: "",
+        api_server_url: None,
     };
     let mut docs = Vec::new();
     for object in install.objects() {

@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod dev;
+pub mod dev_local;
 pub mod images;
 
 use std::path::Path;

@@ -15,8 +15,20 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Start a hub and two members on this machine and stay in the foreground.
+    /// Start a hub and two members with real nodes, install Roster as users do (images,
+    /// `kubectl apply -k deploy/hub`, `kubectl roster join` manifests) and stay in the
+    /// foreground.
     Dev {
+        /// Directory for kubeconfigs, manifests, logs and data.
+        #[arg(long, default_value = ".dev")]
+        dir: PathBuf,
+        /// Stop everything and exit once the members are Joined and healthy.
+        #[arg(long)]
+        check_and_exit: bool,
+    },
+    /// Start a hub and two members without nodes, roster-hub and the agents as local
+    /// processes (the fast-iteration loop), and stay in the foreground.
+    DevLocal {
         /// Directory for kubeconfigs, logs and data.
         #[arg(long, default_value = ".dev")]
         dir: PathBuf,
@@ -80,10 +92,18 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Dev { dir } => {
+        Command::Dev {
+            dir,
+            check_and_exit,
+        } => {
             roster_runtime::install_crypto_provider();
             let dir = std::path::absolute(&dir)?;
-            tokio::runtime::Runtime::new()?.block_on(xtask::dev::run(&dir))
+            tokio::runtime::Runtime::new()?.block_on(xtask::dev::run(&dir, check_and_exit))
+        }
+        Command::DevLocal { dir } => {
+            roster_runtime::install_crypto_provider();
+            let dir = std::path::absolute(&dir)?;
+            tokio::runtime::Runtime::new()?.block_on(xtask::dev_local::run(&dir))
         }
     }
 }

@@ -27,6 +27,7 @@ fn the_agent_rbac_is_the_join_manifests() {
         member: "m",
         image: "i",
         bootstrap_kubeconfig: "",
+        api_server_url: None,
     }
     .render()
     .unwrap();

@@ -18,7 +18,7 @@ use super::{
     cgroup, components,
     fabric::Fabric,
     files::{self, Files},
-    forward::Forwarder,
+    forward::{Forwarder, Target},
     holder::Holder,
     memory,
     plan::{self, NodePlan},
@@ -346,6 +346,13 @@ impl NodeCluster {
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
         let config = kubeconfig::to_config(self.admin.clone()).await?;
         Ok(kube::Client::try_from(config)?)
+    }
+
+    /// Forwards `local` on the host's loopback to `target` inside the node's network
+    /// namespace (a pod IP, a ClusterIP), for as long as the returned forwarder lives.
+    pub fn forward(&self, local: SocketAddr, target: Target) -> anyhow::Result<Forwarder> {
+        let holder = self.holder.as_ref().context("the node's holder is gone")?;
+        Forwarder::start_at(&self.name, local, holder.pid(), target)
     }
 
     /// Start-up times.

@@ -12,7 +12,7 @@ use std::{
     net::{Shutdown, SocketAddr, TcpListener, TcpStream},
     os::fd::AsFd,
     sync::{
-        Arc,
+        Arc, RwLock,
         atomic::{AtomicBool, Ordering},
     },
     thread,
@@ -25,6 +25,10 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 /// How long connecting upstream may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where a forwarder connects, changeable while it runs (for example the current leader
+/// pod's address); `None` refuses connections.
+pub type Target = Arc<RwLock<Option<SocketAddr>>>;
+
 /// A running forwarder; stops accepting when dropped.
 #[derive(Debug)]
 pub struct Forwarder {
@@ -35,7 +39,24 @@ pub struct Forwarder {
 impl Forwarder {
     /// Forwards `127.0.0.1:<free port>` to `target` inside the network namespace of `pid`.
     pub fn start(name: &str, pid: u32, target: SocketAddr) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding the forwarder")?;
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::start_at(name, local, pid, Arc::new(RwLock::new(Some(target))))
+    }
+
+    /// Forwards `local` (a loopback address; port 0 picks a free one) to whatever `target`
+    /// holds when a connection arrives, inside the network namespace of `pid`.
+    pub fn start_at(
+        name: &str,
+        local: SocketAddr,
+        pid: u32,
+        target: Target,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            local.ip().is_loopback(),
+            "a forwarder listens on loopback only, not {local}"
+        );
+        let listener = TcpListener::bind(local)
+            .with_context(|| format!("binding the forwarder to {local}"))?;
         let local = listener.local_addr()?;
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
@@ -47,10 +68,13 @@ impl Forwarder {
                         break;
                     }
                     let Ok(client) = client else { continue };
+                    let current = *target.read().unwrap_or_else(|e| e.into_inner());
+                    // No target yet: the connection is closed at once.
+                    let Some(current) = current else { continue };
                     let _ = thread::Builder::new()
                         .name("forward-conn".into())
                         .spawn(move || {
-                            if let Err(e) = serve(client, pid, target) {
+                            if let Err(e) = serve(client, pid, current) {
                                 tracing::debug!(error = %e, "forwarded connection ended");
                             }
                         });
@@ -91,4 +115,41 @@ fn serve(client: TcpStream, pid: u32, target: SocketAddr) -> io::Result<()> {
     let _ = upstream_write.shutdown(Shutdown::Write);
     let _ = back.join();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// Entering a network namespace needs CAP_SYS_ADMIN, as real nodes do; the test enters
+    /// its own.
+    #[test]
+    fn follows_its_target_and_refuses_without_one() -> anyhow::Result<()> {
+        let upstream = TcpListener::bind("127.0.0.1:0")?;
+        let target: Target = Arc::new(RwLock::new(Some(upstream.local_addr()?)));
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let forwarder = Forwarder::start_at("test", any, std::process::id(), target.clone())?;
+        assert!(forwarder.local_addr().port() != 0);
+
+        let mut client = TcpStream::connect(forwarder.local_addr())?;
+        client.write_all(b"ping")?;
+        let (mut served, _) = upstream.accept()?;
+        let mut got = [0u8; 4];
+        served.read_exact(&mut got)?;
+        assert_eq!(&got, b"ping");
+        served.write_all(b"pong")?;
+        client.read_exact(&mut got)?;
+        assert_eq!(&got, b"pong");
+
+        *target.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut refused = TcpStream::connect(forwarder.local_addr())?;
+        refused.set_read_timeout(Some(Duration::from_secs(5)))?;
+        assert_eq!(refused.read(&mut got)?, 0, "closed without a target");
+
+        let outside = SocketAddr::from(([10, 0, 0, 1], 0));
+        assert!(Forwarder::start_at("test", outside, std::process::id(), target).is_err());
+        Ok(())
+    }
 }
