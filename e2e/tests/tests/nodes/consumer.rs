@@ -84,9 +84,11 @@ fn kubeconfig(profile: &ClusterProfile) -> anyhow::Result<String> {
 /// member's namespaces through the profile with roster-credential.
 pub async fn reaches_the_member(hub: &NodeCluster, member: &str, dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    hub.import(&consumer_image(dir)?)?;
+    let image = consumer_image(dir)?;
+    hub.import(&image)?;
     eprintln!(
-        "consumer image assembled and imported in {:?}",
+        "consumer image (roster-credential and kubectl, {} MiB) assembled and imported in {:?}",
+        std::fs::metadata(&image)?.len() >> 20,
         started.elapsed()
     );
     let client = hub.client().await?;

@@ -59,7 +59,8 @@ pub async fn start_fleet(dir: &Path) -> anyhow::Result<NodeFleet> {
     let hub = fleet.cluster(HUB).context("no hub")?;
     hub.import(&hub_image)?;
     eprintln!(
-        "roster-hub image assembled and imported in {:?}",
+        "roster-hub image ({} MiB) assembled and imported in {:?}",
+        std::fs::metadata(&hub_image)?.len() >> 20,
         imported.elapsed()
     );
     for cluster in &fleet.clusters {
