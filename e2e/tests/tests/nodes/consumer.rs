@@ -13,7 +13,10 @@ use anyhow::Context;
 use base64::Engine;
 use cluster_inventory::v1alpha1::ClusterProfile;
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::{Api, api::LogParams};
+use kube::{
+    Api,
+    api::{LogParams, PostParams},
+};
 use roster_api::names;
 use roster_testenv::{binary, image::roster as images, node::NodeCluster, wait};
 use serde_json::json;
@@ -158,25 +161,77 @@ pub async fn reaches_the_member(hub: &NodeCluster, member: &str, dir: &Path) -> 
     let created = Instant::now();
     support::kubectl(hub, &["apply", "-f", &file.display().to_string()])?;
     let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
-    let phase = wait::until("the consumer pod finished", TIMEOUT, || {
+    lists_the_member_namespaces(&pods, pod_name, member).await?;
+    eprintln!(
+        "a consumer pod on the hub listed {member}'s namespaces through its ClusterProfile with roster-credential (pod created to Succeeded: {:?})",
+        created.elapsed()
+    );
+
+    // The same through the pod webhook: an annotated pod gets the RSA's folder mounted, and
+    // its container reads the kubeconfig there.
+    let automounted = "automounted";
+    let mounted = format!("/var/run/secrets/roster.dev/{RSA}/{member}/kubeconfig");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {
+            "name": automounted,
+            "annotations": {"roster.dev/remote-service-accounts": RSA},
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": false,
+            "containers": [{
+                "name": "consumer",
+                "image": CONSUMER_IMAGE,
+                "imagePullPolicy": "Never",
+                "args": [format!("--kubeconfig={mounted}"), "get", "namespaces", "-o", "name"],
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+        },
+    }))?;
+    let created = Instant::now();
+    let admitted = pods.create(&PostParams::default(), &pod).await?;
+    let mounts: Vec<String> = admitted
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter())
+        .flat_map(|c| c.volume_mounts.iter().flatten())
+        .map(|m| m.mount_path.clone())
+        .collect();
+    assert!(
+        mounts.iter().any(|m| format!("{m}/kubeconfig") == mounted),
+        "the webhook mounted the RSA's folder: {mounts:?}"
+    );
+    lists_the_member_namespaces(&pods, automounted, member).await?;
+    eprintln!(
+        "an annotated pod on the hub was admitted with {RSA}'s credentials mounted and listed {member}'s namespaces with the mounted kubeconfig (pod created to Succeeded: {:?})",
+        created.elapsed()
+    );
+    Ok(())
+}
+
+/// Waits for pod `name` to finish and checks it listed `member`'s namespaces.
+async fn lists_the_member_namespaces(
+    pods: &Api<Pod>,
+    name: &str,
+    member: &str,
+) -> anyhow::Result<()> {
+    let phase = wait::until(&format!("pod {name} finished"), TIMEOUT, || {
         let pods = pods.clone();
         async move {
-            let pod = pods.get(pod_name).await?;
+            let pod = pods.get(name).await?;
             let phase = pod.status.and_then(|s| s.phase).unwrap_or_default();
             Ok(matches!(phase.as_str(), "Succeeded" | "Failed").then_some(phase))
         }
     })
     .await?;
-    let logs = pods.logs(pod_name, &LogParams::default()).await?;
-    assert_eq!(phase, "Succeeded", "the consumer pod: {logs}");
+    let logs = pods.logs(name, &LogParams::default()).await?;
+    assert_eq!(phase, "Succeeded", "pod {name}: {logs}");
     assert!(
         logs.lines()
             .any(|l| l.trim() == format!("namespace/{}", names::AGENT_NAMESPACE)),
-        "the consumer listed {member}'s namespaces: {logs}"
-    );
-    eprintln!(
-        "a consumer pod on the hub listed {member}'s namespaces through its ClusterProfile with roster-credential (pod created to Succeeded: {:?})",
-        created.elapsed()
+        "pod {name} listed {member}'s namespaces: {logs}"
     );
     Ok(())
 }
