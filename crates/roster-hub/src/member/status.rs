@@ -39,14 +39,21 @@ pub fn desired(
     report: Option<&MemberReportSpec>,
     conditions: Vec<Condition>,
 ) -> MemberClusterStatus {
-    let api_server = member.spec.api_server.clone().or_else(|| {
-        report
+    // An override without a CA keeps the reported one, as the profile's access provider does:
+    // consumers' token Secrets (`ca.crt`) are built from this.
+    let reported_ca = || report.and_then(|r| r.api_server.ca_data.clone());
+    let api_server = match &member.spec.api_server {
+        Some(over) => Some(ApiServer {
+            server: over.server.clone(),
+            ca_data: over.ca_data.clone().or_else(reported_ca),
+        }),
+        None => report
             .filter(|r| !r.api_server.server.is_empty())
             .map(|r| ApiServer {
                 server: r.api_server.server.clone(),
                 ca_data: r.api_server.ca_data.clone(),
-            })
-    });
+            }),
+    };
     MemberClusterStatus {
         conditions,
         cluster_id: report
@@ -75,6 +82,40 @@ mod tests {
         let c = properties_published(&["big (2000 characters)".into()]);
         assert_eq!((c.status, c.reason), ("False", reasons::VALUE_TOO_LONG));
         assert!(c.message.contains("big (2000 characters)"));
+    }
+
+    #[test]
+    fn an_override_without_a_ca_keeps_the_reported_ca() {
+        use k8s_openapi::ByteString;
+        use roster_api::{MemberClusterSpec, member_report::ReportedApiServer};
+        let m = MemberCluster::new(
+            "m",
+            MemberClusterSpec {
+                api_server: Some(ApiServer {
+                    server: "https://10.0.0.1:6443".into(),
+                    ca_data: None,
+                }),
+                ..Default::default()
+            },
+        );
+        let report = MemberReportSpec {
+            api_server: ReportedApiServer {
+                server: "https://10.96.0.1:443".into(),
+                ca_data: Some(ByteString(b"reported CA".to_vec())),
+            },
+            ..Default::default()
+        };
+        let s = desired(&m, Some(&report), vec![]);
+        assert_eq!(
+            s.api_server,
+            Some(ApiServer {
+                server: "https://10.0.0.1:6443".into(),
+                ca_data: Some(ByteString(b"reported CA".to_vec())),
+            })
+        );
+        // Without a report, the override alone.
+        let s = desired(&m, None, vec![]);
+        assert_eq!(s.api_server.and_then(|a| a.ca_data), None);
     }
 
     #[test]

@@ -381,6 +381,30 @@ impl NodeCluster {
         std::fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
+    /// Memory one pod uses (`memory.usage_in_bytes` of its cgroup `pod<uid>` under the node's
+    /// cgroup root, whatever its QoS class), if it runs.
+    pub fn pod_memory_bytes(&self, uid: &str) -> Option<u64> {
+        let want = format!("pod{uid}");
+        let root = PathBuf::from(format!("/sys/fs/cgroup/memory/{}", self.cgroup));
+        let mut folders = vec![(root, 0)];
+        while let Some((folder, depth)) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).ok()?.flatten() {
+                let path = entry.path();
+                if !path.is_dir() {
+                    continue;
+                }
+                if entry.file_name().to_string_lossy().replace('_', "-") == want {
+                    let usage = std::fs::read_to_string(path.join("memory.usage_in_bytes"));
+                    return usage.ok()?.trim().parse().ok();
+                }
+                if depth < 3 {
+                    folders.push((path, depth + 1));
+                }
+            }
+        }
+        None
+    }
+
     /// Stops every process of the node and removes its cgroups.
     pub fn stop(mut self) -> anyhow::Result<()> {
         self.stop_now();

@@ -1,6 +1,8 @@
 //! `kubectl apply -k deploy/hub` on a real node: two roster-hub pods Running and Ready, one
 //! leader, the pod webhook answering through its Service; then pods reach the other cluster's
-//! API server across the fabric.
+//! API server across the fabric. On the same node clusters, the journeys only pods show: a
+//! member joined from the join manifest with the agent as a pod, the agent pod replaced, leader
+//! failover, a consumer pod using roster-credential, and the uninstall order.
 
 use std::time::{Duration, Instant};
 
@@ -8,10 +10,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use roster_testenv::binary;
 
-use super::{probe, support, webhook};
+use super::{agent, consumer, failover, probe, support, uninstall, webhook};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
+    let test_started = Instant::now();
     let dir = support::run_dir()?;
     let fleet = support::start_fleet(&dir).await?;
     let hub = fleet.cluster(support::HUB).expect("hub");
@@ -61,7 +64,25 @@ async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
     probe::reaches(member, hub).await?;
     probe::reaches(hub, member).await?;
 
+    // The journeys only pods show, on the same node clusters.
+    let joined = agent::joins_from_the_manifest(hub, member, &dir).await?;
+    agent::survives_replacement(hub, member, &dir).await?;
+    failover::the_other_replica_takes_over(hub, member.name()).await?;
+    consumer::reaches_the_member(hub, member.name(), &dir).await?;
+    eprintln!(
+        "roster-hub pods' memory (cgroup): {}; roster-agent pod's: {}",
+        support::pods_memory(hub, "roster-system", "app.kubernetes.io/name=roster-hub")
+            .await?
+            .join(", "),
+        support::pods_memory(member, "roster-system", agent::AGENT_SELECTOR)
+            .await?
+            .join(", ")
+    );
+    support::print_memory(&fleet);
+    uninstall::leaves_nothing_behind(hub, member, &joined, &dir).await?;
+
     fleet.stop()?;
+    eprintln!("the real-node test took {:?}", test_started.elapsed());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

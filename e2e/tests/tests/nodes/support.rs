@@ -59,7 +59,8 @@ pub async fn start_fleet(dir: &Path) -> anyhow::Result<NodeFleet> {
     let hub = fleet.cluster(HUB).context("no hub")?;
     hub.import(&hub_image)?;
     eprintln!(
-        "roster-hub image assembled and imported in {:?}",
+        "roster-hub image ({} MiB) assembled and imported in {:?}",
+        std::fs::metadata(&hub_image)?.len() >> 20,
         imported.elapsed()
     );
     for cluster in &fleet.clusters {
@@ -152,4 +153,64 @@ pub fn print_memory(fleet: &NodeFleet) {
             cluster.pods_memory_bytes().unwrap_or(0) >> 20
         );
     }
+}
+
+/// Runs `kubectl roster` (the debug binary) against `hub`'s admin kubeconfig; fails with its
+/// stderr.
+pub fn kubectl_roster(hub: &NodeCluster, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(roster_testenv::roster::binary_path("kubectl-roster")?)
+        .arg(format!("--kubeconfig={}", hub.kubeconfig_path().display()))
+        .args(args)
+        .output()
+        .context("running kubectl-roster")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "kubectl roster {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Writes the archive of Roster's image `name` tagged `tag` into `dir` and imports it into
+/// `cluster`; returns the image reference and the archive's size in bytes.
+pub fn import_roster_image(
+    cluster: &NodeCluster,
+    dir: &Path,
+    name: &str,
+    tag: &str,
+) -> anyhow::Result<(String, u64)> {
+    std::fs::create_dir_all(dir)?;
+    let binary = roster_testenv::roster::binary_path(name)?;
+    let image = images::image(name, &binary, tag)?;
+    let out = dir.join(format!("{name}-{tag}.tar"));
+    images::write(&image, &out)?;
+    cluster.import(&out)?;
+    let size = std::fs::metadata(&out)?.len();
+    Ok((image.name, size))
+}
+
+/// The memory of the pods matching `selector` in `namespace`, as their cgroups report it:
+/// `name MiB` per pod.
+pub async fn pods_memory(
+    cluster: &NodeCluster,
+    namespace: &str,
+    selector: &str,
+) -> anyhow::Result<Vec<String>> {
+    let pods: Api<Pod> = Api::namespaced(cluster.client().await?, namespace);
+    let list = pods.list(&ListParams::default().labels(selector)).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|p| {
+            let uid = p.metadata.uid.as_deref()?;
+            let bytes = cluster.pod_memory_bytes(uid)?;
+            Some(format!(
+                "{} {:.1} MiB",
+                p.metadata.name.as_deref().unwrap_or_default(),
+                bytes as f64 / f64::from(1 << 20)
+            ))
+        })
+        .collect())
 }
