@@ -17,7 +17,6 @@ pub mod jwt;
 pub mod metrics;
 pub mod probe;
 pub mod report;
-pub mod simulate;
 pub mod timing;
 
 use std::{sync::Arc, time::Duration};

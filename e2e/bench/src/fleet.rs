@@ -1,5 +1,5 @@
 //! The `fleet` suite: a real hub API server and the release `roster-hub`, with N simulated
-//! members ([`roster_agent::simulate`]: the agent's own heartbeat and report code, many
+//! members ([`simulate`]: the agent's own heartbeat and report code, many
 //! members in this process, no member API server). One fleet grows through the sizes asked
 //! for (`--members`, default 100, 1000, 5000); at each size it measures
 //!
@@ -21,6 +21,7 @@ mod figures;
 mod observer;
 mod procfs;
 mod scrape;
+pub mod simulate;
 mod stage;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! From what one fleet size measured to the figures of the table. Pure.
 
-use roster_agent::simulate::Totals;
+use super::simulate::Totals;
 
 use super::scrape::Counters;
 use crate::{Figure, percentile};

@@ -12,7 +12,9 @@ use std::{
 };
 
 use kube::Client;
-use roster_agent::{heartbeat::Cadence, simulate};
+use roster_agent::heartbeat::Cadence;
+
+use super::simulate;
 use roster_testenv::{Fleet, crds, ports::free_port, process::Process, roster};
 use tokio::{sync::mpsc, task::JoinHandle};
 

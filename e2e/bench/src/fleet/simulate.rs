@@ -30,7 +30,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{
+use roster_agent::{
     heartbeat::{self, Cadence},
     probe::Probe,
     report::{
