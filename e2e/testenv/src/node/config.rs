@@ -122,12 +122,14 @@ pub fn kubelet(inputs: &KubeletInputs<'_>) -> String {
         // No resolver inside the node: queries would only time out.
         "resolvConf": "",
         // Test data on a shared disk: evict only when it is really full, never collect images
-        // (they are imported, not pullable).
+        // (they are imported, not pullable). Absolute sizes, not percentages: on a large disk
+        // that other work has nearly filled, 1% (2.5 GB of 252 GB) was reached with gigabytes
+        // still free, and the node refused every new pod (DiskPressure).
         "evictionHard": {
             "memory.available": "100Mi",
-            "nodefs.available": "1%",
+            "nodefs.available": "256Mi",
             "nodefs.inodesFree": "1%",
-            "imagefs.available": "1%",
+            "imagefs.available": "256Mi",
         },
         "imageGCHighThresholdPercent": 100,
         "serializeImagePulls": false,
