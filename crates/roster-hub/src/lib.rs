@@ -3,21 +3,18 @@
 pub mod access;
 pub mod apply;
 pub mod backoff;
-pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod conditions;
-pub mod context;
+pub mod controller;
 pub mod error;
 pub mod events;
 pub mod leader;
-pub mod listed;
 pub mod member;
 pub mod metrics;
-pub mod shared;
+pub mod shared_cache;
 pub mod watch;
 pub mod webhook;
-pub mod write_cache;
 
 use std::sync::Arc;
 
@@ -65,14 +62,16 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     let client = Client::try_from(config)?;
     ensure_namespace(&client, &cli.inventory_namespace).await?;
     tracing::info!(inventory_namespace = %cli.inventory_namespace, "roster-hub started");
-    let settings = context::Settings {
+    let settings = member::Settings {
         inventory_namespace: cli.inventory_namespace.clone(),
         instance: cli.pod.pod_name.clone(),
     };
     // One MemberCluster watch for the process: the webhook reads it on every replica, the
     // controllers while this replica leads.
-    let (members, member_watch) =
-        shared::SharedCache::start(Api::<MemberCluster>::all(client.clone()), watch::config());
+    let (members, member_watch) = shared_cache::SharedCache::start(
+        Api::<MemberCluster>::all(client.clone()),
+        watch::config(),
+    );
     let webhook = webhook::start(
         client.clone(),
         &cli.webhook,

@@ -4,283 +4,35 @@
 //! status, and revokes (deletes the grants, whose agents delete the service accounts) when a
 //! cluster leaves the selection or the RemoteServiceAccount is deleted.
 
+pub mod context;
 pub mod desired;
+pub mod plan;
+pub mod reconcile;
 pub mod status;
 pub mod targets;
 pub mod writes;
 
-use std::{sync::Arc, time::Duration};
+pub use context::{Context, Stores};
 
-use futures::StreamExt;
-use k8s_openapi::{api::core::v1::Secret, jiff::Timestamp};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, Client, ResourceExt,
-    runtime::{
-        Controller, WatchStreamExt,
-        controller::Action,
-        finalizer::{self, Event},
-        reflector::{ObjectRef, Store},
-    },
+    runtime::{Controller, WatchStreamExt, reflector::ObjectRef},
 };
 use roster_api::{
     MemberCluster, RemoteAccountGrant, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use tracing::{info, instrument, warn};
 
 use crate::{
-    backoff::WatchBackoff,
     clock::Clock,
-    error::Error,
     metrics::{Metrics, REMOTE_ACCESS_CONTROLLER},
-    shared::SharedCache,
+    shared_cache::SharedCache,
     watch,
 };
 use roster_runtime::admin::Condition;
-
-/// Without events, each RemoteServiceAccount is looked at again this often.
-const RESYNC: Duration = Duration::from_secs(300);
-
-/// What the remote access controller watches besides RemoteServiceAccounts.
-#[derive(Debug, Clone)]
-pub struct Stores {
-    /// MemberClusters: the hub's shared cache (see [`crate::shared`]).
-    pub members: Store<MemberCluster>,
-    /// Grants in every member namespace.
-    pub grants: Store<RemoteAccountGrant>,
-    /// Roster's Secrets: grant deliveries and consumer token Secrets.
-    pub secrets: Store<Secret>,
-}
-
-/// Shared state of the remote access controller.
-pub struct Context {
-    /// Client of the hub cluster.
-    pub client: Client,
-    /// Time source.
-    pub clock: Arc<dyn Clock>,
-    /// The hub's metrics.
-    pub metrics: Arc<Metrics>,
-    /// Watched objects.
-    pub stores: Stores,
-    /// Publishes Events on condition transitions.
-    pub recorder: crate::events::Recorder,
-    ready: tokio::sync::watch::Receiver<bool>,
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("access::Context").finish_non_exhaustive()
-    }
-}
-
-impl Context {
-    /// A context over `stores`, whose members are ready when `members_ready` resolves; one
-    /// task waits for the other stores' first lists (see
-    /// `crate::context::Context::caches_ready` for why only one). The shared member store has
-    /// other readers, so it is never waited on with `Store::wait_until_ready`.
-    pub fn new(
-        client: Client,
-        clock: Arc<dyn Clock>,
-        metrics: Arc<Metrics>,
-        stores: Stores,
-        members_ready: impl Future<Output = bool> + Send + 'static,
-        instance: Option<&str>,
-    ) -> Self {
-        let (tx, ready) = tokio::sync::watch::channel(false);
-        let waiting = stores.clone();
-        tokio::spawn(async move {
-            let _ = members_ready.await;
-            let _ = waiting.grants.wait_until_ready().await;
-            let _ = waiting.secrets.wait_until_ready().await;
-            let _ = tx.send(true);
-        });
-        Self {
-            recorder: crate::events::recorder(&client, instance),
-            client,
-            clock,
-            metrics,
-            stores,
-            ready,
-        }
-    }
-
-    async fn caches_ready(&self) {
-        let mut ready = self.ready.clone();
-        let _ = ready.wait_for(|r| *r).await;
-    }
-
-    fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
-        self.stores
-            .secrets
-            .get(&ObjectRef::new(name).within(namespace))
-    }
-
-    /// The grants serving the RemoteServiceAccount `namespace/name`.
-    fn grants_of(&self, namespace: &str, name: &str) -> Vec<Arc<RemoteAccountGrant>> {
-        self.stores
-            .grants
-            .state()
-            .into_iter()
-            .filter(|g| {
-                let owner = &g.spec.remote_service_account;
-                owner.namespace == namespace && owner.name == name
-            })
-            .collect()
-    }
-}
-
-/// Reconciles one RemoteServiceAccount.
-#[instrument(skip_all, fields(namespace = rsa.namespace().unwrap_or_default(), name = %rsa.name_any()))]
-pub async fn reconcile(rsa: Arc<RemoteServiceAccount>, ctx: Arc<Context>) -> Result<Action, Error> {
-    ctx.caches_ready().await;
-    let api: Api<RemoteServiceAccount> =
-        Api::namespaced(ctx.client.clone(), &rsa.namespace().unwrap_or_default());
-    finalizer::finalizer(
-        &api,
-        names::REMOTE_SERVICE_ACCOUNT_FINALIZER,
-        rsa,
-        |event| async {
-            match event {
-                Event::Apply(rsa) => provision(&rsa, &ctx).await,
-                Event::Cleanup(rsa) => revoke(&rsa, &ctx).await,
-            }
-        },
-    )
-    .await
-    .map_err(Error::from_finalizer)
-}
-
-async fn provision(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, Error> {
-    let namespace = rsa.namespace().unwrap_or_default();
-    let name = rsa.name_any();
-    let now = ctx.clock.now();
-    let members = ctx.stores.members.state();
-    let (targets, selection_error) = match targets::select(&rsa.spec.clusters, &members) {
-        Ok(t) => (t, None),
-        Err(e) => (Vec::new(), Some(e)),
-    };
-
-    let mut clusters = Vec::with_capacity(targets.len());
-    let mut requeue = RESYNC;
-    let mut served = Vec::new();
-    for target in &targets {
-        let problem = match target.member {
-            None => Some(format!("MemberCluster {} does not exist", target.name)),
-            Some(_) => names::member_namespace_problem(&target.name),
-        };
-        let (grant, delivered) = match problem {
-            Some(_) => (None, None),
-            None => {
-                served.push(target.name.clone());
-                let grant = writes::grant(ctx, rsa, &target.name).await?;
-                let delivered = ctx
-                    .secret(&names::member_namespace(&target.name), &grant.name_any())
-                    .and_then(|s| desired::delivered(&s));
-                (Some(grant), delivered)
-            }
-        };
-        let endpoint = target.member.and_then(endpoint);
-        let observed = status::Observed {
-            name: &target.name,
-            member_problem: problem.as_deref(),
-            has_endpoint: endpoint.is_some(),
-            grant: grant.as_deref(),
-            delivered: delivered.as_ref(),
-        };
-        if let (Some(token), Some(endpoint)) = (status::usable(&observed, now), &endpoint) {
-            let secret = desired::consumer_secret(rsa, &target.name, endpoint, token);
-            writes::consumer_secret(ctx, secret).await?;
-            ctx.metrics
-                .token_expiry(&namespace, &name, &target.name, Some(token.expiry));
-            requeue = requeue.min(until(now, token.expiry));
-        }
-        clusters.push(status::cluster(&observed, now));
-    }
-
-    // Revocation of clusters that left the selection or the hub: their grants (the agents then
-    // delete the service accounts) and the consumer's Secrets for them.
-    for grant in ctx.grants_of(&namespace, &name) {
-        let member = grant.labels().get(names::LABEL_MEMBER).cloned();
-        if member.as_ref().is_none_or(|m| !served.contains(m)) {
-            info!(
-                member = member.as_deref().unwrap_or("?"),
-                "revoking: cluster left the selection"
-            );
-            writes::delete_grant(ctx, &grant).await?;
-        }
-    }
-    for secret in consumer_secrets(ctx, &namespace, &name) {
-        let member = secret.labels().get(names::LABEL_MEMBER).cloned();
-        if member.as_ref().is_none_or(|m| !served.contains(m)) {
-            writes::delete_secret(ctx, &namespace, &secret.name_any()).await?;
-        }
-    }
-    ctx.metrics.forget_tokens(&namespace, &name, &served);
-
-    let condition = status::ready_condition(&clusters, selection_error.as_deref());
-    writes::status(ctx, rsa, clusters, condition, now).await?;
-    Ok(Action::requeue(requeue))
-}
-
-/// Revokes everything a deleted RemoteServiceAccount had: grants (so agents delete the service
-/// accounts, invalidating their tokens) and the consumer's Secrets.
-async fn revoke(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, Error> {
-    let namespace = rsa.namespace().unwrap_or_default();
-    let name = rsa.name_any();
-    for grant in ctx.grants_of(&namespace, &name) {
-        writes::delete_grant(ctx, &grant).await?;
-    }
-    for secret in consumer_secrets(ctx, &namespace, &name) {
-        writes::delete_secret(ctx, &namespace, &secret.name_any()).await?;
-    }
-    ctx.metrics.forget_tokens(&namespace, &name, &[]);
-    info!("revoked: RemoteServiceAccount deleted");
-    Ok(Action::await_change())
-}
-
-fn consumer_secrets(ctx: &Context, namespace: &str, name: &str) -> Vec<Arc<Secret>> {
-    ctx.stores
-        .secrets
-        .state()
-        .into_iter()
-        .filter(|s| {
-            s.namespace().as_deref() == Some(namespace)
-                && s.labels()
-                    .get(token_secret::LABEL_REMOTE_SERVICE_ACCOUNT)
-                    .map(String::as_str)
-                    == Some(name)
-        })
-        .collect()
-}
-
-/// The member's API server as the consumer reaches it: the MemberCluster's reported (or
-/// overridden) endpoint, with its CA.
-fn endpoint(member: &MemberCluster) -> Option<desired::Endpoint> {
-    let api = member.status.as_ref()?.api_server.as_ref()?;
-    Some(desired::Endpoint {
-        server: api.server.clone(),
-        ca: api
-            .ca_data
-            .as_ref()
-            .map(|c| c.0.clone())
-            .unwrap_or_default(),
-    })
-}
-
-fn until(now: Timestamp, then: Timestamp) -> Duration {
-    Duration::try_from(then.duration_since(now)).unwrap_or(Duration::ZERO) + Duration::from_secs(1)
-}
-
-/// Requeue policy for failed reconciles.
-pub fn error_policy(rsa: Arc<RemoteServiceAccount>, error: &Error, _ctx: Arc<Context>) -> Action {
-    warn!(name = %rsa.name_any(), namespace = rsa.namespace().unwrap_or_default(),
-        category = error.category(), %error, "reconcile failed");
-    if error.is_transient() {
-        Action::requeue(Duration::from_secs(5))
-    } else {
-        Action::requeue(Duration::from_secs(60))
-    }
-}
 
 /// The RemoteServiceAccount a grant or a Secret of Roster's belongs to.
 fn owner_of_labels(
@@ -337,7 +89,7 @@ pub async fn run(
     let (rsas, rsa_events) =
         watch::cached(Api::<RemoteServiceAccount>::all(client), watch::config());
     let all = rsas.clone();
-    Controller::for_stream(rsa_events.applied_objects(), rsas)
+    let controller = Controller::for_stream(rsa_events.applied_objects(), rsas)
         // A member's labels or endpoint can change any RemoteServiceAccount's targets or Secrets.
         .watches_stream(members.touched(), move |_: MemberCluster| {
             all.state()
@@ -351,25 +103,12 @@ pub async fn run(
         })
         .watches_stream(secret_events.touched_objects(), |s: Secret| {
             owner_of_labels(s.labels(), s.namespace())
-        })
-        .trigger_backoff(WatchBackoff::default())
-        .shutdown_on_signal()
-        .run(
-            |rsa, ctx: Arc<Context>| {
-                let metrics = ctx.metrics.clone();
-                async move {
-                    metrics
-                        .observe_reconcile(REMOTE_ACCESS_CONTROLLER, reconcile(rsa, ctx))
-                        .await
-                }
-            },
-            error_policy,
-            ctx,
-        )
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "controller event");
-            }
-        })
-        .await;
+        });
+    crate::controller::run(
+        controller,
+        REMOTE_ACCESS_CONTROLLER,
+        reconcile::reconcile,
+        ctx,
+    )
+    .await;
 }

@@ -1,83 +1,105 @@
-//! The remote access controller's writes: each only when the watched object differs.
+//! The remote-access reconcile's writes: what a [`Plan`] wants, each only where the cached
+//! object differs.
 
 use std::sync::Arc;
 
-use k8s_openapi::{
-    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp,
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::Patch,
+    runtime::{controller::Action, events::Event},
 };
-use kube::{Api, Resource, ResourceExt, api::Patch, runtime::reflector::ObjectRef};
-use roster_api::{
-    RemoteAccountGrant, RemoteServiceAccount, RemoteServiceAccountStatus, names,
-    remote_service_account::ClusterTokenStatus,
-};
+use roster_api::{RemoteAccountGrant, RemoteServiceAccount, RemoteServiceAccountStatus, names};
 use serde_json::json;
 use tracing::info;
 
-use super::{Context, desired};
-use crate::{apply, clock::whole_seconds, conditions, error::Error};
+use super::{
+    context::Context,
+    desired,
+    plan::{GrantPlan, Plan, View as _, labels_hold},
+};
+use crate::{apply, clock::whole_seconds, error::Error};
 
-/// Applies the grant for `member` (and its empty delivery Secret) unless the watched ones
-/// already say it; returns the grant as stored.
-pub async fn grant(
+/// Writes what `plan` wants for `rsa`, each object only where it differs from the cached one:
+/// the grants (and their delivery Secrets), the consumer's token Secrets, the revocations, then
+/// the status (and its Events). Says when to look at it again.
+pub async fn apply_plan(
     ctx: &Context,
     rsa: &RemoteServiceAccount,
-    member: &str,
-) -> Result<Arc<RemoteAccountGrant>, Error> {
-    let wanted = desired::grant(rsa, member);
-    let namespace = names::member_namespace(member);
-    let name = wanted.name_any();
-    let observed = ctx
-        .stores
-        .grants
-        .get(&ObjectRef::new(&name).within(&namespace));
-    let grant = match observed {
-        Some(g) if g.spec == wanted.spec && labels_hold(g.as_ref(), &wanted) => g,
-        _ => {
-            info!(%member, "handing the grant to the member's agent");
-            let api = Api::namespaced(ctx.client.clone(), &namespace);
-            Arc::new(apply::apply(api, &wanted).await?)
-        }
-    };
-    if ctx.secret(&namespace, &name).is_none() {
-        let shell = desired::delivery_secret(&grant);
-        apply::apply(
-            Api::<Secret>::namespaced(ctx.client.clone(), &namespace),
-            &shell,
-        )
-        .await?;
-        if grant.status.is_some() {
-            // The agent delivered into a Secret that is gone: wake it to deliver again (it
-            // watches grants, not Secrets).
-            info!(%member, "delivery Secret was deleted; asking the agent to deliver again");
-            let patch = json!({"metadata": {"annotations": {
-                names::ANNOTATION_DELIVERY_REQUESTED: whole_seconds(ctx.clock.now()),
-            }}});
-            Api::<RemoteAccountGrant>::namespaced(ctx.client.clone(), &namespace)
-                .patch(&name, &apply::update_params(), &Patch::Merge(patch))
-                .await?;
-        }
+    plan: Plan,
+) -> Result<Action, Error> {
+    let namespace = rsa.namespace().unwrap_or_default();
+    let name = rsa.name_any();
+    for grant in &plan.grants {
+        self::grant(ctx, grant).await?;
     }
-    Ok(grant)
+    for token in plan.tokens {
+        consumer_secret(ctx, token.secret).await?;
+        ctx.metrics
+            .token_expiry(&namespace, &name, &token.member, Some(token.expiry));
+    }
+    for grant in &plan.revoke {
+        info!(
+            member = grant
+                .labels()
+                .get(names::LABEL_MEMBER)
+                .map_or("?", String::as_str),
+            "revoking: cluster left the selection"
+        );
+        delete_grant(ctx, grant).await?;
+    }
+    for secret in &plan.delete_secrets {
+        delete_secret(ctx, &namespace, secret).await?;
+    }
+    ctx.metrics.forget_tokens(&namespace, &name, &plan.served);
+    status(ctx, rsa, plan.status, plan.events).await?;
+    Ok(Action::requeue(plan.requeue))
 }
 
-fn labels_hold<K: Resource>(observed: &K, wanted: &K) -> bool {
-    let have = observed.meta().labels.clone().unwrap_or_default();
-    wanted
-        .meta()
-        .labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| have.get(k) == Some(v))
+/// Applies a member's grant unless the cached one already says it, then its delivery Secret if
+/// it has none.
+async fn grant(ctx: &Context, plan: &GrantPlan) -> Result<(), Error> {
+    let member = &plan.member;
+    let namespace = names::member_namespace(member);
+    let grant = match &plan.current {
+        Some(g) => g.clone(),
+        None => {
+            info!(%member, "handing the grant to the member's agent");
+            let api = Api::namespaced(ctx.client.clone(), &namespace);
+            Arc::new(apply::apply(api, &plan.grant).await?)
+        }
+    };
+    if plan.create_delivery {
+        apply::apply(
+            Api::<Secret>::namespaced(ctx.client.clone(), &namespace),
+            &desired::delivery_secret(&grant),
+        )
+        .await?;
+    }
+    if plan.request_delivery {
+        info!(%member, "delivery Secret was deleted; asking the agent to deliver again");
+        let patch = json!({"metadata": {"annotations": {
+            names::ANNOTATION_DELIVERY_REQUESTED: whole_seconds(ctx.clock.now()),
+        }}});
+        Api::<RemoteAccountGrant>::namespaced(ctx.client.clone(), &namespace)
+            .patch(
+                &grant.name_any(),
+                &apply::update_params(),
+                &Patch::Merge(patch),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Applies the consumer's token Secret unless the watched one already holds this content.
-pub async fn consumer_secret(ctx: &Context, wanted: Secret) -> Result<(), Error> {
+async fn consumer_secret(ctx: &Context, wanted: Secret) -> Result<(), Error> {
     let namespace = wanted.namespace().unwrap_or_default();
     let name = wanted.name_any();
     let observed = ctx.secret(&namespace, &name);
     if let Some(observed) = &observed
         && observed.data == wanted.data
-        && labels_hold(observed.as_ref(), &wanted)
+        && labels_hold(observed.labels(), wanted.labels())
         && observed.owner_references() == wanted.owner_references()
     {
         return Ok(());
@@ -124,32 +146,16 @@ pub async fn delete_secret(ctx: &Context, namespace: &str, name: &str) -> Result
     .await
 }
 
-/// Writes the RemoteServiceAccount's status if it differs.
-pub async fn status(
+/// Writes the RemoteServiceAccount's status if it differs, then publishes `events`.
+async fn status(
     ctx: &Context,
     rsa: &RemoteServiceAccount,
-    clusters: Vec<ClusterTokenStatus>,
-    ready: conditions::Desired,
-    now: Timestamp,
+    wanted: RemoteServiceAccountStatus,
+    events: Vec<Event>,
 ) -> Result<(), Error> {
-    let previous: &[Condition] = rsa
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    let generation = rsa.metadata.generation;
-    let wanted = RemoteServiceAccountStatus {
-        conditions: conditions::build_all(&[ready], previous, &whole_seconds(now), generation),
-        ready_clusters: Some(
-            i32::try_from(clusters.iter().filter(|c| c.ready).count()).unwrap_or(i32::MAX),
-        ),
-        clusters,
-        observed_generation: generation,
-    };
     if rsa.status.as_ref() == Some(&wanted) {
         return Ok(());
     }
-    let transitions = crate::events::transitions(previous, &wanted.conditions);
     let patch = json!({
         "apiVersion": RemoteServiceAccount::api_version(&()),
         "kind": RemoteServiceAccount::kind(&()),
@@ -161,6 +167,6 @@ pub async fn status(
     )
     .patch_status(&rsa.name_any(), &apply::params(), &Patch::Apply(patch))
     .await?;
-    crate::events::publish(&ctx.recorder, &rsa.object_ref(&()), transitions).await;
+    crate::events::publish(&ctx.recorder, &rsa.object_ref(&()), events).await;
     Ok(())
 }

@@ -7,9 +7,8 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Event, EventType};
-use roster_api::MemberCluster;
 
-use crate::{context::Context, error::Error};
+use crate::error::Error;
 
 /// How often a failure that lasts is reported again.
 pub const REPEAT: Duration = Duration::from_secs(300);
@@ -63,30 +62,20 @@ pub fn event(error: &Error) -> Event {
     }
 }
 
-/// Records the outcome of a reconcile of `member`: a failed write is counted and, when due,
-/// published as an Event on the member.
-pub async fn record(ctx: &Context, member: &MemberCluster, result: Result<(), &Error>) {
-    let name = member.metadata.name.as_deref().unwrap_or_default();
-    let error = match result {
-        Ok(()) => return ctx.failures.clear(name),
-        Err(e) => e,
-    };
+/// What to report of a failed reconcile of `member` at `now`: the kind and category of a
+/// failed write, to count, and its Event when one is due. Other failures report nothing here
+/// (the reconcile error metric counts them).
+pub fn judge(
+    failures: &Failures,
+    member: &str,
+    error: &Error,
+    now: Timestamp,
+) -> Option<(&'static str, Option<Event>)> {
     let Error::Write { kind, .. } = error else {
-        return;
+        return None;
     };
-    ctx.metrics.write_failed(kind, error.category());
-    if ctx.failures.report(
-        name,
-        &format!("{kind}/{}", error.category()),
-        ctx.clock.now(),
-    ) {
-        crate::events::publish(
-            &ctx.recorder,
-            &kube::Resource::object_ref(member, &()),
-            vec![event(error)],
-        )
-        .await;
-    }
+    let due = failures.report(member, &format!("{kind}/{}", error.category()), now);
+    Some((kind, due.then(|| event(error))))
 }
 
 #[cfg(test)]
@@ -110,6 +99,18 @@ mod tests {
         assert!(f.report("m", "Role/forbidden", t(311)), "after a success");
         f.retain(|_| false);
         assert!(f.report("other", "Role/forbidden", t(312)));
+    }
+
+    #[test]
+    fn only_failed_writes_are_judged_and_their_events_come_when_due() {
+        let f = Failures::default();
+        let write = Error::writing("Role", "ns/r", Error::Finalizer("x".into()));
+        let (kind, event) = judge(&f, "m", &write, t(0)).unwrap();
+        assert_eq!(kind, "Role");
+        assert!(event.is_some());
+        let (_, again) = judge(&f, "m", &write, t(1)).unwrap();
+        assert!(again.is_none(), "counted, not published again");
+        assert!(judge(&f, "m", &Error::Finalizer("x".into()), t(2)).is_none());
     }
 
     #[test]

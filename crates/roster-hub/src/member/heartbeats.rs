@@ -18,10 +18,17 @@ use std::{
 
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::{api::coordination::v1::Lease, jiff::Timestamp};
-use kube::{ResourceExt, runtime::watcher};
-use roster_api::names;
+use kube::{
+    ResourceExt,
+    runtime::{
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
+use roster_api::{MemberCluster, names};
 
-use crate::{clock::Clock, listed::Listed};
+use super::listed::Listed;
+use crate::clock::Clock;
 
 /// How often the sweep looks for members whose heartbeats stopped: `Unknown` is decided at
 /// most this long after the grace runs out.
@@ -34,14 +41,18 @@ pub struct Sighting {
     pub renew: Timestamp,
     /// When the hub saw it change (the first sighting trusts `renew`, capped at now).
     pub seen: Timestamp,
-    /// The member's grace, as of its last reconcile; `None` until one ran.
-    pub grace: Option<Duration>,
     /// Whether the sweep already triggered a reconcile for this silence.
     pub missed: bool,
 }
 
-/// The new sighting after a Lease showing `renew`, and whether the member must be reconciled.
-pub fn observe(previous: Option<&Sighting>, renew: Timestamp, now: Timestamp) -> (Sighting, bool) {
+/// The new sighting after a Lease showing `renew`, and whether the member must be reconciled;
+/// `grace` is the member's (from the MemberCluster cache), `None` when it is not cached.
+pub fn observe(
+    previous: Option<&Sighting>,
+    renew: Timestamp,
+    now: Timestamp,
+    grace: Option<Duration>,
+) -> (Sighting, bool) {
     match previous {
         // After a hub restart the first sighting trusts the renewTime: a member silent for
         // long is Unknown at once, not after another grace.
@@ -49,7 +60,6 @@ pub fn observe(previous: Option<&Sighting>, renew: Timestamp, now: Timestamp) ->
             Sighting {
                 renew,
                 seen: renew.min(now),
-                grace: None,
                 missed: false,
             },
             true,
@@ -58,16 +68,13 @@ pub fn observe(previous: Option<&Sighting>, renew: Timestamp, now: Timestamp) ->
         Some(p) if p.renew == renew => (*p, false),
         Some(p) => {
             // Quiet renewals only while the member is surely alive in the last reconcile's
-            // eyes: well inside the grace it knew of, and not yet swept as silent.
-            let quiet = p
-                .grace
-                .is_some_and(|g| !p.missed && silence(p.seen, now) < g / 2);
+            // eyes: well inside its grace, and not yet swept as silent.
+            let quiet = grace.is_some_and(|g| !p.missed && silence(p.seen, now) < g / 2);
             (
                 Sighting {
                     renew,
                     seen: now,
                     missed: false,
-                    ..*p
                 },
                 !quiet,
             )
@@ -75,24 +82,60 @@ pub fn observe(previous: Option<&Sighting>, renew: Timestamp, now: Timestamp) ->
     }
 }
 
-/// Whether the sweep must trigger `s`'s member at `now`: its grace ran out and it was not
-/// triggered for this silence yet.
-pub fn expired(s: &Sighting, now: Timestamp) -> bool {
-    !s.missed && s.grace.is_some_and(|g| silence(s.seen, now) > g)
+/// Whether the sweep must trigger `s`'s member at `now`: its `grace` ran out and it was not
+/// triggered for this silence yet. A member not in the cache (`None`) is never triggered.
+pub fn expired(s: &Sighting, now: Timestamp, grace: Option<Duration>) -> bool {
+    !s.missed && grace.is_some_and(|g| silence(s.seen, now) > g)
 }
+
+/// A member's grace: silence longer than this makes its health Unknown.
+pub fn grace_of(member: &MemberCluster) -> Duration {
+    let seconds = member
+        .spec
+        .heartbeat
+        .as_ref()
+        .map(|h| h.grace_seconds)
+        .unwrap_or(names::DEFAULT_HEARTBEAT_GRACE_SECONDS);
+    Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+}
+
+/// Each member's grace by name, read from the hub's MemberCluster cache.
+pub type Graces = Box<dyn Fn(&str) -> Option<Duration> + Send + Sync>;
 
 fn silence(seen: Timestamp, now: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(seen)).unwrap_or_default()
 }
 
 /// Every member's heartbeats, shared by the Lease watch, the sweep and the reconciles.
-#[derive(Debug, Default)]
 pub struct Heartbeats {
     sightings: Mutex<HashMap<String, Sighting>>,
+    graces: Graces,
     listed: Listed,
 }
 
+impl std::fmt::Debug for Heartbeats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heartbeats").finish_non_exhaustive()
+    }
+}
+
 impl Heartbeats {
+    /// Heartbeats judged by the members' `graces`.
+    pub fn new(graces: Graces) -> Self {
+        Self {
+            sightings: Mutex::default(),
+            graces,
+            listed: Listed::default(),
+        }
+    }
+
+    /// Heartbeats judged by the graces of the members in `members`.
+    pub fn over(members: Store<MemberCluster>) -> Self {
+        Self::new(Box::new(move |name| {
+            members.get(&ObjectRef::new(name)).map(|m| grace_of(&m))
+        }))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Sighting>> {
         self.sightings.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -100,7 +143,8 @@ impl Heartbeats {
     /// Records a Lease of `member` showing `renew`; true when the member must be reconciled.
     pub fn renewed(&self, member: &str, renew: Timestamp, now: Timestamp) -> bool {
         let mut sightings = self.lock();
-        let (next, reconcile) = observe(sightings.get(member), renew, now);
+        let grace = (self.graces)(member);
+        let (next, reconcile) = observe(sightings.get(member), renew, now, grace);
         match sightings.get_mut(member) {
             Some(s) => *s = next,
             None => {
@@ -115,12 +159,9 @@ impl Heartbeats {
         self.lock().retain(|k, _| keep(k));
     }
 
-    /// When the hub last saw `member` heartbeat, recording the grace its reconcile works with.
-    pub fn last_seen(&self, member: &str, grace: Duration) -> Option<Timestamp> {
-        let mut sightings = self.lock();
-        let s = sightings.get_mut(member)?;
-        s.grace = Some(grace);
-        Some(s.seen)
+    /// When the hub last saw `member` heartbeat.
+    pub fn last_seen(&self, member: &str) -> Option<Timestamp> {
+        self.lock().get(member).map(|s| s.seen)
     }
 
     /// The members whose grace ran out at `now`, each returned once per silence.
@@ -128,7 +169,7 @@ impl Heartbeats {
         let mut sightings = self.lock();
         sightings
             .iter_mut()
-            .filter(|(_, s)| expired(s, now))
+            .filter(|(name, s)| expired(s, now, (self.graces)(name)))
             .map(|(name, s)| {
                 s.missed = true;
                 name.clone()
@@ -258,72 +299,81 @@ mod tests {
 
     const GRACE: Duration = Duration::from_secs(40);
 
-    fn reconciled(s: Sighting) -> Sighting {
-        Sighting {
-            grace: Some(GRACE),
-            ..s
-        }
+    fn graces() -> Heartbeats {
+        Heartbeats::new(Box::new(|m| (m != "uncached").then_some(GRACE)))
     }
 
     #[test]
     fn the_first_sighting_reconciles_and_trusts_the_renew_time() {
-        let (s, reconcile) = observe(None, t(100), t(130));
+        let (s, reconcile) = observe(None, t(100), t(130), Some(GRACE));
         assert!(reconcile);
         assert_eq!(s.seen, t(100));
         // A renewTime ahead of the hub's clock counts as now.
-        assert_eq!(observe(None, t(200), t(130)).0.seen, t(130));
+        assert_eq!(observe(None, t(200), t(130), Some(GRACE)).0.seen, t(130));
     }
 
     #[test]
     fn steady_renewals_are_quiet_and_timed_by_the_hub() {
-        let first = reconciled(observe(None, t(100), t(100)).0);
-        let (s, reconcile) = observe(Some(&first), t(110), t(111));
+        let first = observe(None, t(100), t(100), Some(GRACE)).0;
+        let (s, reconcile) = observe(Some(&first), t(110), t(111), Some(GRACE));
         assert!(!reconcile);
         assert_eq!(s.seen, t(111));
-        assert_eq!(s.grace, Some(GRACE));
         // Skewed agent clocks do not matter: the hub's clock times the sighting.
-        assert_eq!(observe(Some(&s), t(5), t(121)).0.seen, t(121));
+        assert_eq!(observe(Some(&s), t(5), t(121), Some(GRACE)).0.seen, t(121));
     }
 
     #[test]
-    fn a_renewal_before_any_reconcile_or_after_a_long_silence_reconciles() {
-        let unreconciled = observe(None, t(100), t(100)).0;
-        assert!(observe(Some(&unreconciled), t(110), t(110)).1);
-        let first = reconciled(unreconciled);
+    fn a_renewal_of_an_uncached_member_or_after_a_long_silence_reconciles() {
+        let first = observe(None, t(100), t(100), None).0;
+        assert!(observe(Some(&first), t(110), t(110), None).1);
         // Half the grace without a renewal: the member may be on its way to Unknown.
-        assert!(observe(Some(&first), t(120), t(120)).1);
-        assert!(observe(Some(&first), t(150), t(150)).1);
+        assert!(observe(Some(&first), t(120), t(120), Some(GRACE)).1);
+        assert!(observe(Some(&first), t(150), t(150), Some(GRACE)).1);
         // Swept as silent: the next renewal must bring it back.
         let swept = Sighting {
             missed: true,
             ..first
         };
-        assert!(observe(Some(&swept), t(101), t(101)).1);
+        assert!(observe(Some(&swept), t(101), t(101), Some(GRACE)).1);
     }
 
     #[test]
     fn an_unchanged_renew_time_changes_nothing() {
-        let first = reconciled(observe(None, t(100), t(100)).0);
-        let (s, reconcile) = observe(Some(&first), t(100), t(500));
+        let first = observe(None, t(100), t(100), Some(GRACE)).0;
+        let (s, reconcile) = observe(Some(&first), t(100), t(500), Some(GRACE));
         assert!(!reconcile);
         assert_eq!(s, first);
     }
 
     #[test]
-    fn the_sweep_fires_once_per_silence_after_the_grace() {
-        let h = Heartbeats::default();
+    fn the_sweep_fires_once_per_silence_after_the_grace_of_the_cached_member() {
+        let h = graces();
         assert!(h.renewed("a", t(100), t(100)));
-        // No reconcile yet, so no grace known: nothing to sweep.
-        assert!(h.sweep(t(1000)).is_empty());
-        assert_eq!(h.last_seen("a", GRACE), Some(t(100)));
+        assert!(h.renewed("uncached", t(100), t(100)));
+        assert_eq!(h.last_seen("a"), Some(t(100)));
         assert!(h.sweep(t(140)).is_empty());
+        // A member not in the cache has no grace: it is never swept.
         assert_eq!(h.sweep(t(141)), ["a"]);
         assert!(h.sweep(t(142)).is_empty());
         // It heartbeats again: reconciled, and a later silence is swept again.
         assert!(h.renewed("a", t(150), t(150)));
         assert_eq!(h.sweep(t(191)), ["a"]);
-        h.retain(|m| m != "a");
+        h.retain(|m| m != "a" && m != "uncached");
         assert!(h.seen().is_empty());
+    }
+
+    #[test]
+    fn the_grace_comes_from_the_member_spec_or_the_default() {
+        let mut m = MemberCluster::new("m", Default::default());
+        assert_eq!(
+            grace_of(&m),
+            Duration::from_secs(names::DEFAULT_HEARTBEAT_GRACE_SECONDS as u64)
+        );
+        m.spec.heartbeat = Some(roster_api::member_cluster::Heartbeat {
+            period_seconds: 1,
+            grace_seconds: 4,
+        });
+        assert_eq!(grace_of(&m), Duration::from_secs(4));
     }
 
     fn lease(ns: &str, name: &str, renew: Option<i64>) -> Lease {
@@ -347,7 +397,7 @@ mod tests {
     async fn lease_events_become_triggers_only_when_they_matter() {
         let member_ns = names::member_namespace("m1");
         let clock: Arc<dyn Clock> = Arc::new(crate::clock::FixedClock(t(100)));
-        let heartbeats = Arc::new(Heartbeats::default());
+        let heartbeats = Arc::new(graces());
         let events = vec![
             Ok(watcher::Event::Init),
             Ok(watcher::Event::InitApply(lease(
@@ -404,7 +454,7 @@ mod tests {
     #[tokio::test]
     async fn the_lease_watch_task_forwards_triggers_and_stops_with_its_guard() {
         let clock: Arc<dyn Clock> = Arc::new(crate::clock::FixedClock(t(100)));
-        let heartbeats = Arc::new(Heartbeats::default());
+        let heartbeats = Arc::new(graces());
         let (tx, rx) = futures::channel::mpsc::unbounded();
         let (mut triggers, guard) = spawn_lease_watch(rx, heartbeats.clone(), clock);
         let lease = lease(

@@ -1,8 +1,9 @@
-//! The hub's writes for a member: server-side apply, and only when something changed.
+//! The member reconcile's writes: what a [`Plan`] wants, by server-side apply, and only what
+//! differs from what the hub knows is there.
 
 use std::time::Duration;
 
-use cluster_inventory::v1alpha1::{ClusterProfile, ClusterProfileStatus};
+use cluster_inventory::v1alpha1::ClusterProfile;
 use futures::FutureExt;
 use k8s_openapi::{
     api::{
@@ -12,25 +13,66 @@ use k8s_openapi::{
     },
     jiff::Timestamp,
 };
-use kube::{Api, Resource, ResourceExt, api::Patch};
-use roster_api::{MemberCluster, MemberClusterStatus, names};
+use kube::{Api, Resource, ResourceExt, api::Patch, runtime::controller::Action};
+use roster_api::{
+    MemberCluster, MemberClusterStatus,
+    conditions::{CONDITION_CONTROL_PLANE_HEALTHY, CONDITION_JOINED},
+    names,
+};
 use serde_json::json;
+use tracing::{debug, info};
 
-use super::{drift::Owned, objects, profile, profiles};
+use super::{
+    context::Context,
+    desired_profile::DesiredProfile,
+    drift::Owned,
+    objects::{self, MemberObjects},
+    observed_profiles,
+    plan::Plan,
+};
 use crate::{
-    context::{Context, ProfileMeta},
+    apply::{apply, params as apply_params},
     error::Error,
 };
 
-use crate::apply::{apply, params as apply_params};
+/// Without events, each member is looked at again this often.
+pub const RESYNC: Duration = Duration::from_secs(300);
+
+/// Writes what `plan` wants for `member`, each object only where it differs from what is known
+/// to be there: the hub-side objects, then the status (and its Events), then the profile within
+/// its write budget. Says when to look at the member again.
+pub async fn apply_plan(
+    ctx: &Context,
+    member: &MemberCluster,
+    plan: Plan,
+) -> Result<Action, Error> {
+    if let Some(objects) = &plan.objects {
+        prepare(ctx, member, objects).await?;
+    }
+    let (joined, health) = (
+        plan.reason(CONDITION_JOINED).to_owned(),
+        plan.reason(CONDITION_CONTROL_PLANE_HEALTHY).to_owned(),
+    );
+    if member_status(ctx, member, plan.status).await? {
+        info!(joined, health, "member status updated");
+        crate::events::publish(&ctx.recorder, &member.object_ref(&()), plan.events).await;
+    }
+    // Heartbeats that stop are noticed by the sweep (see `heartbeats`), not by a timer here.
+    let mut requeue = RESYNC;
+    if let Some(desired) = plan.profile
+        && let ProfileWrite::Deferred(wait) = profile(ctx, member, desired, ctx.clock.now()).await?
+    {
+        // Routine while a member joins (its profile changes several times in a row): the
+        // write happens when the budget allows, with the content of that moment.
+        debug!(wait = ?wait, "ClusterProfile write budget exhausted; deferring");
+        requeue = requeue.min(wait);
+    }
+    Ok(Action::requeue(requeue))
+}
 
 /// Applies the member's namespace, identities, RBAC and Lease, unless they are known to be in
 /// place for this (uid, generation) and none drifted since (see `prepared` and `drift`).
-pub async fn prepare(
-    ctx: &Context,
-    member: &MemberCluster,
-    grace_seconds: i32,
-) -> Result<(), Error> {
+async fn prepare(ctx: &Context, member: &MemberCluster, o: &MemberObjects) -> Result<(), Error> {
     let name = member.name_any();
     let version = (
         member.uid().unwrap_or_default(),
@@ -40,7 +82,6 @@ pub async fn prepare(
         return Ok(());
     }
     let ticket = ctx.prepared.begin(&name);
-    let o = objects::desired(member, grace_seconds);
     let c = &ctx.client;
     let ns = names::member_namespace(&name);
     // Three rounds, each waiting for the one before: the namespace; what lives in it and the
@@ -79,9 +120,6 @@ pub async fn prepare(
     Ok(())
 }
 
-/// Most hub-side object applies in flight at once, across all members being prepared.
-pub const PREPARE_REQUESTS: usize = 64;
-
 /// Runs `applies` together to the end; the first error, if any.
 async fn round<'a>(
     applies: impl IntoIterator<Item = futures::future::BoxFuture<'a, Result<(), Error>>>,
@@ -92,7 +130,7 @@ async fn round<'a>(
         .collect()
 }
 
-/// Applies one of a member's hub-side objects, within [`PREPARE_REQUESTS`].
+/// Applies one of a member's hub-side objects, within [`PREPARE_REQUESTS`](super::context::PREPARE_REQUESTS).
 async fn put<K>(ctx: &Context, api: Api<K>, object: &K) -> Result<(), Error>
 where
     K: Owned + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
@@ -109,7 +147,7 @@ where
 }
 
 /// Writes the MemberCluster status if it differs from what is there.
-pub async fn member_status(
+async fn member_status(
     ctx: &Context,
     member: &MemberCluster,
     desired: MemberClusterStatus,
@@ -141,7 +179,7 @@ pub async fn member_status(
 
 /// What a profile write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProfileWrite {
+enum ProfileWrite {
     /// Nothing differed.
     Unchanged,
     /// Written.
@@ -152,11 +190,10 @@ pub enum ProfileWrite {
 
 /// Writes the member's ClusterProfile (metadata and spec, then status) where it differs, within
 /// the profile's write budget.
-pub async fn profile(
+async fn profile(
     ctx: &Context,
     member: &MemberCluster,
-    meta: ProfileMeta,
-    status: ClusterProfileStatus,
+    desired: DesiredProfile,
     now: Timestamp,
 ) -> Result<ProfileWrite, Error> {
     let name = member.name_any();
@@ -169,7 +206,8 @@ pub async fn profile(
     let current = ctx
         .profile_writes
         .current(&name, rv.as_deref(), observed.map(|p| p.content));
-    let wanted = profiles::desired(&meta, &status);
+    let wanted = observed_profiles::desired(&desired);
+    let DesiredProfile { meta, status } = desired;
     let meta_ok = owned && current.is_some_and(|(m, _)| m == wanted.0);
     let status_ok = current.is_some_and(|(_, s)| s == wanted.1);
     if meta_ok && status_ok {
@@ -214,15 +252,4 @@ pub async fn profile(
         .record(&name, written_rv.as_deref(), wanted);
     ctx.metrics.profile_written();
     Ok(ProfileWrite::Written)
-}
-
-/// The profile content the hub wants for `member`.
-pub fn desired_meta(
-    member: &MemberCluster,
-    report: Option<&roster_api::MemberReportSpec>,
-) -> ProfileMeta {
-    ProfileMeta {
-        labels: profile::labels(member, report),
-        spec: profile::spec(member),
-    }
 }

@@ -33,7 +33,7 @@ use roster_api::{MemberCluster, RemoteServiceAccount};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 
-use crate::{cli::WebhookOptions, clock::Clock, metrics::Metrics, shared::SharedCache};
+use crate::{cli::WebhookOptions, clock::Clock, metrics::Metrics, shared_cache::SharedCache};
 use roster_runtime::admin::{Condition, Readiness};
 use tls::{CurrentCert, files, rotation::Lifetimes, selfsigned};
 

@@ -24,7 +24,7 @@ use roster_api::{MemberCluster, RemoteServiceAccount, names};
 use tracing::{debug, info};
 
 use super::{annotation, mutate, resolve};
-use crate::{metrics::Metrics, shared::SharedCache};
+use crate::{metrics::Metrics, shared_cache::SharedCache};
 
 /// The path the API server posts pod reviews to.
 pub const PATH: &str = "/mutate-pods";

@@ -20,7 +20,7 @@ use super::{
     server,
     tls::{self, CurrentCert, files},
 };
-use crate::{clock::SystemClock, metrics::Metrics, shared::SharedCache};
+use crate::{clock::SystemClock, metrics::Metrics, shared_cache::SharedCache};
 
 /// Caches holding `rsas` and `members`, as after their first list.
 fn caches(rsas: Vec<RemoteServiceAccount>, members: Vec<MemberCluster>) -> Stores {

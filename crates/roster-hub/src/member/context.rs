@@ -1,4 +1,5 @@
-//! What every reconcile shares: the client, settings, caches and clock.
+//! What every member reconcile shares: the client, settings, caches, clock and what the hub
+//! remembers per member (last writes, write budgets, preparations, heartbeats, failures).
 
 use std::{
     collections::HashMap,
@@ -9,13 +10,14 @@ use k8s_openapi::jiff::Timestamp;
 use kube::{Client, runtime::reflector::Store};
 use roster_api::{MemberClusterStatus, MemberReport};
 
-use crate::{
-    budget::WriteBudget,
-    clock::Clock,
-    member::{heartbeats::Heartbeats, prepared::Prepared, profiles},
-    metrics::Metrics,
-    write_cache::WriteCache,
+use super::{
+    budget::WriteBudget, failures::Failures, heartbeats::Heartbeats, observed_profiles,
+    prepared::Prepared, write_cache::WriteCache,
 };
+use crate::{clock::Clock, metrics::Metrics};
+
+/// Most hub-side object applies in flight at once, across all members being prepared.
+pub const PREPARE_REQUESTS: usize = 64;
 
 /// Settings from the command line.
 #[derive(Debug, Clone)]
@@ -64,28 +66,19 @@ pub struct Context {
     /// Last MemberCluster status written, per member.
     pub member_writes: WriteCache<MemberClusterStatus>,
     /// Digests of the last ClusterProfile content written, per member.
-    pub profile_writes: WriteCache<profiles::Content>,
+    pub profile_writes: WriteCache<observed_profiles::Content>,
     /// What the hub saw of the published ClusterProfiles.
-    pub profiles: Arc<profiles::Profiles>,
-    /// Permits for hub-side object applies (see `member::writes::PREPARE_REQUESTS`).
+    pub profiles: Arc<observed_profiles::Profiles>,
+    /// Permits for hub-side object applies (see [`PREPARE_REQUESTS`]).
     pub prepare_requests: tokio::sync::Semaphore,
     /// Members whose hub-side objects are in place.
     pub prepared: Arc<Prepared>,
     /// The agents' heartbeats, fed by the Lease watch.
     pub heartbeats: Arc<Heartbeats>,
     /// Failed writes last reported per member.
-    pub failures: crate::member::failures::Failures,
+    pub failures: Failures,
     budgets: Mutex<HashMap<String, WriteBudget>>,
     ready: tokio::sync::watch::Receiver<bool>,
-}
-
-/// The parts of a ClusterProfile outside its status that the hub owns.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProfileMeta {
-    /// Labels the hub sets.
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// The spec.
-    pub spec: cluster_inventory::v1alpha1::ClusterProfileSpec,
 }
 
 impl std::fmt::Debug for Context {
@@ -105,7 +98,7 @@ impl Context {
         metrics: Arc<Metrics>,
         stores: Stores,
         heartbeats: Arc<Heartbeats>,
-        profiles: Arc<profiles::Profiles>,
+        profiles: Arc<observed_profiles::Profiles>,
     ) -> Self {
         Self {
             recorder: crate::events::recorder(&client, settings.instance.as_deref()),
@@ -116,7 +109,7 @@ impl Context {
             stores: stores.clone(),
             member_writes: WriteCache::default(),
             profile_writes: WriteCache::default(),
-            prepare_requests: tokio::sync::Semaphore::new(crate::member::writes::PREPARE_REQUESTS),
+            prepare_requests: tokio::sync::Semaphore::new(PREPARE_REQUESTS),
             prepared: Arc::default(),
             heartbeats,
             failures: Default::default(),

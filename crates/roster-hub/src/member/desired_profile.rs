@@ -1,4 +1,4 @@
-//! The ClusterProfile the hub publishes for a member: labels, spec and status.
+//! The ClusterProfile the hub publishes for a member: labels, spec and status. Pure.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +14,39 @@ use cluster_inventory::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use roster_api::{MemberCluster, member_report::MemberReportSpec, names};
+
+/// The parts of a ClusterProfile outside its status that the hub owns.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProfileMeta {
+    /// Labels the hub sets.
+    pub labels: BTreeMap<String, String>,
+    /// The spec.
+    pub spec: ClusterProfileSpec,
+}
+
+/// Everything the hub wants in a member's ClusterProfile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredProfile {
+    /// Labels and spec.
+    pub meta: ProfileMeta,
+    /// Status.
+    pub status: ClusterProfileStatus,
+}
+
+/// The profile of `member`; `conditions` are the member's Joined and ControlPlaneHealthy.
+pub fn desired(
+    member: &MemberCluster,
+    report: Option<&MemberReportSpec>,
+    conditions: Vec<Condition>,
+) -> DesiredProfile {
+    DesiredProfile {
+        meta: ProfileMeta {
+            labels: labels(member, report),
+            spec: spec(member),
+        },
+        status: status(member, report, conditions),
+    }
+}
 
 /// Every label key the hub manages on a profile.
 pub const MANAGED_LABELS: [&str; 3] = [

@@ -17,9 +17,10 @@ use futures::{Stream, StreamExt};
 use kube::{ResourceExt, runtime::watcher};
 use serde::Serialize;
 
-use crate::{context::ProfileMeta, listed::Listed};
-
-use super::profile;
+use super::{
+    desired_profile::{self, ProfileMeta},
+    listed::Listed,
+};
 
 /// A digest of `value`'s content.
 pub fn digest<T: Serialize + ?Sized>(value: &T) -> u64 {
@@ -63,17 +64,14 @@ impl Observed {
 }
 
 /// The digests of the content the hub wants.
-pub fn desired(
-    meta: &ProfileMeta,
-    status: &cluster_inventory::v1alpha1::ClusterProfileStatus,
-) -> Content {
+pub fn desired(profile: &desired_profile::DesiredProfile) -> Content {
     // `Some(status)` serializes like the observed `Option` does when set.
-    (digest(meta), digest(&Some(status)))
+    (digest(&profile.meta), digest(&Some(&profile.status)))
 }
 
 /// The observed profile's labels (only those the hub manages) and spec.
 fn managed_meta(p: &ClusterProfile) -> ProfileMeta {
-    let labels = profile::MANAGED_LABELS
+    let labels = desired_profile::MANAGED_LABELS
         .iter()
         .filter_map(|k| p.labels().get(*k).map(|v| ((*k).to_owned(), v.clone())))
         .collect();
@@ -201,7 +199,10 @@ mod tests {
     fn the_observed_digest_matches_the_same_desired_content_only() {
         let p = profile("a", "v1.37.0");
         let o = Observed::of(&p);
-        let want = desired(&meta_of(&p), p.status.as_ref().unwrap());
+        let want = desired(&desired_profile::DesiredProfile {
+            meta: meta_of(&p),
+            status: p.status.clone().unwrap(),
+        });
         assert_eq!(o.content, want);
         let newer = profile("a", "v1.37.1");
         assert_ne!(o.content.1, Observed::of(&newer).content.1);

@@ -1,0 +1,129 @@
+//! What every remote-access reconcile shares: the client, the caches (read through
+//! [`plan::View`]), the metrics and the Event recorder.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Client,
+    runtime::reflector::{ObjectRef, Store},
+};
+use roster_api::{MemberCluster, RemoteAccountGrant};
+
+use super::plan;
+use crate::{clock::Clock, metrics::Metrics};
+
+/// What the remote access controller watches besides RemoteServiceAccounts.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// MemberClusters: the hub's shared cache (see [`crate::shared_cache`]).
+    pub members: Store<MemberCluster>,
+    /// Grants in every member namespace.
+    pub grants: Store<RemoteAccountGrant>,
+    /// Roster's Secrets: grant deliveries and consumer token Secrets.
+    pub secrets: Store<Secret>,
+}
+
+/// Shared state of the remote access controller.
+pub struct Context {
+    /// Client of the hub cluster.
+    pub client: Client,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// The hub's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Watched objects.
+    pub stores: Stores,
+    /// Publishes Events on condition transitions.
+    pub recorder: crate::events::Recorder,
+    ready: tokio::sync::watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("access::Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context over `stores`, whose members are ready when `members_ready` resolves; one
+    /// task waits for the other stores' first lists (see
+    /// `crate::member::Context::caches_ready` for why only one). The shared member store has
+    /// other readers, so it is never waited on with `Store::wait_until_ready`.
+    pub fn new(
+        client: Client,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        stores: Stores,
+        members_ready: impl Future<Output = bool> + Send + 'static,
+        instance: Option<&str>,
+    ) -> Self {
+        let (tx, ready) = tokio::sync::watch::channel(false);
+        let waiting = stores.clone();
+        tokio::spawn(async move {
+            let _ = members_ready.await;
+            let _ = waiting.grants.wait_until_ready().await;
+            let _ = waiting.secrets.wait_until_ready().await;
+            let _ = tx.send(true);
+        });
+        Self {
+            recorder: crate::events::recorder(&client, instance),
+            client,
+            clock,
+            metrics,
+            stores,
+            ready,
+        }
+    }
+
+    /// Waits until every cache has its first list.
+    pub async fn caches_ready(&self) {
+        let mut ready = self.ready.clone();
+        let _ = ready.wait_for(|r| *r).await;
+    }
+}
+
+impl plan::View for Context {
+    fn members(&self) -> Vec<Arc<MemberCluster>> {
+        self.stores.members.state()
+    }
+
+    fn grant(&self, namespace: &str, name: &str) -> Option<Arc<RemoteAccountGrant>> {
+        self.stores
+            .grants
+            .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    fn grants_of(&self, namespace: &str, name: &str) -> Vec<Arc<RemoteAccountGrant>> {
+        self.stores
+            .grants
+            .state()
+            .into_iter()
+            .filter(|g| {
+                let owner = &g.spec.remote_service_account;
+                owner.namespace == namespace && owner.name == name
+            })
+            .collect()
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.stores
+            .secrets
+            .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    fn consumer_secrets(&self, namespace: &str, name: &str) -> Vec<Arc<Secret>> {
+        self.stores
+            .secrets
+            .state()
+            .into_iter()
+            .filter(|s| plan::is_consumer_secret_of(s, namespace, name))
+            .collect()
+    }
+}
+
+impl crate::controller::Shared for Context {
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
