@@ -4,6 +4,7 @@ pub mod deploy;
 pub mod dev;
 pub mod dev_local;
 pub mod images;
+pub mod modules;
 
 use std::path::Path;
 

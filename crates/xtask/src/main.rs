@@ -58,6 +58,12 @@ enum Command {
         #[arg(long, default_value = ".bin/images")]
         out: PathBuf,
     },
+    /// Fail if a crate has a module cycle (modules that use each other in a ring).
+    Modules {
+        /// Folders holding crates (each `<folder>/<crate>/src`).
+        #[arg(default_values = ["crates", "e2e"])]
+        roots: Vec<PathBuf>,
+    },
     /// Write deploy/agent/ from the manifest `kubectl roster join` writes and
     /// deploy/hub/webhook.yaml from roster-hub's webhook configuration, or with --check fail if
     /// they differ.
@@ -80,6 +86,7 @@ fn main() -> anyhow::Result<()> {
             generate(&dir.join("agent"), &xtask::deploy::agent_files()?, check)?;
             generate_some(&dir.join("hub"), &xtask::deploy::hub_files()?, check)
         }
+        Command::Modules { roots } => check_modules(&roots),
         Command::Images {
             bin_dir,
             pause,
@@ -106,6 +113,30 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(xtask::dev_local::run(&dir))
         }
     }
+}
+
+fn check_modules(roots: &[PathBuf]) -> anyhow::Result<()> {
+    let mut found = Vec::new();
+    for root in roots {
+        for entry in
+            std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))?
+        {
+            let src = entry?.path().join("src");
+            if !src.is_dir() {
+                continue;
+            }
+            for uses in xtask::modules::crate_cycles(&src)? {
+                found.push(format!("{}: {}", src.display(), uses.join(", ")));
+            }
+        }
+    }
+    if !found.is_empty() {
+        anyhow::bail!(
+            "module cycles (each module in a ring uses the next; move the shared piece into a module of its own):\n{}",
+            found.join("\n")
+        );
+    }
+    Ok(())
 }
 
 fn generate(dir: &std::path::Path, files: &[(String, String)], check: bool) -> anyhow::Result<()> {

@@ -1,9 +1,11 @@
 //! Child processes that never outlive the run that started them.
 //!
-//! Every child is spawned from one long-lived thread and asked (through `ROSTER_DIE_WITH_PARENT`,
-//! which the control-plane binary honours with `PR_SET_PDEATHSIG`) to die with that thread. The
-//! thread lives as long as the process, so a test binary that panics, aborts or is killed takes
-//! its control planes with it; [`Process`]'s `Drop` stops them earlier when the owner goes.
+//! Every child is spawned from one long-lived thread through util-linux `setpriv --pdeathsig
+//! KILL`, so the kernel kills it when that thread ends (the control-plane binary also honours
+//! `ROSTER_DIE_WITH_PARENT` for the processes it starts itself). The thread lives as long as the
+//! process, so a test binary that panics, aborts, is killed or simply exits with shared fleets
+//! still in statics takes its control planes, hubs and agents with it; [`Process`]'s `Drop`
+//! stops them earlier when the owner goes.
 
 use std::{
     ffi::OsString,
@@ -32,6 +34,19 @@ fn spawner() -> &'static mpsc::Sender<SpawnRequest> {
             .unwrap_or_else(|e| panic!("cannot start the spawner thread: {e}"));
         tx
     })
+}
+
+/// A command running `program` that the kernel kills when the spawner thread ends
+/// (`PR_SET_PDEATHSIG`, set by `setpriv` before it executes `program`; the workspace forbids
+/// the unsafe `pre_exec` that would set it directly).
+fn dying_with_spawner(program: &Path) -> Command {
+    const SETPRIV: &str = "/usr/bin/setpriv";
+    if !Path::new(SETPRIV).exists() {
+        return Command::new(program);
+    }
+    let mut command = Command::new(SETPRIV);
+    command.args(["--pdeathsig", "KILL", "--"]).arg(program);
+    command
 }
 
 /// What to run: program, arguments and where its output goes.
@@ -64,7 +79,14 @@ impl Process {
             .append(true)
             .open(&spec.log)
             .with_context(|| format!("opening log {}", spec.log.display()))?;
-        let mut command = Command::new(&spec.program);
+        if spec.program.components().count() > 1 && !spec.program.exists() {
+            anyhow::bail!(
+                "starting {}: {} does not exist",
+                spec.name,
+                spec.program.display()
+            );
+        }
+        let mut command = dying_with_spawner(&spec.program);
         command
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
