@@ -53,6 +53,14 @@ pub mod ready {
     pub const INVALID_SELECTOR: &str = "InvalidSelector";
 }
 
+/// Reasons of an Inventory's Ready condition.
+pub mod inventory {
+    /// True: the hub publishes the selected members' profiles in the namespace.
+    pub const PUBLISHING: &str = "Publishing";
+    /// False: another inventory serves the namespace, or the selector cannot be evaluated.
+    pub const NOT_PUBLISHING: &str = "NotPublishing";
+}
+
 /// `t` truncated to whole seconds: the precision the API server stores a `metav1.Time` at, so a
 /// time computed by a component compares equal to the one it reads back.
 pub fn whole_seconds(t: k8s_openapi::jiff::Timestamp) -> k8s_openapi::jiff::Timestamp {

@@ -3,7 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{MemberCluster, MemberReport, RemoteAccountGrant, RemoteServiceAccount};
+use crate::{Inventory, MemberCluster, MemberReport, RemoteAccountGrant, RemoteServiceAccount};
 
 /// Roster's CRDs and the ClusterProfile CRD, in installation order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -12,6 +12,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         RemoteServiceAccount::crd(),
         MemberReport::crd(),
         RemoteAccountGrant::crd(),
+        Inventory::crd(),
     ];
     for crd in &mut roster {
         cluster_inventory::schema::normalize(crd);

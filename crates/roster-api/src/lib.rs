@@ -5,14 +5,17 @@
 
 pub mod conditions;
 pub mod crd;
+pub mod inventory;
 pub mod member_cluster;
 pub mod member_report;
 pub mod names;
 pub mod remote_account_grant;
 pub mod remote_service_account;
+pub mod selector;
 pub mod validation;
 pub mod webhook;
 
+pub use inventory::{Inventory, InventorySpec, InventoryStatus};
 pub use member_cluster::{MemberCluster, MemberClusterSpec, MemberClusterStatus};
 pub use member_report::{MemberReport, MemberReportSpec};
 pub use remote_account_grant::{

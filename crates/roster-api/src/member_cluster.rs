@@ -43,6 +43,11 @@ use crate::names;
         json_path = ".status.kubernetesVersion"
     ),
     printcolumn(
+        name = "Inventories",
+        type_ = "string",
+        json_path = ".status.inventories"
+    ),
+    printcolumn(
         name = "Cluster ID",
         type_ = "string",
         json_path = ".status.clusterId",
@@ -172,6 +177,11 @@ pub struct MemberClusterStatus {
     /// Version of the roster-agent running on the member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_version: Option<String>,
+
+    /// The Inventories whose namespaces hold a ClusterProfile of this member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 253)))]
+    pub inventories: Vec<String>,
 
     /// The metadata.generation the hub last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]

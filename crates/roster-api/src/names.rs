@@ -11,6 +11,10 @@ pub const ACCESS_PROVIDER: &str = "roster";
 /// Default namespace holding the ClusterProfiles Roster publishes.
 pub const DEFAULT_INVENTORY_NAMESPACE: &str = "cluster-inventory";
 
+/// The Inventory the hub creates at start (all members, in its `--inventory-namespace`) when
+/// none of that name exists.
+pub const DEFAULT_INVENTORY: &str = "cluster-inventory";
+
 /// Prefix of the per-member namespace on the hub (`roster-member-<name>`).
 pub const MEMBER_NAMESPACE_PREFIX: &str = "roster-member-";
 

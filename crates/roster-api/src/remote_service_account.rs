@@ -1,15 +1,14 @@
 //! `RemoteServiceAccount`: "give this hub namespace an identity on these member clusters".
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::{
     api::rbac::v1::PolicyRule,
-    apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, LabelSelectorRequirement, Time},
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use crate::names;
+pub use crate::selector::{MemberSelector, MemberSelectorRequirement};
 
 /// RemoteServiceAccountSpec says which member clusters get a service account for this
 /// namespace, what it may do there, and how long its tokens live.
@@ -76,66 +75,7 @@ pub struct ClusterSelection {
     /// the hub, which reports a bad key on the object: a CEL rule over unbounded map keys would
     /// exceed the API server's cost budget.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("!has(self.matchLabels) || self.matchLabels.all(k, !format.labelValue().validate(self.matchLabels[k]).hasValue())").message("selector.matchLabels values must be valid label values"))]
-    #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0)))").message("selector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist, and values are required exactly for In and NotIn"))]
     pub selector: Option<MemberSelector>,
-}
-
-/// A label selector over MemberClusters, with the bounds the API server needs to cost its
-/// validation rules. Same fields and meaning as a Kubernetes LabelSelector.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct MemberSelector {
-    /// Labels a MemberCluster must carry, each with exactly this value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "match_labels_schema")]
-    pub match_labels: Option<BTreeMap<String, String>>,
-    /// Label requirements a MemberCluster must meet; all must hold.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    pub match_expressions: Option<Vec<MemberSelectorRequirement>>,
-}
-
-fn match_labels_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "Labels a MemberCluster must carry, each with exactly this value.",
-        "type": "object",
-        "maxProperties": 64,
-        "additionalProperties": {"type": "string", "maxLength": 63}
-    })
-}
-
-/// One requirement of a [`MemberSelector`].
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-pub struct MemberSelectorRequirement {
-    /// The label key.
-    #[schemars(length(min = 1, max = 317))]
-    pub key: String,
-    /// In, NotIn, Exists or DoesNotExist.
-    #[schemars(length(max = 16))]
-    pub operator: String,
-    /// Values for In and NotIn; empty for Exists and DoesNotExist.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64), inner(length(max = 63)))]
-    pub values: Option<Vec<String>>,
-}
-
-impl From<&MemberSelector> for LabelSelector {
-    fn from(s: &MemberSelector) -> Self {
-        LabelSelector {
-            match_labels: s.match_labels.clone(),
-            match_expressions: s.match_expressions.as_ref().map(|exprs| {
-                exprs
-                    .iter()
-                    .map(|e| LabelSelectorRequirement {
-                        key: e.key.clone(),
-                        operator: e.operator.clone(),
-                        values: e.values.clone(),
-                    })
-                    .collect()
-            }),
-        }
-    }
 }
 
 /// The service account Roster creates on each member.

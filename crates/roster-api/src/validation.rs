@@ -32,9 +32,58 @@ pub fn is_label_value(value: &str) -> bool {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))))
 }
 
+/// Why `key` is not a valid label key: `[prefix/]name`, prefix a DNS subdomain of at most 253
+/// characters, name at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric.
+pub fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let subdomain = !prefix.is_empty()
+            && prefix.len() <= 253
+            && prefix.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !subdomain {
+            return Some(
+                "the prefix must be a DNS subdomain (lowercase, at most 253 characters)".into(),
+            );
+        }
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && alnum(name.chars().next())
+        && alnum(name.chars().last());
+    (!name_ok).then(|| {
+        "the name must be at most 63 characters of letters, digits, '-', '_' or '.', starting \
+         and ending with a letter or digit"
+            .into()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_keys() {
+        for key in ["", "-a", "a b", "Example.com/x", "x/", &"a".repeat(64)] {
+            assert!(label_key_problem(key).is_some(), "{key:?} accepted");
+        }
+        for key in ["env", "topology.kubernetes.io/region", "a_b.c-d", "x.io/A1"] {
+            assert_eq!(label_key_problem(key), None, "{key:?}");
+        }
+    }
 
     #[test]
     fn subdomains() {

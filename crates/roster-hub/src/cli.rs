@@ -9,7 +9,8 @@ use roster_runtime::logging::LogOptions;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "roster-hub", version, about, long_about = None)]
 pub struct Cli {
-    /// Namespace the ClusterProfiles are published in.
+    /// Namespace of the default Inventory (every member), created at start when no Inventory
+    /// `cluster-inventory` exists; empty: none.
     #[arg(
         long,
         env = "ROSTER_INVENTORY_NAMESPACE",

@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod controller;
 pub mod error;
 pub mod events;
+pub mod inventory;
 pub mod leader;
 pub mod member;
 pub mod metrics;
@@ -60,7 +61,11 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             .context("finding the hub cluster's credentials")?,
     };
     let client = Client::try_from(config)?;
-    ensure_namespace(&client, &cli.inventory_namespace).await?;
+    if !cli.inventory_namespace.is_empty() {
+        ensure_namespace(&client, &cli.inventory_namespace).await?;
+        inventory::ensure_default(&client, names::DEFAULT_INVENTORY, &cli.inventory_namespace)
+            .await?;
+    }
     tracing::info!(inventory_namespace = %cli.inventory_namespace, "roster-hub started");
     let settings = member::Settings {
         inventory_namespace: cli.inventory_namespace.clone(),
@@ -102,7 +107,15 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                         members.clone(),
                         member_caches
                     ),
-                    access::run(client, clock, metrics, members, access_caches, instance),
+                    access::run(
+                        client.clone(),
+                        clock.clone(),
+                        metrics.clone(),
+                        members.clone(),
+                        access_caches,
+                        instance
+                    ),
+                    inventory::run(client, clock, metrics, members),
                 );
             }
         }

@@ -13,6 +13,7 @@ mod e2e {
     pub mod ha;
     pub mod hub;
     pub mod interop;
+    pub mod inventories;
     pub mod journey;
     pub mod kubectl_roster;
     pub mod members;

@@ -3,10 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use roster_api::{
-    MemberCluster,
-    remote_service_account::{ClusterSelection, MemberSelector, MemberSelectorRequirement},
-};
+use roster_api::{MemberCluster, remote_service_account::ClusterSelection};
 
 /// One target cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,11 +35,13 @@ pub fn select<'a>(
             })
             .collect(),
         (None, Some(selector)) => {
-            validate(selector)?;
+            if let Some(problem) = selector.problem() {
+                return Err(problem);
+            }
             let empty = BTreeMap::new();
             by_name
                 .iter()
-                .filter(|(_, m)| matches(selector, m.metadata.labels.as_ref().unwrap_or(&empty)))
+                .filter(|(_, m)| selector.matches(m.metadata.labels.as_ref().unwrap_or(&empty)))
                 .map(|(n, m)| Target {
                     name: (*n).to_owned(),
                     member: Some(*m),
@@ -56,91 +55,10 @@ pub fn select<'a>(
     Ok(targets)
 }
 
-/// Whether `labels` satisfy `selector` (which [`validate`] accepted).
-pub fn matches(selector: &MemberSelector, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    labels_ok
-        && selector
-            .match_expressions
-            .iter()
-            .flatten()
-            .all(|e| requirement_holds(e, labels))
-}
-
-fn requirement_holds(e: &MemberSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
-    let value = labels.get(&e.key);
-    let values = e.values.as_deref().unwrap_or_default();
-    match e.operator.as_str() {
-        "In" => value.is_some_and(|v| values.contains(v)),
-        "NotIn" => value.is_none_or(|v| !values.contains(v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        _ => false,
-    }
-}
-
-/// Why `selector` cannot be evaluated: a label key that is not a valid Kubernetes label key
-/// (the CRD checks values and operators; keys are checked here, see `MemberSelector`).
-pub fn validate(selector: &MemberSelector) -> Result<(), String> {
-    let keys = selector
-        .match_labels
-        .iter()
-        .flat_map(|m| m.keys())
-        .chain(selector.match_expressions.iter().flatten().map(|e| &e.key));
-    for key in keys {
-        if let Some(problem) = label_key_problem(key) {
-            return Err(format!("selector label key {key:?}: {problem}"));
-        }
-    }
-    Ok(())
-}
-
-/// Why `key` is not a valid label key: `[prefix/]name`, prefix a DNS subdomain of at most 253
-/// characters, name at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric.
-pub fn label_key_problem(key: &str) -> Option<String> {
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    if let Some(prefix) = prefix {
-        let subdomain = !prefix.is_empty()
-            && prefix.len() <= 253
-            && prefix.split('.').all(|part| {
-                !part.is_empty()
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            });
-        if !subdomain {
-            return Some(
-                "the prefix must be a DNS subdomain (lowercase, at most 253 characters)".into(),
-            );
-        }
-    }
-    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    let name_ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && alnum(name.chars().next())
-        && alnum(name.chars().last());
-    (!name_ok).then(|| {
-        "the name must be at most 63 characters of letters, digits, '-', '_' or '.', starting \
-         and ending with a letter or digit"
-            .into()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roster_api::selector::{MemberSelector, MemberSelectorRequirement};
     use std::sync::Arc;
 
     fn member(name: &str, labels: &[(&str, &str)]) -> Arc<MemberCluster> {
@@ -255,12 +173,6 @@ mod tests {
 
     #[test]
     fn bad_label_keys_are_reported() {
-        for key in ["", "-a", "a b", "Example.com/x", "x/", &"a".repeat(64)] {
-            assert!(label_key_problem(key).is_some(), "{key:?} accepted");
-        }
-        for key in ["env", "topology.kubernetes.io/region", "a_b.c-d", "x.io/A1"] {
-            assert_eq!(label_key_problem(key), None, "{key:?}");
-        }
         let err = select(&selector(&[("bad key", "x")], &[]), &[]).unwrap_err();
         assert!(err.contains("\"bad key\""), "{err}");
     }

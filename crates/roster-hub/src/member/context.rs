@@ -8,7 +8,7 @@ use std::{
 
 use k8s_openapi::jiff::Timestamp;
 use kube::{Client, runtime::reflector::Store};
-use roster_api::{MemberClusterStatus, MemberReport};
+use roster_api::{Inventory, MemberClusterStatus, MemberReport};
 
 use super::{
     budget::WriteBudget, failures::Failures, heartbeats::Heartbeats, observed_profiles,
@@ -33,6 +33,8 @@ pub struct Settings {
 pub struct Stores {
     /// Agent reports.
     pub reports: Store<MemberReport>,
+    /// Inventories.
+    pub inventories: Store<Inventory>,
 }
 
 impl Stores {
@@ -43,6 +45,7 @@ impl Stores {
         let stores = self.clone();
         tokio::spawn(async move {
             let _ = stores.reports.wait_until_ready().await;
+            let _ = stores.inventories.wait_until_ready().await;
             let _ = tx.send(true);
         });
         rx
@@ -65,7 +68,7 @@ pub struct Context {
     pub stores: Stores,
     /// Last MemberCluster status written, per member.
     pub member_writes: WriteCache<MemberClusterStatus>,
-    /// Digests of the last ClusterProfile content written, per member.
+    /// Digests of the last ClusterProfile content written, per profile (`namespace/member`).
     pub profile_writes: WriteCache<observed_profiles::Content>,
     /// What the hub saw of the published ClusterProfiles.
     pub profiles: Arc<observed_profiles::Profiles>,
@@ -135,23 +138,30 @@ impl Context {
     /// members not in `live`, so memory follows the fleet as members leave.
     pub fn forget_except(&self, live: &std::collections::HashSet<String>) {
         let keep = |name: &str| live.contains(name);
+        let keep_profile = |key: &str| keep(member_of_key(key));
         self.member_writes.retain(keep);
-        self.profile_writes.retain(keep);
+        self.profile_writes.retain(keep_profile);
         self.prepared.retain(keep);
         self.failures.retain(keep);
         self.budgets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| keep(k));
+            .retain(|k, _| keep_profile(k));
         self.heartbeats.retain(keep);
     }
 
-    /// Takes one write from `member`'s profile budget, or says how long to wait.
-    pub fn take_write(&self, member: &str, now: Timestamp) -> Result<(), std::time::Duration> {
+    /// Takes one write from the budget of the profile `namespace/member`, or says how long to
+    /// wait.
+    pub fn take_write(&self, profile: &str, now: Timestamp) -> Result<(), std::time::Duration> {
         let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
         budgets
-            .entry(member.to_owned())
+            .entry(profile.to_owned())
             .or_insert_with(|| WriteBudget::new(now))
             .try_take(now)
     }
+}
+
+/// The member a profile key (`namespace/member`) belongs to.
+pub fn member_of_key(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, member)| member)
 }

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod failures;
 pub mod health;
 pub mod heartbeats;
+pub mod inventories;
 pub mod listed;
 pub mod objects;
 pub mod observed_profiles;
@@ -32,7 +33,7 @@ use kube::{
         watcher,
     },
 };
-use roster_api::{MemberCluster, MemberReport, names};
+use roster_api::{Inventory, MemberCluster, MemberReport, names};
 use roster_runtime::admin::Condition;
 use tracing::info;
 
@@ -96,10 +97,13 @@ pub async fn run(
     .backoff(WatchBackoff::default());
     let (reports, report_events) =
         watch::cached(Api::<MemberReport>::all(client.clone()), watch::config());
+    let (inventories, inventory_events) =
+        watch::cached(Api::<Inventory>::all(client.clone()), watch::config());
     let profile_selector = format!("{LABEL_CLUSTER_MANAGER}={}", names::CLUSTER_MANAGER);
-    // Profiles are not cached either: the hub keeps digests of what it manages in them.
+    // Profiles are not cached either: the hub keeps digests of what it manages in them. One
+    // watch over every namespace (Roster's label selects them): inventories come and go.
     let profile_events = watcher(
-        Api::<ClusterProfile>::namespaced(client.clone(), &settings.inventory_namespace),
+        Api::<ClusterProfile>::all(client.clone()),
         watch::config().labels(&profile_selector),
     )
     .backoff(WatchBackoff::default());
@@ -110,7 +114,10 @@ pub async fn run(
         settings,
         clock.clone(),
         metrics.clone(),
-        Stores { reports },
+        Stores {
+            reports,
+            inventories,
+        },
         heartbeats.clone(),
         profiles.clone(),
     ));
@@ -166,6 +173,17 @@ pub async fn run(
         .watches_stream(
             observed_profiles::profile_triggers(profile_events, profiles),
             |p: ClusterProfile| Some(ObjectRef::new(&p.name_any())),
-        );
+        )
+        // An inventory's selection can change any member's copies.
+        .watches_stream(inventory_events.touched_objects(), {
+            let members = members.store();
+            move |_: Inventory| {
+                members
+                    .state()
+                    .iter()
+                    .map(|m| ObjectRef::from_obj(m.as_ref()))
+                    .collect::<Vec<_>>()
+            }
+        });
     controller::run(controller, MEMBER_CONTROLLER, reconcile::reconcile, ctx).await;
 }

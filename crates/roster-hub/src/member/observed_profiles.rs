@@ -81,7 +81,8 @@ fn managed_meta(p: &ClusterProfile) -> ProfileMeta {
     }
 }
 
-/// The observed profiles of the inventory namespace, by name.
+/// The observed profiles of every inventory namespace, by name (a member's name), then
+/// namespace.
 #[derive(Debug, Default)]
 pub struct Profiles {
     observed: Mutex<Maps>,
@@ -92,8 +93,32 @@ pub struct Profiles {
 /// reflector does, so a relist never shows a half-filled map).
 #[derive(Debug, Default)]
 struct Maps {
-    current: HashMap<String, Observed>,
-    relist: HashMap<String, Observed>,
+    current: ByName,
+    relist: ByName,
+}
+
+/// Profiles by name, each with the namespaces holding one (a member is in a few inventories).
+type ByName = HashMap<String, Vec<(String, Observed)>>;
+
+fn insert(map: &mut ByName, p: &ClusterProfile) {
+    let namespace = p.namespace().unwrap_or_default();
+    let copies = map.entry(p.name_any()).or_default();
+    let observed = Observed::of(p);
+    match copies.iter_mut().find(|(ns, _)| *ns == namespace) {
+        Some((_, o)) => *o = observed,
+        None => copies.push((namespace, observed)),
+    }
+}
+
+fn remove(map: &mut ByName, p: &ClusterProfile) {
+    let name = p.name_any();
+    let namespace = p.namespace().unwrap_or_default();
+    if let Some(copies) = map.get_mut(&name) {
+        copies.retain(|(ns, _)| *ns != namespace);
+        if copies.is_empty() {
+            map.remove(&name);
+        }
+    }
 }
 
 impl Profiles {
@@ -101,9 +126,19 @@ impl Profiles {
         self.observed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// What the hub last saw of the profile `name`.
-    pub fn get(&self, name: &str) -> Option<Observed> {
-        self.lock().current.get(name).cloned()
+    /// What the hub last saw of the profile `namespace/name`.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Observed> {
+        self.lock()
+            .current
+            .get(name)?
+            .iter()
+            .find(|(ns, _)| ns == namespace)
+            .map(|(_, o)| o.clone())
+    }
+
+    /// The namespaces holding a profile named `name`, each with what the hub saw of it.
+    pub fn copies(&self, name: &str) -> Vec<(String, Observed)> {
+        self.lock().current.get(name).cloned().unwrap_or_default()
     }
 
     /// Waits until the profile watch delivered its first list.
@@ -114,16 +149,10 @@ impl Profiles {
     fn event(&self, event: &watcher::Event<ClusterProfile>) {
         let mut maps = self.lock();
         match event {
-            watcher::Event::Apply(p) => {
-                maps.current.insert(p.name_any(), Observed::of(p));
-            }
-            watcher::Event::Delete(p) => {
-                maps.current.remove(&p.name_any());
-            }
+            watcher::Event::Apply(p) => insert(&mut maps.current, p),
+            watcher::Event::Delete(p) => remove(&mut maps.current, p),
             watcher::Event::Init => maps.relist = HashMap::new(),
-            watcher::Event::InitApply(p) => {
-                maps.relist.insert(p.name_any(), Observed::of(p));
-            }
+            watcher::Event::InitApply(p) => insert(&mut maps.relist, p),
             watcher::Event::InitDone => {
                 maps.current = std::mem::take(&mut maps.relist);
                 drop(maps);
@@ -171,6 +200,7 @@ mod tests {
             },
         );
         p.metadata.resource_version = Some("7".into());
+        p.metadata.namespace = Some("inv".into());
         p.metadata.labels = Some(
             [
                 ("x-k8s.io/cluster-manager".to_owned(), "roster".to_owned()),
@@ -250,13 +280,25 @@ mod tests {
         assert_eq!(passed, ["a", "b", "a", "b", "c"]);
         profiles.wait_listed().await;
         assert_eq!(
-            profiles.get("a").unwrap().content,
+            profiles.get("inv", "a").unwrap().content,
             Observed::of(&profile("a", "v2")).content
         );
-        assert_eq!(profiles.get("b"), None);
-        assert_eq!(profiles.get("c"), None);
+        assert_eq!(profiles.get("inv", "b"), None);
+        assert_eq!(profiles.get("inv", "c"), None);
         profiles.event(&watcher::Event::InitDone);
-        assert_eq!(profiles.get("a"), None, "gone from the relist");
-        assert!(profiles.get("c").is_some());
+        assert_eq!(profiles.get("inv", "a"), None, "gone from the relist");
+        assert!(profiles.get("inv", "c").is_some());
+        // Copies in other namespaces are kept apart.
+        let mut elsewhere = profile("c", "v9");
+        elsewhere.metadata.namespace = Some("kueue-system".into());
+        profiles.event(&watcher::Event::Apply(elsewhere.clone()));
+        let namespaces: Vec<String> = profiles.copies("c").into_iter().map(|(ns, _)| ns).collect();
+        assert_eq!(namespaces, ["inv", "kueue-system"]);
+        assert_ne!(
+            profiles.get("kueue-system", "c").unwrap().content,
+            profiles.get("inv", "c").unwrap().content
+        );
+        profiles.event(&watcher::Event::Delete(elsewhere));
+        assert_eq!(profiles.copies("c").len(), 1);
     }
 }

@@ -1,13 +1,16 @@
 //! The member reconcile's decision. From a MemberCluster and what the hub observed of it (the
 //! agent's report, its last heartbeat, the time), [`decide`] works out everything the hub wants
 //! written: the hub-side objects, the MemberCluster status with the Events of its transitions,
-//! and the ClusterProfile. It reads and writes nothing; `reconcile` observes, decides, then
+//! and the ClusterProfile in each inventory that selects the member (and which copies to
+//! remove). It reads and writes nothing; `reconcile` observes, decides, then
 //! hands the plan to `writes`, which writes only what differs.
 
+use std::sync::Arc;
+
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp};
-use kube::runtime::events::Event;
+use kube::{ResourceExt, runtime::events::Event};
 use roster_api::{
-    MemberCluster, MemberClusterStatus,
+    Inventory, MemberCluster, MemberClusterStatus,
     conditions::{CONDITION_CONTROL_PLANE_HEALTHY, CONDITION_JOINED},
     member_report::MemberReportSpec,
     names,
@@ -15,9 +18,9 @@ use roster_api::{
 
 use super::{
     desired_profile::{self, DesiredProfile},
-    health, heartbeats,
+    health, heartbeats, inventories,
     objects::{self, MemberObjects},
-    status,
+    observed_profiles, status,
 };
 use crate::{clock::whole_seconds, conditions, events};
 
@@ -28,6 +31,10 @@ pub struct Observed<'a> {
     pub report: Option<&'a MemberReportSpec>,
     /// When the hub last saw the agent heartbeat.
     pub last_heartbeat: Option<Timestamp>,
+    /// Every Inventory.
+    pub inventories: &'a [Arc<Inventory>],
+    /// The profiles named after the member, by namespace.
+    pub copies: &'a [(String, observed_profiles::Observed)],
     /// Now.
     pub now: Timestamp,
 }
@@ -41,8 +48,11 @@ pub struct Plan {
     pub status: MemberClusterStatus,
     /// The Events of the status's condition transitions, published when the status is written.
     pub events: Vec<Event>,
-    /// The ClusterProfile; none when the member's name cannot be a namespace.
-    pub profile: Option<DesiredProfile>,
+    /// The ClusterProfile in each inventory namespace that selects the member; none when the
+    /// member's name cannot be a namespace.
+    pub profiles: Vec<(String, DesiredProfile)>,
+    /// The namespaces holding a profile of this member that no inventory wants any more.
+    pub remove_profiles: Vec<String>,
 }
 
 impl std::fmt::Debug for Plan {
@@ -51,7 +61,8 @@ impl std::fmt::Debug for Plan {
             .field("objects", &self.objects)
             .field("status", &self.status)
             .field("events", &self.events.len())
-            .field("profile", &self.profile)
+            .field("profiles", &self.profiles)
+            .field("remove_profiles", &self.remove_profiles)
             .finish()
     }
 }
@@ -99,9 +110,37 @@ pub fn decide(member: &MemberCluster, observed: &Observed<'_>) -> Plan {
         member.metadata.generation,
     );
     let events = events::transitions(previous, &built);
-    let profile = problem
-        .is_none()
-        .then(|| desired_profile::desired(member, report, mirrored(&built)));
+    let publishing: Vec<&Inventory> = match problem {
+        Some(_) => Vec::new(),
+        None => inventories::serving(observed.inventories)
+            .into_iter()
+            .filter(|i| inventories::selects(i, member))
+            .collect(),
+    };
+    let profiles: Vec<(String, DesiredProfile)> = match publishing.first() {
+        None => Vec::new(),
+        Some(_) => {
+            let whole = desired_profile::desired(member, report, mirrored(&built));
+            publishing
+                .iter()
+                .map(|i| {
+                    let mut copy = whole.clone();
+                    copy.status.access_providers =
+                        inventories::providers(i, &whole.status.access_providers);
+                    (i.spec.namespace.clone(), copy)
+                })
+                .collect()
+        }
+    };
+    let uid = member.metadata.uid.as_deref();
+    let remove_profiles = observed
+        .copies
+        .iter()
+        .filter(|(ns, o)| o.owned_by(uid) && !profiles.iter().any(|(wanted, _)| wanted == ns))
+        .map(|(ns, _)| ns.clone())
+        .collect();
+    let mut names: Vec<String> = publishing.iter().map(|i| i.name_any()).collect();
+    names.sort();
     let grace_seconds = member
         .spec
         .heartbeat
@@ -111,9 +150,10 @@ pub fn decide(member: &MemberCluster, observed: &Observed<'_>) -> Plan {
         objects: problem
             .is_none()
             .then(|| objects::desired(member, grace_seconds)),
-        status: status::desired(member, report, built),
+        status: status::desired(member, report, built, names),
         events,
-        profile,
+        profiles,
+        remove_profiles,
     }
 }
 
@@ -132,10 +172,33 @@ fn mirrored(conditions: &[Condition]) -> Vec<Condition> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roster_api::{MemberClusterSpec, conditions::CONDITION_PROPERTIES_PUBLISHED};
+    use roster_api::{
+        InventorySpec, MemberClusterSpec, conditions::CONDITION_PROPERTIES_PUBLISHED,
+        selector::MemberSelector,
+    };
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(s).unwrap()
+    }
+
+    fn inventory(name: &str, namespace: &str, members: Option<MemberSelector>) -> Arc<Inventory> {
+        Arc::new(Inventory::new(
+            name,
+            InventorySpec {
+                namespace: namespace.into(),
+                members,
+                ..Default::default()
+            },
+        ))
+    }
+
+    /// The default inventory only.
+    static DEFAULT: std::sync::LazyLock<Vec<Arc<Inventory>>> = std::sync::LazyLock::new(|| {
+        vec![inventory("cluster-inventory", "cluster-inventory", None)]
+    });
+
+    fn default_inventories() -> &'static [Arc<Inventory>] {
+        &DEFAULT
     }
 
     fn report() -> MemberReportSpec {
@@ -151,6 +214,8 @@ mod tests {
         Observed {
             report: Some(r),
             last_heartbeat: Some(t(99)),
+            inventories: default_inventories(),
+            copies: &[],
             now: t(100),
         }
     }
@@ -163,12 +228,17 @@ mod tests {
             &Observed {
                 report: None,
                 last_heartbeat: None,
+                inventories: default_inventories(),
+                copies: &[],
                 now: t(100),
             },
         );
         assert!(plan.objects.is_some());
         assert_eq!(plan.reason(CONDITION_JOINED), "AwaitingAgent");
-        let profile = plan.profile.expect("a profile");
+        let [(namespace, profile)] = plan.profiles.as_slice() else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(namespace, "cluster-inventory");
         assert_eq!(profile.status.conditions.len(), 2);
         assert!(
             profile
@@ -193,7 +263,7 @@ mod tests {
             Some(r.cluster_id.as_str())
         );
         assert!(!plan.reason(CONDITION_PROPERTIES_PUBLISHED).is_empty());
-        let profile = plan.profile.unwrap();
+        let (_, profile) = &plan.profiles[0];
         assert_eq!(
             profile.meta.labels[cluster_inventory::names::LABEL_INVENTORY_MEMBER_ID],
             r.cluster_id
@@ -206,7 +276,7 @@ mod tests {
         let r = report();
         let plan = decide(&m, &heartbeating(&r));
         assert!(plan.objects.is_none());
-        assert!(plan.profile.is_none());
+        assert!(plan.profiles.is_empty());
         assert_eq!(plan.reason(CONDITION_JOINED), "InvalidName");
         assert!(plan.status.cluster_id.is_none(), "no report is read for it");
     }
@@ -217,6 +287,8 @@ mod tests {
         let observed = Observed {
             report: None,
             last_heartbeat: None,
+            inventories: default_inventories(),
+            copies: &[],
             now: t(100),
         };
         m.status = Some(decide(&m, &observed).status);
@@ -229,5 +301,67 @@ mod tests {
         );
         assert!(again.events.is_empty());
         assert_eq!(Some(&again.status), m.status.as_ref());
+    }
+
+    #[test]
+    fn each_selecting_inventory_gets_a_copy_and_a_deselected_one_is_removed() {
+        let kueue = MemberSelector {
+            match_labels: Some([("kueue".to_owned(), "worker".to_owned())].into()),
+            ..Default::default()
+        };
+        let mut all = default_inventories().to_vec();
+        let mut only_roster = (*inventory("kueue", "kueue-system", Some(kueue))).clone();
+        only_roster.spec.access_providers = Some(vec![]);
+        all.push(Arc::new(only_roster));
+        let mut m = MemberCluster::new("member-1", MemberClusterSpec::default());
+        m.metadata.uid = Some("uid-1".into());
+        let r = MemberReportSpec {
+            api_server: roster_api::member_report::ReportedApiServer {
+                server: "https://10.0.0.1:6443".into(),
+                ca_data: None,
+            },
+            ..report()
+        };
+        let owned = observed_profiles::Observed {
+            resource_version: None,
+            owners: vec!["uid-1".into()],
+            content: (0, 0),
+        };
+        let foreign = observed_profiles::Observed {
+            owners: vec!["someone-else".into()],
+            ..owned.clone()
+        };
+        let copies = [
+            ("kueue-system".to_owned(), owned.clone()),
+            ("elsewhere".to_owned(), foreign),
+        ];
+        let observed = Observed {
+            inventories: &all,
+            copies: &copies,
+            ..heartbeating(&r)
+        };
+        let plan = decide(&m, &observed);
+        let namespaces: Vec<&str> = plan.profiles.iter().map(|(ns, _)| ns.as_str()).collect();
+        assert_eq!(namespaces, ["cluster-inventory"]);
+        assert_eq!(plan.remove_profiles, ["kueue-system"], "not someone else's");
+        assert_eq!(plan.status.inventories, ["cluster-inventory"]);
+
+        m.metadata.labels = Some([("kueue".to_owned(), "worker".to_owned())].into());
+        let plan = decide(&m, &observed);
+        let namespaces: Vec<&str> = plan.profiles.iter().map(|(ns, _)| ns.as_str()).collect();
+        assert_eq!(namespaces, ["cluster-inventory", "kueue-system"]);
+        assert!(plan.remove_profiles.is_empty());
+        assert_eq!(plan.status.inventories, ["cluster-inventory", "kueue"]);
+        let (_, everything) = &plan.profiles[0];
+        let (_, none) = &plan.profiles[1];
+        assert_eq!(everything.status.access_providers.len(), 1);
+        assert!(
+            none.status.access_providers.is_empty(),
+            "accessProviders: []"
+        );
+        assert_eq!(
+            everything.meta, none.meta,
+            "the same labels (member id among them) in every copy"
+        );
     }
 }

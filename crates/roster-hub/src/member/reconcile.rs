@@ -1,4 +1,5 @@
-//! One member reconcile: observe (the agent's report and heartbeats, from the hub's caches),
+//! One member reconcile: observe (the agent's report and heartbeats, the inventories and the
+//! member's published profiles, from the hub's caches),
 //! decide ([`plan::decide`], pure), write ([`writes::apply_plan`]), and make failed writes
 //! visible ([`failures`]).
 
@@ -23,9 +24,13 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
         .stores
         .reports
         .get(&ObjectRef::new(REPORT_NAME).within(&names::member_namespace(&name)));
+    let inventories = ctx.stores.inventories.state();
+    let copies = ctx.profiles.copies(&name);
     let observed = plan::Observed {
         report: report.as_ref().map(|r| &r.spec),
         last_heartbeat: ctx.heartbeats.last_seen(&name),
+        inventories: &inventories,
+        copies: &copies,
         now: ctx.clock.now(),
     };
     let plan = plan::decide(&member, &observed);

@@ -33,11 +33,12 @@ pub fn properties_published(too_long: &[String]) -> Desired {
     }
 }
 
-/// The status to write.
+/// The status to write; `inventories` name those publishing the member's profile.
 pub fn desired(
     member: &MemberCluster,
     report: Option<&MemberReportSpec>,
     conditions: Vec<Condition>,
+    inventories: Vec<String>,
 ) -> MemberClusterStatus {
     // An override without a CA keeps the reported one, as the profile's access provider does:
     // consumers' token Secrets (`ca.crt`) are built from this.
@@ -68,6 +69,7 @@ pub fn desired(
         agent_version: report
             .map(|r| r.agent_version.clone())
             .filter(|s| !s.is_empty()),
+        inventories,
         observed_generation: member.metadata.generation,
     }
 }
@@ -105,7 +107,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let s = desired(&m, Some(&report), vec![]);
+        let s = desired(&m, Some(&report), vec![], vec![]);
         assert_eq!(
             s.api_server,
             Some(ApiServer {
@@ -114,7 +116,7 @@ mod tests {
             })
         );
         // Without a report, the override alone.
-        let s = desired(&m, None, vec![]);
+        let s = desired(&m, None, vec![], vec![]);
         assert_eq!(s.api_server.and_then(|a| a.ca_data), None);
     }
 
@@ -122,7 +124,7 @@ mod tests {
     fn status_without_a_report_has_only_conditions() {
         let mut m = MemberCluster::new("m", Default::default());
         m.metadata.generation = Some(3);
-        let s = desired(&m, None, vec![]);
+        let s = desired(&m, None, vec![], vec![]);
         assert_eq!(
             s,
             MemberClusterStatus {

@@ -31,7 +31,7 @@ use super::{
     plan::Plan,
 };
 use crate::{
-    apply::{apply, params as apply_params},
+    apply::{self, apply, params as apply_params},
     error::Error,
 };
 
@@ -59,13 +59,25 @@ pub async fn apply_plan(
     }
     // Heartbeats that stop are noticed by the sweep (see `heartbeats`), not by a timer here.
     let mut requeue = RESYNC;
-    if let Some(desired) = plan.profile
-        && let ProfileWrite::Deferred(wait) = profile(ctx, member, desired, ctx.clock.now()).await?
-    {
-        // Routine while a member joins (its profile changes several times in a row): the
-        // write happens when the budget allows, with the content of that moment.
-        debug!(wait = ?wait, "ClusterProfile write budget exhausted; deferring");
-        requeue = requeue.min(wait);
+    let now = ctx.clock.now();
+    for (namespace, desired) in plan.profiles {
+        if let ProfileWrite::Deferred(wait) = profile(ctx, member, &namespace, desired, now).await?
+        {
+            // Routine while a member joins (its profile changes several times in a row): the
+            // write happens when the budget allows, with the content of that moment.
+            debug!(wait = ?wait, %namespace, "ClusterProfile write budget exhausted; deferring");
+            requeue = requeue.min(wait);
+        }
+    }
+    for namespace in plan.remove_profiles {
+        let name = member.name_any();
+        info!(%namespace, "removing the ClusterProfile: no inventory there selects the member");
+        apply::delete(
+            Api::<ClusterProfile>::namespaced(ctx.client.clone(), &namespace),
+            &name,
+        )
+        .await
+        .map_err(|e| Error::writing("ClusterProfile", format!("{namespace}/{name}"), e))?;
     }
     Ok(Action::requeue(requeue))
 }
@@ -193,19 +205,20 @@ enum ProfileWrite {
 async fn profile(
     ctx: &Context,
     member: &MemberCluster,
+    ns: &str,
     desired: DesiredProfile,
     now: Timestamp,
 ) -> Result<ProfileWrite, Error> {
     let name = member.name_any();
-    let ns = &ctx.settings.inventory_namespace;
-    let observed = ctx.profiles.get(&name);
+    let key = format!("{ns}/{name}");
+    let observed = ctx.profiles.get(ns, &name);
     let owned = observed
         .as_ref()
         .is_some_and(|p| p.owned_by(member.uid().as_deref()));
     let rv = observed.as_ref().and_then(|p| p.resource_version.clone());
     let current = ctx
         .profile_writes
-        .current(&name, rv.as_deref(), observed.map(|p| p.content));
+        .current(&key, rv.as_deref(), observed.map(|p| p.content));
     let wanted = observed_profiles::desired(&desired);
     let DesiredProfile { meta, status } = desired;
     let meta_ok = owned && current.is_some_and(|(m, _)| m == wanted.0);
@@ -213,7 +226,7 @@ async fn profile(
     if meta_ok && status_ok {
         return Ok(ProfileWrite::Unchanged);
     }
-    if let Err(wait) = ctx.take_write(&name, now) {
+    if let Err(wait) = ctx.take_write(&key, now) {
         return Ok(ProfileWrite::Deferred(wait));
     }
     let api: Api<ClusterProfile> = Api::namespaced(ctx.client.clone(), ns);
@@ -233,7 +246,7 @@ async fn profile(
         let written = api
             .patch(&name, &apply_params(), &Patch::Apply(object))
             .await
-            .map_err(|e| Error::writing("ClusterProfile", format!("{ns}/{name}"), e))?;
+            .map_err(|e| Error::writing("ClusterProfile", &key, e))?;
         written_rv = written.resource_version();
     }
     if !status_ok {
@@ -245,11 +258,11 @@ async fn profile(
         let written = api
             .patch_status(&name, &apply_params(), &Patch::Apply(object))
             .await
-            .map_err(|e| Error::writing("ClusterProfile status", format!("{ns}/{name}"), e))?;
+            .map_err(|e| Error::writing("ClusterProfile status", &key, e))?;
         written_rv = written.resource_version();
     }
     ctx.profile_writes
-        .record(&name, written_rv.as_deref(), wanted);
+        .record(&key, written_rv.as_deref(), wanted);
     ctx.metrics.profile_written();
     Ok(ProfileWrite::Written)
 }

@@ -36,6 +36,11 @@ const BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// (only right after start-up) before it is denied with a "retry" message.
 const CACHE_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a review waits for the RemoteServiceAccounts a pod names to reach the cache: one
+/// created a moment before the pod (`kubectl apply -f` of both) may not have arrived yet. Only a
+/// pod naming one that does not exist waits this long, before it is refused.
+const RECENT_WAIT: Duration = Duration::from_secs(2);
+
 /// What a review needs to know about the hub.
 pub trait Lookup {
     /// The RemoteServiceAccount `namespace/name`.
@@ -121,6 +126,7 @@ async fn answer(stores: &Stores, body: &[u8]) -> (&'static str, Response) {
         Err(_) => return bad_request("the AdmissionReview has no request".into()),
     };
     let response = if stores.ready().await {
+        wait_for_named(stores, &request).await;
         decide(&request, stores)
     } else {
         AdmissionResponse::from(&request).deny(
@@ -147,6 +153,33 @@ async fn answer(stores: &Stores, body: &[u8]) -> (&'static str, Response) {
             )
                 .into_response(),
         ),
+    }
+}
+
+/// Waits (up to [`RECENT_WAIT`]) until every RemoteServiceAccount the pod names is cached.
+async fn wait_for_named(stores: &Stores, request: &AdmissionRequest<DynamicObject>) {
+    let named = request.object.as_ref().and_then(|pod| {
+        let value = pod
+            .metadata
+            .annotations
+            .as_ref()?
+            .get(names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS)?;
+        let namespace = request
+            .namespace
+            .clone()
+            .or_else(|| pod.metadata.namespace.clone())?;
+        Some((namespace, annotation::parse(value).ok()?))
+    });
+    let Some((namespace, rsas)) = named else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + RECENT_WAIT;
+    while rsas
+        .iter()
+        .any(|name| stores.remote_service_account(&namespace, name).is_none())
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -414,14 +414,17 @@ async fn roster_hub_accepts_the_deployment_and_agrees_with_its_defaults() {
         }),
         "{leader}"
     );
-    let inventory = objects
+    // Writing ClusterProfiles: bound in the default inventory's namespace only.
+    let writes = find(&objects, "ClusterRole", "roster-hub-inventory");
+    assert_eq!(writes["rules"][0]["resources"][0], "clusterprofiles");
+    let bindings: Vec<_> = objects
         .iter()
-        .find(|o| deploy::kind(o) == "Role" && o["rules"][0]["resources"][0] == "clusterprofiles")
-        .expect("the ClusterProfile Role");
-    assert_eq!(
-        inventory["metadata"]["namespace"].as_str(),
-        Some(cli.inventory_namespace.as_str())
-    );
+        .filter(|o| {
+            deploy::kind(o) == "RoleBinding" && o["roleRef"]["name"] == "roster-hub-inventory"
+        })
+        .map(|o| o["metadata"]["namespace"].as_str())
+        .collect();
+    assert_eq!(bindings, [Some(cli.inventory_namespace.as_str())]);
 }
 
 #[tokio::test]

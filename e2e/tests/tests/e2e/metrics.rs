@@ -295,8 +295,9 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
         .delete(&crb, &DeleteParams::default())
         .await?;
     let repaired = [("kind", "ClusterRoleBinding"), ("drift", "deleted")];
+    // At least once: under load the agent may see the deletion again on a relist.
     wait_scrape(agent_admin, "the repair counted", |s| {
-        s.value("roster_agent_grant_repairs_total", &repaired) == Some(1.0)
+        s.value("roster_agent_grant_repairs_total", &repaired) >= Some(1.0)
     })
     .await?;
     wait::until("the binding back", TIMEOUT, || async {
