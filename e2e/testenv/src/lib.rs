@@ -14,6 +14,7 @@ pub mod env;
 pub mod fleet;
 pub mod image;
 pub mod kubeconfig;
+pub mod metrics;
 pub mod node;
 pub mod pki;
 pub mod ports;

@@ -495,10 +495,11 @@ async fn a_write_that_keeps_failing_is_named_in_an_event_and_counted() -> anyhow
     );
     let metrics = super::support::hub_metrics().await?;
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("roster_write_errors_total{")
-                && l.contains(r#"kind="ClusterProfile status""#)),
+        roster_testenv::metrics::sum(
+            &metrics,
+            "roster_write_errors_total",
+            &[("kind", "ClusterProfile status")]
+        ) > 0.0,
         "no write error counted:\n{metrics}"
     );
     // The MemberCluster, which the hub can still write, tells the truth meanwhile.
