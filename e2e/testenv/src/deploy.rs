@@ -5,13 +5,9 @@
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context as _;
-use k8s_openapi::api::{
-    authentication::v1::{TokenRequest, TokenRequestSpec},
-    core::v1::ServiceAccount,
-};
 use kube::{
     Api, Client,
-    api::{DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
+    api::{DynamicObject, GroupVersionKind, Patch, PatchParams},
     discovery::{self, Scope},
 };
 use serde_json::Value;
@@ -158,21 +154,15 @@ pub async fn hub_kubeconfig(cluster: &Cluster, dir: &Path) -> anyhow::Result<Pat
         applied > HUB_IDENTITY_KINDS.len(),
         "deploy/hub holds no identity for roster-hub"
     );
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(HUB_TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(admin, HUB_NAMESPACE)
-        .create_token_request(HUB_SERVICE_ACCOUNT, &PostParams::default(), &request)
-        .await
-        .context("minting roster-hub's token")?
-        .status
-        .and_then(|s| s.token)
-        .filter(|t| !t.is_empty())
-        .context("the TokenRequest answer holds no token")?;
+    let token = crate::identity::token(
+        &admin,
+        HUB_NAMESPACE,
+        HUB_SERVICE_ACCOUNT,
+        HUB_TOKEN_SECONDS,
+    )
+    .await
+    .context("minting roster-hub's token")?
+    .token;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("roster-hub.kubeconfig");
     let kubeconfig = crate::kubeconfig::to_yaml(&cluster.token_kubeconfig(&token))?;

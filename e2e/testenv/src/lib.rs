@@ -12,6 +12,7 @@ pub mod crds;
 pub mod deploy;
 pub mod env;
 pub mod fleet;
+pub mod identity;
 pub mod image;
 pub mod kubeconfig;
 pub mod metrics;

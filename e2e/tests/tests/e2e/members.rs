@@ -6,16 +6,15 @@
 use std::{path::PathBuf, time::Duration};
 
 use k8s_openapi::api::{
-    authentication::v1::{TokenRequest, TokenRequestSpec},
     core::v1::{Namespace, Secret, ServiceAccount},
     rbac::v1::{ClusterRole, ClusterRoleBinding},
 };
 use kube::{
     Api, Client, Resource,
-    api::{Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{kubeconfig, process::Process, roster, wait};
+use roster_testenv::{identity, kubeconfig, process::Process, roster, wait};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -170,17 +169,8 @@ where
 
 /// A token for the manifest's agent service account on the member.
 async fn agent_token(member: &Client) -> anyhow::Result<String> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(7200),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let answer = Api::<ServiceAccount>::namespaced(member.clone(), names::AGENT_NAMESPACE)
-        .create_token_request("roster-agent", &PostParams::default(), &request)
-        .await?;
-    Ok(answer.status.and_then(|s| s.token).unwrap_or_default())
+    let agent = identity::token(member, names::AGENT_NAMESPACE, "roster-agent", 7200).await?;
+    Ok(agent.token)
 }
 
 /// The last lines of every agent's log, for a failed wait.
