@@ -5,7 +5,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::Command,
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
@@ -15,7 +14,7 @@ use k8s_openapi::api::{coordination::v1::Lease, core::v1::Pod};
 use kube::{Api, api::ListParams};
 use roster_api::{MemberCluster, names};
 use roster_testenv::{
-    binary,
+    binary, command,
     image::roster as images,
     node::{NodeCluster, NodeFleet, forward::Forwarder},
     roster, wait,
@@ -150,10 +149,8 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
     println!("kubectl apply -k deploy/hub");
     let applied = Instant::now();
     let deploy_hub = binary::workspace_root().join("deploy/hub");
-    kubectl(
-        &hub_kubeconfig,
-        &["apply", "-k", &deploy_hub.display().to_string()],
-    )?;
+    let apply = ["apply", "-k", &deploy_hub.display().to_string()];
+    command::kubectl(&hub_kubeconfig, &apply)?.run()?;
     wait_pods_ready(hub, SYSTEM_NAMESPACE, HUB_SELECTOR, HUB_REPLICAS).await?;
     let hub_ready = applied.elapsed();
     println!(
@@ -203,10 +200,8 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
             relative(&member_kubeconfig),
             relative(&manifest)
         );
-        kubectl(
-            &member_kubeconfig,
-            &["apply", "-f", &manifest.display().to_string()],
-        )?;
+        let apply = ["apply", "-f", &manifest.display().to_string()];
+        command::kubectl(&member_kubeconfig, &apply)?.run()?;
     }
     let members: Api<MemberCluster> = Api::all(hub.client().await?);
     for member in dev.fleet.clusters.iter().filter(|c| c.name() != HUB) {
@@ -242,24 +237,6 @@ fn assemble_images(out: &Path) -> anyhow::Result<PathBuf> {
     Ok(out.to_owned())
 }
 
-/// Runs the control-plane binary's kubectl with `kubeconfig`; fails with its stderr.
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(binary::controlplane()?)
-        .arg("kubectl")
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .output()
-        .context("running kubectl")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// `kubectl roster join` (the plugin binary) writing the member's install manifest.
 async fn join(
     hub_kubeconfig: &Path,
@@ -269,29 +246,21 @@ async fn join(
     api_server_url: &str,
     manifest: &Path,
 ) -> anyhow::Result<()> {
-    let out = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-        .arg(format!("--kubeconfig={}", hub_kubeconfig.display()))
-        .args([
-            "join",
-            name,
-            "--agent-image",
-            agent_image,
-            "--hub-server",
-            hub_server,
-            "--agent-api-server-url",
-            api_server_url,
-            "--file",
-        ])
+    let args = [
+        "join",
+        name,
+        "--agent-image",
+        agent_image,
+        "--hub-server",
+        hub_server,
+        "--agent-api-server-url",
+        api_server_url,
+        "--file",
+    ];
+    command::kubectl_roster(hub_kubeconfig, &args)?
         .arg(manifest)
-        .output()
-        .await
-        .context("running kubectl-roster join")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl roster join {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+        .run_async()
+        .await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use kube::{
 };
 use serde_json::Value;
 
-use crate::{Cluster, binary};
+use crate::{Cluster, binary, command};
 
 /// Namespace of roster-hub's Deployment and service account in `deploy/hub`.
 pub const HUB_NAMESPACE: &str = "roster-system";
@@ -44,21 +44,10 @@ pub fn base(name: &str) -> PathBuf {
 
 /// Renders the kustomization in `dir` with `kubectl kustomize` and returns its objects.
 pub async fn kustomize(dir: &Path) -> anyhow::Result<Vec<Value>> {
-    let output = tokio::process::Command::new(binary::controlplane()?)
-        .arg("kubectl")
-        .arg("kustomize")
+    let yaml = command::kubectl_without_kubeconfig(&["kustomize"])?
         .arg(dir)
-        .output()
-        .await
-        .context("running kubectl kustomize")?;
-    if !output.status.success() {
-        anyhow::bail!(
-            "kubectl kustomize {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let yaml = String::from_utf8(output.stdout)?;
+        .run_async()
+        .await?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&yaml)
         .with_context(|| format!("parsing the output of kubectl kustomize {}", dir.display()))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())

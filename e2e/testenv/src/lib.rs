@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod binary;
 pub mod cluster;
+pub mod command;
 pub mod crds;
 pub mod deploy;
 pub mod env;

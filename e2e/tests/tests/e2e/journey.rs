@@ -16,7 +16,7 @@ use roster_api::{
     MemberCluster, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{Fleet, crds, process::Process, roster, wait};
+use roster_testenv::{Fleet, command, crds, process::Process, roster, wait};
 use serde_json::json;
 
 use super::support::INVENTORY;
@@ -61,18 +61,9 @@ impl Journey {
         &self.fleet.members[0]
     }
 
-    async fn kubectl_roster(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
-        let hub = format!(
-            "--kubeconfig={}",
-            self.fleet.hub.kubeconfig_path().display()
-        );
-        Ok(
-            tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-                .arg(hub)
-                .args(args)
-                .output()
-                .await?,
-        )
+    async fn kubectl_roster(&self, args: &[&str]) -> anyhow::Result<String> {
+        let hub = self.fleet.hub.kubeconfig_path();
+        command::kubectl_roster(&hub, args)?.run_async().await
     }
 
     fn agent(&self, bootstrap: &Path, state: &str) -> anyhow::Result<Process> {
@@ -146,21 +137,15 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
         )
         .await?;
     let bootstrap = dir.join("bootstrap.kubeconfig");
-    let out = j
-        .kubectl_roster(&[
-            "join",
-            MEMBER,
-            "--output",
-            "kubeconfig",
-            "--file",
-            bootstrap.to_str().unwrap(),
-        ])
-        .await?;
-    assert!(
-        out.status.success(),
-        "join failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    j.kubectl_roster(&[
+        "join",
+        MEMBER,
+        "--output",
+        "kubeconfig",
+        "--file",
+        bootstrap.to_str().unwrap(),
+    ])
+    .await?;
 
     // A wrong bootstrap credential is refused with a clear message, and nothing joins.
     let wrong = dir.join("wrong.kubeconfig");
@@ -273,12 +258,7 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
     Api::<Namespace>::all(remote.clone()).get("default").await?;
 
     // Unjoin: everything the hub made for the member goes, and the agent's token stops working.
-    let out = j.kubectl_roster(&["unjoin", MEMBER]).await?;
-    assert!(
-        out.status.success(),
-        "unjoin failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    j.kubectl_roster(&["unjoin", MEMBER]).await?;
     let profiles: Api<ClusterProfile> = Api::namespaced(j.hub.clone(), INVENTORY);
     let namespaces: Api<Namespace> = Api::all(j.hub.clone());
     wait::until("profile and namespace gone", TIMEOUT, || async {

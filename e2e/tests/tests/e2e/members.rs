@@ -14,7 +14,7 @@ use kube::{
     api::{Patch, PatchParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{identity, kubeconfig, process::Process, roster, wait};
+use roster_testenv::{command, identity, kubeconfig, process::Process, roster, wait};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -57,22 +57,12 @@ async fn join_all() -> anyhow::Result<Joined> {
         let dir = fleet.dir().join(format!("agent-{}", member.name()));
         std::fs::create_dir_all(&dir)?;
         let manifest = dir.join("install.yaml");
-        let out = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-            .arg(format!(
-                "--kubeconfig={}",
-                fleet.hub.kubeconfig_path().display()
-            ))
-            .args(["join", member.name(), "--output=manifest"])
+        let join = ["join", member.name(), "--output=manifest"];
+        command::kubectl_roster(&fleet.hub.kubeconfig_path(), &join)?
             .arg(format!("--file={}", manifest.display()))
             .arg(format!("--label={}={}", LABEL.0, LABEL.1))
-            .output()
+            .run_async()
             .await?;
-        anyhow::ensure!(
-            out.status.success(),
-            "kubectl roster join {}: {}",
-            member.name(),
-            String::from_utf8_lossy(&out.stderr)
-        );
         let member_client = member.client().await?;
         let bootstrap = install_rbac(&member_client, &std::fs::read_to_string(&manifest)?).await?;
         let bootstrap_path = dir.join("bootstrap.kubeconfig");

@@ -21,7 +21,7 @@ use roster_api::{
     RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{TestEnv, wait};
+use roster_testenv::{TestEnv, command, wait};
 use serde_json::{Value, json};
 
 use super::{members, support};
@@ -330,7 +330,7 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
     for member in roster_testenv::MEMBERS {
         let secret = token_secret(&env, "deployer", member).await?;
         let kubeconfig = mount_like_the_kubelet(&secret, &root, "deployer", member);
-        let user = support::kubectl(
+        let user = command::kubectl(
             &kubeconfig,
             &[
                 "auth",
@@ -338,7 +338,8 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
                 "-o",
                 "jsonpath={.status.userInfo.username}",
             ],
-        )
+        )?
+        .run_async()
         .await?;
         assert_eq!(
             user,
@@ -348,7 +349,9 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
                 env.namespace
             )
         );
-        let version = support::kubectl(&kubeconfig, &["get", "--raw", "/version"]).await?;
+        let version = command::kubectl(&kubeconfig, &["get", "--raw", "/version"])?
+            .run_async()
+            .await?;
         assert!(version.contains("gitVersion"), "{version}");
     }
     Ok(())

@@ -2,7 +2,6 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -10,7 +9,7 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, api::ListParams};
 use roster_testenv::{
-    binary,
+    binary, command,
     image::roster as images,
     node::{NodeCluster, NodeFleet},
 };
@@ -76,23 +75,7 @@ pub async fn start_fleet(dir: &Path) -> anyhow::Result<NodeFleet> {
 
 /// Runs the controlplane binary's kubectl against `cluster`; fails with its stderr.
 pub fn kubectl(cluster: &NodeCluster, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(binary::controlplane()?)
-        .arg("kubectl")
-        .arg(format!(
-            "--kubeconfig={}",
-            cluster.kubeconfig_path().display()
-        ))
-        .args(args)
-        .output()
-        .context("running kubectl")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    command::kubectl(&cluster.kubeconfig_path(), args)?.run()
 }
 
 /// Whether `pod` is Running with every container ready.
@@ -158,19 +141,7 @@ pub fn print_memory(fleet: &NodeFleet) {
 /// Runs `kubectl roster` (the debug binary) against `hub`'s admin kubeconfig; fails with its
 /// stderr.
 pub fn kubectl_roster(hub: &NodeCluster, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(roster_testenv::roster::binary_path("kubectl-roster")?)
-        .arg(format!("--kubeconfig={}", hub.kubeconfig_path().display()))
-        .args(args)
-        .output()
-        .context("running kubectl-roster")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl roster {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    command::kubectl_roster(&hub.kubeconfig_path(), args)?.run()
 }
 
 /// Writes the archive of Roster's image `name` tagged `tag` into `dir` and imports it into
