@@ -6,7 +6,6 @@
 //! grant it does not know, so it must not share a member cluster with the shared agents.
 
 use std::{
-    net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
 };
@@ -20,7 +19,7 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{Fleet, crds, ports::free_port, process::Process, roster, wait};
+use roster_testenv::{Fleet, crds, ports::free_address, process::Process, roster, wait};
 use serde_json::json;
 
 const MEMBER: &str = "kept";
@@ -29,27 +28,17 @@ const AGENT_NS: &str = "roster-agent-test";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn agent(fleet: &Fleet, dir: &Path, name: &str, bootstrap: &Path) -> anyhow::Result<Process> {
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    roster::spawn(
-        "roster-agent",
+    roster::spawn_agent(
+        &fleet.members[0],
+        bootstrap,
+        // Each agent its own, empty state folder: a new pod's emptyDir.
+        &dir.join(format!("{name}-state")),
+        free_address()?,
         &[
-            format!("--member-name={MEMBER}"),
-            format!("--bootstrap-kubeconfig={}", bootstrap.display()),
-            format!(
-                "--member-kubeconfig={}",
-                fleet.members[0].kubeconfig_path().display()
-            ),
-            // Each agent its own, empty state folder: a new pod's emptyDir.
-            format!(
-                "--state-dir={}",
-                dir.join(format!("{name}-state")).display()
-            ),
             format!("--credential-secret={AGENT_NS}/hub-credential"),
             format!("--bootstrap-secret={AGENT_NS}/bootstrap"),
-            format!("--admin-address={admin}"),
             "--report-interval=2".into(),
         ],
-        &[("RUST_LOG", "info,roster_agent=debug")],
         &dir.join(format!("{name}.log")),
     )
 }
@@ -83,15 +72,10 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let fleet = Fleet::start(&dir, &[MEMBER]).await?;
     let hub = fleet.hub.client().await?;
     crds::install(&hub, &roster_api::crd::all()).await?;
-    let _roster_hub = roster::spawn(
-        "roster-hub",
-        &[
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address=127.0.0.1:{}", free_port()?),
-            "--webhook-address=".into(),
-            "--leader-elect=false".into(),
-        ],
-        &[("RUST_LOG", "info,roster_hub=debug")],
+    let _roster_hub = roster::spawn_hub(
+        &fleet,
+        free_address()?,
+        &["--leader-elect=false".into()],
         &dir.join("roster-hub.log"),
     )?;
 

@@ -28,22 +28,19 @@ const LEASE: &str = "roster-hub";
 
 struct Replica {
     name: &'static str,
-    admin: u16,
+    admin: SocketAddr,
     process: Process,
 }
 
 fn replica(fleet: &Fleet, dir: &std::path::Path, name: &'static str) -> anyhow::Result<Replica> {
-    let admin = ports::free_port()?;
-    let process = roster::spawn(
-        "roster-hub",
+    let admin = ports::free_address()?;
+    let process = roster::spawn_hub(
+        fleet,
+        admin,
         &[
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address=127.0.0.1:{admin}"),
-            "--webhook-address=".into(),
             format!("--identity={name}"),
             format!("--lease-duration={LEASE_SECONDS}"),
         ],
-        &[("RUST_LOG", "info,roster_hub=debug")],
         &dir.join(format!("roster-hub-{name}.log")),
     )?;
     Ok(Replica {
@@ -55,8 +52,7 @@ fn replica(fleet: &Fleet, dir: &std::path::Path, name: &'static str) -> anyhow::
 
 /// The sum of every sample of `metric` (all label sets) in a replica's `/metrics`.
 async fn metric(replica: &Replica, metric: &str) -> anyhow::Result<f64> {
-    let address = SocketAddr::from(([127, 0, 0, 1], replica.admin));
-    let body = admin::get(address, "/metrics", Duration::from_secs(10))
+    let body = admin::get(replica.admin, "/metrics", Duration::from_secs(10))
         .await?
         .filter(|a| a.status == 200)
         .ok_or_else(|| anyhow::anyhow!("{} serves no /metrics", replica.name))?

@@ -2,6 +2,7 @@
 //! may stop: `kubectl roster join`, `roster-agent`, `roster-hub`, outages, `kubectl roster unjoin`.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -25,6 +26,9 @@ const MEMBER: &str = "edge-1";
 const PERIOD: u64 = 1;
 const GRACE: u64 = 5;
 const TIMEOUT: Duration = Duration::from_secs(90);
+/// The admin servers of this test's daemons: on any free port, nobody scrapes them.
+const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 struct Journey {
     fleet: Fleet,
@@ -38,17 +42,7 @@ impl Journey {
         let fleet = Fleet::start(dir, &[MEMBER]).await?;
         let hub = fleet.hub.client().await?;
         crds::install(&hub, &roster_api::crd::all()).await?;
-        let roster_hub = roster::spawn(
-            "roster-hub",
-            &[
-                format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-                "--admin-address=127.0.0.1:0".into(),
-                // No webhook: the shared hub serves one, and `make dev` keeps 9443.
-                "--webhook-address=".into(),
-            ],
-            &[("RUST_LOG", "info,roster_hub=debug")],
-            &dir.join("roster-hub.log"),
-        )?;
+        let roster_hub = roster::spawn_hub(&fleet, ANY_PORT, &[], &dir.join("roster-hub.log"))?;
         Ok(Self {
             fleet,
             dir: dir.to_owned(),
@@ -67,20 +61,12 @@ impl Journey {
     }
 
     fn agent(&self, bootstrap: &Path, state: &str) -> anyhow::Result<Process> {
-        roster::spawn(
-            "roster-agent",
-            &[
-                format!("--member-name={MEMBER}"),
-                format!("--bootstrap-kubeconfig={}", bootstrap.display()),
-                format!(
-                    "--member-kubeconfig={}",
-                    self.member().kubeconfig_path().display()
-                ),
-                format!("--state-dir={}", self.dir.join(state).display()),
-                "--report-interval=2".into(),
-                "--admin-address=127.0.0.1:0".into(),
-            ],
-            &[("RUST_LOG", "info,roster_agent=debug")],
+        roster::spawn_agent(
+            self.member(),
+            bootstrap,
+            &self.dir.join(state),
+            ANY_PORT,
+            &["--report-interval=2".into()],
             &self.dir.join(format!("roster-agent-{state}.log")),
         )
     }

@@ -14,7 +14,7 @@ use roster_api::{
     names::{self, token_secret},
 };
 use roster_testenv::{
-    Fleet, admin, crds, metrics::Page, ports::free_port, process::Process, roster, wait,
+    Fleet, admin, crds, metrics::Page, ports::free_address, process::Process, roster, wait,
 };
 use serde_json::json;
 
@@ -65,42 +65,22 @@ async fn wait_scrape(
     found.map_err(|e| e.context(format!("last scrape of {address}:\n{}", last.borrow())))
 }
 
-fn address() -> anyhow::Result<SocketAddr> {
-    Ok(SocketAddr::from(([127, 0, 0, 1], free_port()?)))
-}
-
 fn spawn_hub(fleet: &Fleet, dir: &Path, admin: SocketAddr) -> anyhow::Result<Process> {
-    roster::spawn(
-        "roster-hub",
-        &[
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address={admin}"),
-            // No webhook and no election: this hub is alone on its private fleet.
-            "--webhook-address=".into(),
-            "--leader-elect=false".into(),
-        ],
-        &[("RUST_LOG", "info,roster_hub=debug")],
-        &dir.join("roster-hub.log"),
-    )
+    // No election: this hub is alone on its private fleet.
+    let flags = ["--leader-elect=false".into()];
+    roster::spawn_hub(fleet, admin, &flags, &dir.join("roster-hub.log"))
 }
 
 /// Joins the member with `kubectl roster join --output kubeconfig` and runs its agent.
 async fn join(fleet: &Fleet, dir: &Path, admin: SocketAddr) -> anyhow::Result<Process> {
     let bootstrap = dir.join("bootstrap.kubeconfig");
     super::support::join_kubeconfig(fleet, MEMBER, &bootstrap).await?;
-    roster::spawn(
-        "roster-agent",
-        &[
-            format!("--member-name={MEMBER}"),
-            format!("--bootstrap-kubeconfig={}", bootstrap.display()),
-            format!(
-                "--member-kubeconfig={}",
-                fleet.members[0].kubeconfig_path().display()
-            ),
-            format!("--state-dir={}", dir.join("agent-state").display()),
-            format!("--admin-address={admin}"),
-        ],
-        &[("RUST_LOG", "info,roster_agent=debug")],
+    roster::spawn_agent(
+        &fleet.members[0],
+        &bootstrap,
+        &dir.join("agent-state"),
+        admin,
+        &[],
         &dir.join("roster-agent.log"),
     )
 }
@@ -117,7 +97,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
     crds::install(&hub, &roster_api::crd::all()).await?;
 
     // The hub: alive at once, ready once its caches are, no member counted yet.
-    let hub_admin = address()?;
+    let hub_admin = free_address()?;
     let _roster_hub = spawn_hub(&fleet, &dir, hub_admin)?;
     wait_ready(hub_admin, "roster-hub").await?;
     let healthz = get(hub_admin, "/healthz").await?.expect("the hub listens");
@@ -147,7 +127,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
             &Patch::Apply(member),
         )
         .await?;
-    let agent_admin = address()?;
+    let agent_admin = free_address()?;
     let mut agent = join(&fleet, &dir, agent_admin).await?;
     wait_ready(agent_admin, "roster-agent").await?;
     let joined = wait_scrape(hub_admin, "the member counted Joined and healthy", |s| {
