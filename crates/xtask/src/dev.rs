@@ -16,7 +16,7 @@ use roster_api::{MemberCluster, names};
 use roster_testenv::{
     binary, command,
     image::roster as images,
-    node::{NodeCluster, NodeFleet, forward::Forwarder},
+    node::{NodeFleet, forward::Forwarder, pods},
     roster, wait,
 };
 
@@ -151,7 +151,14 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
     let deploy_hub = binary::workspace_root().join("deploy/hub");
     let apply = ["apply", "-k", &deploy_hub.display().to_string()];
     command::kubectl(&hub_kubeconfig, &apply)?.run()?;
-    wait_pods_ready(hub, SYSTEM_NAMESPACE, HUB_SELECTOR, HUB_REPLICAS).await?;
+    pods::wait_ready(
+        hub,
+        SYSTEM_NAMESPACE,
+        HUB_SELECTOR,
+        HUB_REPLICAS,
+        READY_TIMEOUT,
+    )
+    .await?;
     let hub_ready = applied.elapsed();
     println!(
         "roster-hub: {HUB_REPLICAS} pods Ready {:.1} s after kubectl apply.",
@@ -262,45 +269,6 @@ async fn join(
         .run_async()
         .await?;
     Ok(())
-}
-
-/// Whether `pod` is Running with every container ready.
-fn running_and_ready(pod: &Pod) -> bool {
-    let Some(status) = &pod.status else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-/// Waits until `count` pods matching `selector` are Running and Ready.
-async fn wait_pods_ready(
-    cluster: &NodeCluster,
-    namespace: &str,
-    selector: &str,
-    count: usize,
-) -> anyhow::Result<()> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client().await?, namespace);
-    let params = ListParams::default().labels(selector);
-    let what = format!(
-        "{count} pods {selector} Running and Ready on {} (see kubectl -n {namespace} get pods)",
-        cluster.name()
-    );
-    wait::until(&what, READY_TIMEOUT, || {
-        let (pods, params) = (pods.clone(), params.clone());
-        async move {
-            let Ok(list) = pods.list(&params).await else {
-                return Ok(None);
-            };
-            let ready = list.items.iter().filter(|p| running_and_ready(p)).count();
-            Ok((ready == count).then_some(()))
-        }
-    })
-    .await
 }
 
 /// Waits until MemberCluster `name` is `Joined` and `ControlPlaneHealthy`.

@@ -36,7 +36,7 @@ use roster_testenv::{
     process::{Process, Spec},
     wait,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use self::histogram::Histogram;
 use crate::{Figure, percentile};
@@ -227,25 +227,9 @@ async fn configure(admin: &Client) -> anyhow::Result<()> {
     })
 }
 
-/// A pod with an init container and two containers, with the annotation when `annotated`.
+/// The load's pod ([`roster_testenv::workload::pod`]), with the annotation when `annotated`.
 fn pod_json(annotated: bool) -> Value {
-    let mut pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"generateName": "load-"},
-        "spec": {
-            "automountServiceAccountToken": false,
-            "initContainers": [{"name": "init", "image": "busybox"}],
-            "containers": [
-                {"name": "app", "image": "busybox"},
-                {"name": "sidecar", "image": "busybox"}
-            ],
-        },
-    });
-    if annotated {
-        pod["metadata"]["annotations"] = json!({names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS: RSA});
-    }
-    pod
+    roster_testenv::workload::pod("load-", annotated.then_some(RSA))
 }
 
 /// Whether a create answered what it should: an annotated pod with an optional Secret volume
@@ -554,6 +538,8 @@ fn figures(load: &Load, apiserver: &Histogram, hub: &Histogram) -> Vec<Figure> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
 
     use super::*;
 

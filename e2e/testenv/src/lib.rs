@@ -22,6 +22,7 @@ pub mod pki;
 pub mod ports;
 pub mod process;
 pub mod roster;
+pub mod secret;
 pub mod upstream;
 pub mod wait;
 pub mod workload;

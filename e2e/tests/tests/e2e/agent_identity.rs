@@ -19,7 +19,9 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{Fleet, crds, ports::free_address, process::Process, roster, wait};
+use roster_testenv::{
+    Fleet, crds, kubeconfig, ports::free_address, process::Process, roster, secret, wait,
+};
 use serde_json::json;
 
 const MEMBER: &str = "kept";
@@ -41,13 +43,6 @@ fn agent(fleet: &Fleet, dir: &Path, name: &str, bootstrap: &Path) -> anyhow::Res
         ],
         &dir.join(format!("{name}.log")),
     )
-}
-
-fn bearer(kubeconfig: &str) -> Option<String> {
-    let config: serde_json::Value = serde_saphyr::from_str(kubeconfig).ok()?;
-    config["users"][0]["user"]["token"]
-        .as_str()
-        .map(str::to_owned)
 }
 
 /// The agent's Lease renewed after `since` (hub clock-free: compared with the renewTime the
@@ -84,7 +79,7 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let bootstrap_file = dir.join("bootstrap.kubeconfig");
     super::support::join_kubeconfig(&fleet, MEMBER, &bootstrap_file).await?;
     let bootstrap = std::fs::read_to_string(&bootstrap_file)?;
-    let bootstrap_token = bearer(&bootstrap).expect("the join's bootstrap token");
+    let bootstrap_token = kubeconfig::bearer_token(&bootstrap).expect("the join's bootstrap token");
     let member = fleet.members[0].client().await?;
     let mut ns = Namespace::default();
     ns.metadata.name = Some(AGENT_NS.into());
@@ -124,12 +119,12 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let cleared = wait::until("the bootstrap credential removed", TIMEOUT, || async {
         let kept = secrets.get_opt("hub-credential").await?;
         let boot = secrets.get("bootstrap").await?;
-        let kubeconfig = super::remote_access::text(&boot, "kubeconfig");
-        let kept_token = kept
-            .map(|s| super::remote_access::text(&s, "token"))
-            .unwrap_or_default();
-        Ok((!kept_token.is_empty() && bearer(&kubeconfig).is_none())
-            .then_some((kubeconfig, kept_token)))
+        let kubeconfig = secret::text(&boot, "kubeconfig");
+        let kept_token = kept.map(|s| secret::text(&s, "token")).unwrap_or_default();
+        Ok(
+            (!kept_token.is_empty() && kubeconfig::bearer_token(&kubeconfig).is_none())
+                .then_some((kubeconfig, kept_token)),
+        )
     })
     .await?;
     let (cleared_kubeconfig, kept_token) = cleared;

@@ -175,6 +175,25 @@ impl Setup {
         interop_access(&args).await
     }
 
+    /// Runs `roster-interop access` with `provider_file` (every upstream release in turn) and
+    /// checks that each reached member-1 through the plugin `exec_command`; returns the runs.
+    async fn reaches_member(
+        &self,
+        provider_file: &Path,
+        exec_command: &str,
+    ) -> anyhow::Result<Vec<Run>> {
+        let namespace = &self.member_namespace;
+        let runs = self
+            .interop(provider_file, namespace, Some(namespace))
+            .await?;
+        for run in &runs {
+            let report = success(run);
+            assert_eq!(report["execCommand"], exec_command, "{report}");
+            assert_reached_member(self, &report);
+        }
+        Ok(runs)
+    }
+
     /// Removes what the test made outside its own hub namespace.
     async fn cleanup(self) -> anyhow::Result<()> {
         let dp = DeleteParams::default();
@@ -340,18 +359,7 @@ async fn go_access_library_passes_roster_exec_extension_to_the_plugin() -> anyho
         ]}),
     )?;
 
-    let runs = setup
-        .interop(
-            &providers,
-            &setup.member_namespace,
-            Some(&setup.member_namespace),
-        )
-        .await?;
-    for run in &runs {
-        let report = success(run);
-        assert_eq!(report["execCommand"], "/bin/sh", "{report}");
-        assert_reached_member(&setup, &report);
-    }
+    let runs = setup.reaches_member(&providers, "/bin/sh").await?;
     let calls = assert_exec_info(&setup, &dump)?;
     assert!(
         calls >= runs.len(),
@@ -443,18 +451,9 @@ async fn upstream_secretreader_plugin_reaches_member_through_roster_profile() ->
             "interactiveMode": "Never",
         }}]}),
     )?;
-    for run in setup
-        .interop(
-            &providers,
-            &setup.member_namespace,
-            Some(&setup.member_namespace),
-        )
-        .await?
-    {
-        let report = success(&run);
-        assert_eq!(report["execCommand"], plugin.display().to_string());
-        assert_reached_member(&setup, &report);
-    }
+    setup
+        .reaches_member(&providers, &plugin.display().to_string())
+        .await?;
     setup.cleanup().await
 }
 
@@ -526,18 +525,9 @@ async fn go_access_library_reaches_member_through_roster_credential() -> anyhow:
         )
     };
     let providers = provider_file("roster-credential.json", RSA)?;
-    for run in setup
-        .interop(
-            &providers,
-            &setup.member_namespace,
-            Some(&setup.member_namespace),
-        )
-        .await?
-    {
-        let report = success(&run);
-        assert_eq!(report["execCommand"], plugin.display().to_string());
-        assert_reached_member(&setup, &report);
-    }
+    setup
+        .reaches_member(&providers, &plugin.display().to_string())
+        .await?;
 
     // A RemoteServiceAccount the consumer has no token for: the plugin's message reaches the Go
     // consumer's error, and it is not mistaken for the member's RBAC denial.

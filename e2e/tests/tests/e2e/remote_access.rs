@@ -13,7 +13,7 @@ use roster_api::{
     MemberCluster, RemoteAccountGrant, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{TestEnv, identity, kubeconfig, wait};
+use roster_testenv::{TestEnv, identity, kubeconfig, secret::text, wait};
 use serde_json::json;
 
 use super::{members, support};
@@ -97,15 +97,6 @@ pub(super) async fn token_secret(
     Ok(Api::<Secret>::namespaced(env.hub.clone(), &env.namespace)
         .get(&names::token_secret_name(rsa, cluster))
         .await?)
-}
-
-pub(super) fn text(secret: &Secret, key: &str) -> String {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        .unwrap_or_default()
 }
 
 /// A client of the member named in `secret`, with the token it holds: what a consumer does.

@@ -2,7 +2,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::Context;
@@ -76,44 +76,6 @@ pub async fn start_fleet(dir: &Path) -> anyhow::Result<NodeFleet> {
 /// Runs the controlplane binary's kubectl against `cluster`; fails with its stderr.
 pub fn kubectl(cluster: &NodeCluster, args: &[&str]) -> anyhow::Result<String> {
     command::kubectl(&cluster.kubeconfig_path(), args)?.run()
-}
-
-/// Whether `pod` is Running with every container ready.
-pub fn running_and_ready(pod: &Pod) -> bool {
-    let Some(status) = &pod.status else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-/// Waits until `count` pods matching `selector` in `namespace` are Running and Ready.
-pub async fn wait_pods_ready(
-    cluster: &NodeCluster,
-    namespace: &str,
-    selector: &str,
-    count: usize,
-    timeout: Duration,
-) -> anyhow::Result<Vec<Pod>> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client().await?, namespace);
-    let params = ListParams::default().labels(selector);
-    let what = format!(
-        "{count} pods {selector} Running and Ready on {}",
-        cluster.name()
-    );
-    roster_testenv::wait::until(&what, timeout, || {
-        let (pods, params) = (pods.clone(), params.clone());
-        async move {
-            let list = pods.list(&params).await?;
-            let ready: Vec<Pod> = list.items.into_iter().filter(running_and_ready).collect();
-            Ok((ready.len() == count).then_some(ready))
-        }
-    })
-    .await
 }
 
 /// Prints the memory of each cluster's node processes and pods.
