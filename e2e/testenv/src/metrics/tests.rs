@@ -11,6 +11,7 @@ roster_reconcile_total_other 1
 roster_write_errors_total{kind="ClusterProfile status",reason="a, b"} 2
 roster_quoted{message="say \"hi\"\\now\nthen",x="y"} 3
 apiserver_request_total{code="429",verb="PATCH"} 3 1700000000000
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="secrets",scope="resource",subresource="",verb="GET",version="v1"} 7
 request_duration_seconds_bucket{le="0.005"} 90
 request_duration_seconds_bucket{le="+Inf"} 100
 request_duration_seconds_sum 0.5
@@ -49,6 +50,16 @@ fn sum_adds_every_matching_sample_and_never_a_longer_name() {
 }
 
 #[test]
+fn empty_label_values_as_the_api_server_writes_them() {
+    let gets = [("resource", "secrets"), ("verb", "GET")];
+    assert_eq!(sum(PAGE, "apiserver_request_total", &gets), 7.0);
+    assert_eq!(
+        sum(PAGE, "apiserver_request_total", &[("dry_run", "")]),
+        7.0
+    );
+}
+
+#[test]
 fn labels_keep_commas_spaces_and_escapes() {
     assert_eq!(
         value(
@@ -84,7 +95,7 @@ fn values_infinities_nan_and_timestamps() {
             .is_nan()
     );
     // Comments, blank lines and lines that are not samples yield nothing.
-    assert_eq!(parse(PAGE).count(), 12);
+    assert_eq!(parse(PAGE).count(), 13);
     assert_eq!(parse("# only a comment\n\n").count(), 0);
 }
 
