@@ -130,13 +130,7 @@ func runAccess(args []string) int {
 		}
 		return exitFailure
 	}
-	line, err := json.Marshal(out)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "roster-interop: %v\n", err)
-		return exitFailure
-	}
-	fmt.Println(string(line))
-	return 0
+	return printLine(out)
 }
 
 func reach(ctx context.Context, hubKubeconfig, namespace, profile, providerFile, listNamespace, secretsNamespace string) (*result, error) {
@@ -258,13 +252,7 @@ func runBenchBuild(args []string) int {
 		fmt.Fprintf(os.Stderr, "roster-interop: %v\n", err)
 		return exitFailure
 	}
-	line, err := json.Marshal(out)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "roster-interop: %v\n", err)
-		return exitFailure
-	}
-	fmt.Println(string(line))
-	return 0
+	return printLine(out)
 }
 
 func benchBuild(profileFile, providerFile string, iterations, warmup int) (*buildResult, error) {
@@ -355,4 +343,15 @@ func timeLoop(iterations, warmup int, op func() error) (timing, error) {
 		AllocsPerOp: float64(after.Mallocs-before.Mallocs) / n,
 		BytesPerOp:  float64(after.TotalAlloc-before.TotalAlloc) / n,
 	}, nil
+}
+
+// printLine prints out as one JSON line and returns the exit code.
+func printLine(out any) int {
+	line, err := json.Marshal(out)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "roster-interop: %v\n", err)
+		return exitFailure
+	}
+	fmt.Println(string(line))
+	return 0
 }

@@ -5,7 +5,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::Command,
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
@@ -15,9 +14,9 @@ use k8s_openapi::api::{coordination::v1::Lease, core::v1::Pod};
 use kube::{Api, api::ListParams};
 use roster_api::{MemberCluster, names};
 use roster_testenv::{
-    binary,
+    binary, command,
     image::roster as images,
-    node::{NodeCluster, NodeFleet, forward::Forwarder},
+    node::{NodeFleet, forward::Forwarder, pods},
     roster, wait,
 };
 
@@ -150,11 +149,16 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
     println!("kubectl apply -k deploy/hub");
     let applied = Instant::now();
     let deploy_hub = binary::workspace_root().join("deploy/hub");
-    kubectl(
-        &hub_kubeconfig,
-        &["apply", "-k", &deploy_hub.display().to_string()],
-    )?;
-    wait_pods_ready(hub, SYSTEM_NAMESPACE, HUB_SELECTOR, HUB_REPLICAS).await?;
+    let apply = ["apply", "-k", &deploy_hub.display().to_string()];
+    command::kubectl(&hub_kubeconfig, &apply)?.run()?;
+    pods::wait_ready(
+        hub,
+        SYSTEM_NAMESPACE,
+        HUB_SELECTOR,
+        HUB_REPLICAS,
+        READY_TIMEOUT,
+    )
+    .await?;
     let hub_ready = applied.elapsed();
     println!(
         "roster-hub: {HUB_REPLICAS} pods Ready {:.1} s after kubectl apply.",
@@ -203,10 +207,8 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
             relative(&member_kubeconfig),
             relative(&manifest)
         );
-        kubectl(
-            &member_kubeconfig,
-            &["apply", "-f", &manifest.display().to_string()],
-        )?;
+        let apply = ["apply", "-f", &manifest.display().to_string()];
+        command::kubectl(&member_kubeconfig, &apply)?.run()?;
     }
     let members: Api<MemberCluster> = Api::all(hub.client().await?);
     for member in dev.fleet.clusters.iter().filter(|c| c.name() != HUB) {
@@ -242,24 +244,6 @@ fn assemble_images(out: &Path) -> anyhow::Result<PathBuf> {
     Ok(out.to_owned())
 }
 
-/// Runs the control-plane binary's kubectl with `kubeconfig`; fails with its stderr.
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(binary::controlplane()?)
-        .arg("kubectl")
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .output()
-        .context("running kubectl")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// `kubectl roster join` (the plugin binary) writing the member's install manifest.
 async fn join(
     hub_kubeconfig: &Path,
@@ -269,69 +253,22 @@ async fn join(
     api_server_url: &str,
     manifest: &Path,
 ) -> anyhow::Result<()> {
-    let out = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-        .arg(format!("--kubeconfig={}", hub_kubeconfig.display()))
-        .args([
-            "join",
-            name,
-            "--agent-image",
-            agent_image,
-            "--hub-server",
-            hub_server,
-            "--agent-api-server-url",
-            api_server_url,
-            "--file",
-        ])
+    let args = [
+        "join",
+        name,
+        "--agent-image",
+        agent_image,
+        "--hub-server",
+        hub_server,
+        "--agent-api-server-url",
+        api_server_url,
+        "--file",
+    ];
+    command::kubectl_roster(hub_kubeconfig, &args)?
         .arg(manifest)
-        .output()
-        .await
-        .context("running kubectl-roster join")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl roster join {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+        .run_async()
+        .await?;
     Ok(())
-}
-
-/// Whether `pod` is Running with every container ready.
-fn running_and_ready(pod: &Pod) -> bool {
-    let Some(status) = &pod.status else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-/// Waits until `count` pods matching `selector` are Running and Ready.
-async fn wait_pods_ready(
-    cluster: &NodeCluster,
-    namespace: &str,
-    selector: &str,
-    count: usize,
-) -> anyhow::Result<()> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client().await?, namespace);
-    let params = ListParams::default().labels(selector);
-    let what = format!(
-        "{count} pods {selector} Running and Ready on {} (see kubectl -n {namespace} get pods)",
-        cluster.name()
-    );
-    wait::until(&what, READY_TIMEOUT, || {
-        let (pods, params) = (pods.clone(), params.clone());
-        async move {
-            let Ok(list) = pods.list(&params).await else {
-                return Ok(None);
-            };
-            let ready = list.items.iter().filter(|p| running_and_ready(p)).count();
-            Ok((ready == count).then_some(()))
-        }
-    })
-    .await
 }
 
 /// Waits until MemberCluster `name` is `Joined` and `ControlPlaneHealthy`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cluster_inventory::v1alpha1::ClusterProfile;
 use kube::Api;
-use roster_testenv::{Fleet, crds, process::Process, roster, wait};
+use roster_testenv::{Fleet, command, crds, process::Process, roster, wait};
 
 /// How long the members may take to turn Healthy once their agents run.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -93,25 +93,11 @@ async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>>
     for (index, member) in fleet.members.iter().enumerate() {
         let name = member.name();
         let bootstrap = dir.join(format!("{name}-bootstrap.kubeconfig"));
-        let join = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-            .args([
-                &format!("--kubeconfig={hub_kubeconfig}"),
-                "join",
-                name,
-                "--output",
-                "kubeconfig",
-                "--file",
-            ])
+        let join = ["join", name, "--output", "kubeconfig", "--file"];
+        command::kubectl_roster(Path::new(&hub_kubeconfig), &join)?
             .arg(&bootstrap)
-            .output()
-            .await
-            .context("running kubectl-roster join")?;
-        if !join.status.success() {
-            anyhow::bail!(
-                "kubectl roster join {name} failed: {}",
-                String::from_utf8_lossy(&join.stderr)
-            );
-        }
+            .run_async()
+            .await?;
         processes.push(roster::spawn(
             "roster-agent",
             &[

@@ -36,7 +36,7 @@ use roster_testenv::{
     process::{Process, Spec},
     wait,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use self::histogram::Histogram;
 use crate::{Figure, percentile};
@@ -227,25 +227,9 @@ async fn configure(admin: &Client) -> anyhow::Result<()> {
     })
 }
 
-/// A pod with an init container and two containers, with the annotation when `annotated`.
+/// The load's pod ([`roster_testenv::workload::pod`]), with the annotation when `annotated`.
 fn pod_json(annotated: bool) -> Value {
-    let mut pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"generateName": "load-"},
-        "spec": {
-            "automountServiceAccountToken": false,
-            "initContainers": [{"name": "init", "image": "busybox"}],
-            "containers": [
-                {"name": "app", "image": "busybox"},
-                {"name": "sidecar", "image": "busybox"}
-            ],
-        },
-    });
-    if annotated {
-        pod["metadata"]["annotations"] = json!({names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS: RSA});
-    }
-    pod
+    roster_testenv::workload::pod("load-", annotated.then_some(RSA))
 }
 
 /// Whether a create answered what it should: an annotated pod with an optional Secret volume
@@ -362,29 +346,16 @@ async fn apiserver_histogram(admin: &Client) -> anyhow::Result<Histogram> {
 
 /// roster-hub's own histogram, from its admin server (plain HTTP on loopback).
 async fn hub_histogram(admin_port: u16) -> anyhow::Result<Histogram> {
-    let body = tokio::task::spawn_blocking(move || http_get(admin_port, "/metrics")).await??;
-    Ok(Histogram::parse(&body, HUB_HISTOGRAM, &[]))
-}
-
-/// The body of `GET <path>` on `127.0.0.1:<port>` (HTTP/1.0, so the answer is neither chunked
-/// nor kept alive).
-fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let response = String::from_utf8(response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .with_context(|| format!("the answer to GET {path} has no header end"))?;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], admin_port));
+    let answer = roster_testenv::admin::get(address, "/metrics", Duration::from_secs(10))
+        .await?
+        .with_context(|| format!("nothing listens on roster-hub's admin port {address}"))?;
     anyhow::ensure!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "GET {path} answered {}",
-        head.lines().next().unwrap_or_default()
+        answer.status == 200,
+        "GET /metrics answered {}",
+        answer.status
     );
-    Ok(body.to_owned())
+    Ok(Histogram::parse(&answer.body, HUB_HISTOGRAM, &[]))
 }
 
 /// The 1-minute load average, for the notes: the machine is shared.
@@ -567,6 +538,8 @@ fn figures(load: &Load, apiserver: &Histogram, hub: &Histogram) -> Vec<Figure> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
 
     use super::*;
 

@@ -15,18 +15,13 @@ mod plugins;
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::{
-    authentication::v1::{TokenRequest, TokenRequestSpec},
-    core::v1::{Namespace, Secret, ServiceAccount},
-    rbac::v1::{Role, RoleBinding},
-};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Api, Client,
     api::{ObjectMeta, PostParams},
 };
 use roster_api::names::{self, token_secret};
-use roster_testenv::{Fleet, upstream};
-use serde_json::json;
+use roster_testenv::{Fleet, identity, upstream};
 
 use crate::Figure;
 
@@ -207,46 +202,12 @@ async fn plugin_token(admin: &Client) -> anyhow::Result<String> {
     Api::<Namespace>::all(admin.clone())
         .create(&pp, &namespace)
         .await?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), NAMESPACE);
-    accounts
-        .create(
-            &pp,
-            &ServiceAccount {
-                metadata: meta(PLUGIN_IDENTITY),
-                ..ServiceAccount::default()
-            },
-        )
+    let account = identity::service_account(NAMESPACE, PLUGIN_IDENTITY)
+        .rules([identity::rule("", &["secrets"], &["get"])])
+        .expires_in(3600)
+        .create(admin)
         .await?;
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": PLUGIN_IDENTITY, "namespace": NAMESPACE},
-        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
-    }))?;
-    Api::<Role>::namespaced(admin.clone(), NAMESPACE)
-        .create(&pp, &role)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": PLUGIN_IDENTITY, "namespace": NAMESPACE},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PLUGIN_IDENTITY},
-        "subjects": [{"kind": "ServiceAccount", "name": PLUGIN_IDENTITY, "namespace": NAMESPACE}],
-    }))?;
-    Api::<RoleBinding>::namespaced(admin.clone(), NAMESPACE)
-        .create(&pp, &binding)
-        .await?;
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = accounts
-        .create_token_request(PLUGIN_IDENTITY, &pp, &request)
-        .await?
-        .status
-        .and_then(|s| s.token)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| anyhow::anyhow!("the TokenRequest answer holds no token"))?;
-    Ok(token)
+    Ok(account.token)
 }
 
 /// A token of the size of a real bound service-account token (a JWT of about 1 KB).

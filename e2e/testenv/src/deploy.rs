@@ -5,18 +5,14 @@
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context as _;
-use k8s_openapi::api::{
-    authentication::v1::{TokenRequest, TokenRequestSpec},
-    core::v1::ServiceAccount,
-};
 use kube::{
     Api, Client,
-    api::{DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
+    api::{DynamicObject, GroupVersionKind, Patch, PatchParams},
     discovery::{self, Scope},
 };
 use serde_json::Value;
 
-use crate::{Cluster, binary};
+use crate::{Cluster, binary, command};
 
 /// Namespace of roster-hub's Deployment and service account in `deploy/hub`.
 pub const HUB_NAMESPACE: &str = "roster-system";
@@ -48,21 +44,10 @@ pub fn base(name: &str) -> PathBuf {
 
 /// Renders the kustomization in `dir` with `kubectl kustomize` and returns its objects.
 pub async fn kustomize(dir: &Path) -> anyhow::Result<Vec<Value>> {
-    let output = tokio::process::Command::new(binary::controlplane()?)
-        .arg("kubectl")
-        .arg("kustomize")
+    let yaml = command::kubectl_without_kubeconfig(&["kustomize"])?
         .arg(dir)
-        .output()
-        .await
-        .context("running kubectl kustomize")?;
-    if !output.status.success() {
-        anyhow::bail!(
-            "kubectl kustomize {} failed: {}",
-            dir.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let yaml = String::from_utf8(output.stdout)?;
+        .run_async()
+        .await?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&yaml)
         .with_context(|| format!("parsing the output of kubectl kustomize {}", dir.display()))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
@@ -158,21 +143,15 @@ pub async fn hub_kubeconfig(cluster: &Cluster, dir: &Path) -> anyhow::Result<Pat
         applied > HUB_IDENTITY_KINDS.len(),
         "deploy/hub holds no identity for roster-hub"
     );
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(HUB_TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(admin, HUB_NAMESPACE)
-        .create_token_request(HUB_SERVICE_ACCOUNT, &PostParams::default(), &request)
-        .await
-        .context("minting roster-hub's token")?
-        .status
-        .and_then(|s| s.token)
-        .filter(|t| !t.is_empty())
-        .context("the TokenRequest answer holds no token")?;
+    let token = crate::identity::token(
+        &admin,
+        HUB_NAMESPACE,
+        HUB_SERVICE_ACCOUNT,
+        HUB_TOKEN_SECONDS,
+    )
+    .await
+    .context("minting roster-hub's token")?
+    .token;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("roster-hub.kubeconfig");
     let kubeconfig = crate::kubeconfig::to_yaml(&cluster.token_kubeconfig(&token))?;

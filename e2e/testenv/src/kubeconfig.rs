@@ -76,3 +76,12 @@ pub async fn to_config(config: Kubeconfig) -> anyhow::Result<kube::Config> {
             .await?,
     )
 }
+
+/// The bearer token of a kubeconfig's first user, as written (`None` when the kubeconfig does
+/// not parse or that user has no token).
+pub fn bearer_token(yaml: &str) -> Option<String> {
+    let config: serde_json::Value = serde_saphyr::from_str(yaml).ok()?;
+    config["users"][0]["user"]["token"]
+        .as_str()
+        .map(str::to_owned)
+}

@@ -18,6 +18,7 @@ pub mod forward;
 pub mod holder;
 pub mod memory;
 pub mod plan;
+pub mod pods;
 
 pub use cluster::{Binaries, NodeCluster};
 pub use fleet::NodeFleet;

@@ -2,13 +2,14 @@
 
 use std::{
     ffi::OsString,
+    net::SocketAddr,
     path::{Path, PathBuf},
 };
 
 use anyhow::Context;
 
 use crate::{
-    binary,
+    Cluster, Fleet, binary,
     process::{Process, Spec},
 };
 
@@ -77,4 +78,59 @@ pub fn spawn(
             .map(|(k, v)| (OsString::from(k), OsString::from(v)))
             .collect(),
     })
+}
+
+/// Starts a `roster-hub` of its own for `fleet` (a test's private fleet) with the fleet's admin
+/// kubeconfig, its admin server on `admin` (port 0: any), no webhook (the shared hub serves
+/// one, and `make dev` keeps 9443), then `flags`; it logs `info,roster_hub=debug` to `log`.
+pub fn spawn_hub(
+    fleet: &Fleet,
+    admin: SocketAddr,
+    flags: &[String],
+    log: &Path,
+) -> anyhow::Result<Process> {
+    let mut args = hub_args(fleet, admin);
+    args.extend_from_slice(flags);
+    spawn(
+        "roster-hub",
+        &args,
+        &[("RUST_LOG", "info,roster_hub=debug")],
+        log,
+    )
+}
+
+/// The flags of [`spawn_hub`] before its `flags`, for a hub started another way (the bench's).
+pub fn hub_args(fleet: &Fleet, admin: SocketAddr) -> Vec<String> {
+    vec![
+        format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
+        format!("--admin-address={admin}"),
+        "--webhook-address=".into(),
+    ]
+}
+
+/// Starts a `roster-agent` for `member` (named as its cluster, reaching it with the admin
+/// kubeconfig) joining with the `bootstrap` kubeconfig, keeping its state in `state`, its admin
+/// server on `admin` (port 0: any), then `flags`; it logs `info,roster_agent=debug` to `log`.
+pub fn spawn_agent(
+    member: &Cluster,
+    bootstrap: &Path,
+    state: &Path,
+    admin: SocketAddr,
+    flags: &[String],
+    log: &Path,
+) -> anyhow::Result<Process> {
+    let mut args = vec![
+        format!("--member-name={}", member.name()),
+        format!("--bootstrap-kubeconfig={}", bootstrap.display()),
+        format!("--member-kubeconfig={}", member.kubeconfig_path().display()),
+        format!("--state-dir={}", state.display()),
+        format!("--admin-address={admin}"),
+    ];
+    args.extend_from_slice(flags);
+    spawn(
+        "roster-agent",
+        &args,
+        &[("RUST_LOG", "info,roster_agent=debug")],
+        log,
+    )
 }

@@ -5,8 +5,8 @@ use kube::{
     Api, Client,
     api::{ObjectMeta, PostParams},
 };
-use roster_api::{MemberCluster, RemoteServiceAccount};
-use serde_json::json;
+use roster_api::{MemberCluster, RemoteServiceAccount, names};
+use serde_json::{Value, json};
 
 /// Creates the namespace `namespace`, a MemberCluster per name in `members` (no agents: the
 /// webhook mounts named clusters all the same) and the RemoteServiceAccount `rsa` in
@@ -49,4 +49,26 @@ pub async fn automount(
         .create(&pp, &rsa)
         .await?;
     Ok(())
+}
+
+/// A pod with an init container and two containers (no service-account token), its name
+/// generated from `generate_name`, annotated with the RemoteServiceAccounts `rsas` when given.
+pub fn pod(generate_name: &str, rsas: Option<&str>) -> Value {
+    let mut pod = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": generate_name},
+        "spec": {
+            "automountServiceAccountToken": false,
+            "initContainers": [{"name": "init", "image": "busybox"}],
+            "containers": [
+                {"name": "app", "image": "busybox"},
+                {"name": "sidecar", "image": "busybox"}
+            ],
+        },
+    });
+    if let Some(rsas) = rsas {
+        pod["metadata"]["annotations"] = json!({names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS: rsas});
+    }
+    pod
 }

@@ -1,8 +1,11 @@
-//! Prometheus histograms read from a `/metrics` text page: the series of one histogram that
-//! match some labels, summed; the difference of two scrapes; quantiles interpolated within
-//! buckets the way PromQL's `histogram_quantile` does.
+//! Prometheus histograms read from a `/metrics` text page (parsed by
+//! [`roster_testenv::metrics`]): the series of one histogram that match some labels, summed;
+//! the difference of two scrapes; quantiles interpolated within buckets the way PromQL's
+//! `histogram_quantile` does.
 
 use std::collections::BTreeMap;
+
+use roster_testenv::metrics;
 
 /// A cumulative histogram: `(upper bound, observations ≤ bound)` by increasing bound, the last
 /// bound `+Inf`; plus the sum of the observations.
@@ -14,61 +17,6 @@ pub struct Histogram {
     pub sum: f64,
 }
 
-/// One sample line: metric name, labels, value.
-type Line<'a> = (&'a str, Vec<(&'a str, &'a str)>, f64);
-
-/// Parses one line of the text format; `None` for comments, blank and unreadable lines.
-fn parse_line(line: &str) -> Option<Line<'_>> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let (name, rest) = match line.find('{') {
-        Some(open) => (&line[..open], &line[open + 1..]),
-        None => {
-            let (name, value) = line.split_once(' ')?;
-            return Some((name, Vec::new(), parse_value(value)?));
-        }
-    };
-    let close = rest.rfind('}')?;
-    let (labels_text, value) = (&rest[..close], &rest[close + 1..]);
-    let mut labels = Vec::new();
-    let mut remaining = labels_text;
-    while let Some(eq) = remaining.find("=\"") {
-        let key = remaining[..eq].trim_start_matches(',').trim();
-        let after = &remaining[eq + 2..];
-        // Values of the labels read here hold no escaped quotes.
-        let end = after.find('"')?;
-        labels.push((key, &after[..end]));
-        remaining = &after[end + 1..];
-    }
-    Some((name, labels, parse_value(value)?))
-}
-
-/// A sample value, ignoring an optional timestamp after it.
-fn parse_value(text: &str) -> Option<f64> {
-    let value = text.split_whitespace().next()?;
-    match value {
-        "+Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        v => v.parse().ok(),
-    }
-}
-
-/// The sum of every series of the counter (or gauge) `name` whose labels include `labels`.
-pub fn counter(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter_map(parse_line)
-        .filter(|(metric, found, _)| {
-            *metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| found.iter().any(|(fk, fv)| fk == k && fv == v))
-        })
-        .map(|(_, _, value)| value)
-        .sum()
-}
-
 impl Histogram {
     /// The histogram `name` in the page `text`, summing every series whose labels include all
     /// of `labels`. Empty when no series matches.
@@ -77,26 +25,16 @@ impl Histogram {
         let sum_name = format!("{name}_sum");
         let mut by_bound: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
         let mut sum = 0.0;
-        for (metric, found, value) in text.lines().filter_map(parse_line) {
-            let matches = labels
-                .iter()
-                .all(|(k, v)| found.iter().any(|(fk, fv)| fk == k && fv == v));
-            if !matches {
-                continue;
-            }
-            if metric == bucket_name {
-                let Some(le) = found
-                    .iter()
-                    .find(|(k, _)| *k == "le")
-                    .and_then(|(_, v)| parse_value(v))
-                else {
+        for sample in metrics::parse(text).filter(|s| s.has(labels)) {
+            if sample.name == bucket_name {
+                let Some(le) = sample.label("le").and_then(|v| v.parse::<f64>().ok()) else {
                     continue;
                 };
                 // Bounds are positive: their bit patterns sort like the numbers.
                 let entry = by_bound.entry(le.to_bits()).or_insert((le, 0.0));
-                entry.1 += value;
-            } else if metric == sum_name {
-                sum += value;
+                entry.1 += sample.value;
+            } else if sample.name == sum_name {
+                sum += sample.value;
             }
         }
         Self {
@@ -226,22 +164,6 @@ roster_webhook_duration_seconds_bucket{le="0.0005"} 3 1700000000000
         );
         let timestamped = Histogram::parse(PAGE, "roster_webhook_duration_seconds", &[]);
         assert_eq!(timestamped.buckets, vec![(0.0005, 3.0)]);
-    }
-
-    #[test]
-    fn counters_sum_matching_series() {
-        let page = "# TYPE apiserver_request_total counter\n\
-            apiserver_request_total{code=\"200\",resource=\"secrets\",verb=\"GET\"} 7\n\
-            apiserver_request_total{code=\"404\",resource=\"secrets\",verb=\"GET\"} 2\n\
-            apiserver_request_total{code=\"200\",resource=\"pods\",verb=\"GET\"} 5\n\
-            apiserver_request_total_other{resource=\"secrets\",verb=\"GET\"} 100\n";
-        let gets = counter(
-            page,
-            "apiserver_request_total",
-            &[("resource", "secrets"), ("verb", "GET")],
-        );
-        assert_eq!(gets, 9.0);
-        assert_eq!(counter(page, "missing", &[]), 0.0);
     }
 
     #[test]

@@ -210,7 +210,7 @@ pub async fn rust(
 async fn secret_gets(hub: &kube::Client) -> anyhow::Result<f64> {
     let request = http::Request::get("/metrics").body(Vec::new())?;
     let text = hub.request_text(request).await?;
-    Ok(crate::admission::histogram::counter(
+    Ok(roster_testenv::metrics::sum(
         &text,
         "apiserver_request_total",
         &[("resource", "secrets"), ("verb", "GET")],

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use roster_testenv::admin;
+use roster_testenv::{admin, metrics};
 
 /// `GET path` on `roster-hub`'s admin port: status and body, or `None` while nothing listens.
 pub async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Option<(u16, String)>> {
@@ -46,22 +46,7 @@ impl Scrape {
 
     /// The sum of every sample of `metric` whose labels include each of `labels`.
     pub fn sum(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
-        self.0
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|line| {
-                let (series, value) = line.rsplit_once(' ')?;
-                let (name, rest) = series.split_once('{').unwrap_or((series, "}"));
-                if name != metric {
-                    return None;
-                }
-                let have = rest.strip_suffix('}')?;
-                let all = labels
-                    .iter()
-                    .all(|(k, v)| have.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
-                all.then(|| value.parse::<f64>().ok()).flatten()
-            })
-            .sum()
+        metrics::sum(&self.0, metric, labels)
     }
 
     /// The counters the fleet suite follows.

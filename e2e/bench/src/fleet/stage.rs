@@ -15,7 +15,7 @@ use kube::Client;
 use roster_agent::heartbeat::Cadence;
 
 use super::simulate;
-use roster_testenv::{Fleet, crds, ports::free_port, process::Process, roster};
+use roster_testenv::{Fleet, crds, ports::free_address, process::Process, roster};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{
@@ -69,13 +69,9 @@ impl Bench {
         let fleet = Fleet::start(&dir, &[]).await?;
         let client = fleet.hub.client().await?;
         crds::install(&client, &roster_api::crd::all()).await?;
-        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let args = vec![
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address={admin}"),
-            "--webhook-address=".to_owned(),
-            "--leader-elect=false".to_owned(),
-        ];
+        let admin = free_address()?;
+        let mut args = roster::hub_args(&fleet, admin);
+        args.push("--leader-elect=false".to_owned());
         let env: Vec<(&str, &str)> = std::iter::once(("RUST_LOG", "warn"))
             .chain(opts.hub_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .collect();

@@ -8,7 +8,6 @@ use std::{path::PathBuf, time::Duration};
 use super::support::username;
 use k8s_openapi::{
     api::{
-        authentication::v1::{TokenRequest, TokenRequestSpec},
         coordination::v1::Lease,
         core::v1::{Namespace, Node, Secret, ServiceAccount},
         rbac::v1::{
@@ -35,7 +34,7 @@ use roster_api::{
     names,
 };
 use roster_runtime::logging::{LogFormat, LogOptions};
-use roster_testenv::{TestEnv, kubeconfig, wait};
+use roster_testenv::{TestEnv, identity, kubeconfig, wait};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -352,21 +351,8 @@ async fn allow_reading_member_cluster(hub: &Client, ns: &str, member: &str) -> a
 
 /// A bootstrap token for `ns`, minted as admin (what `kubectl roster join` does).
 async fn bootstrap_token(hub: &Client, ns: &str) -> anyhow::Result<String> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let answer = Api::<ServiceAccount>::namespaced(hub.clone(), ns)
-        .create_token_request(
-            names::BOOTSTRAP_SERVICE_ACCOUNT,
-            &PostParams::default(),
-            &request,
-        )
-        .await?;
-    Ok(answer.status.and_then(|s| s.token).unwrap_or_default())
+    let bootstrap = names::BOOTSTRAP_SERVICE_ACCOUNT;
+    Ok(identity::token(hub, ns, bootstrap, 600).await?.token)
 }
 
 /// Writes a kubeconfig for the hub with `token` and returns its path.

@@ -6,7 +6,6 @@
 //! grant it does not know, so it must not share a member cluster with the shared agents.
 
 use std::{
-    net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
 };
@@ -20,7 +19,9 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{Fleet, crds, ports::free_port, process::Process, roster, wait};
+use roster_testenv::{
+    Fleet, crds, kubeconfig, ports::free_address, process::Process, roster, secret, wait,
+};
 use serde_json::json;
 
 const MEMBER: &str = "kept";
@@ -29,36 +30,19 @@ const AGENT_NS: &str = "roster-agent-test";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn agent(fleet: &Fleet, dir: &Path, name: &str, bootstrap: &Path) -> anyhow::Result<Process> {
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    roster::spawn(
-        "roster-agent",
+    roster::spawn_agent(
+        &fleet.members[0],
+        bootstrap,
+        // Each agent its own, empty state folder: a new pod's emptyDir.
+        &dir.join(format!("{name}-state")),
+        free_address()?,
         &[
-            format!("--member-name={MEMBER}"),
-            format!("--bootstrap-kubeconfig={}", bootstrap.display()),
-            format!(
-                "--member-kubeconfig={}",
-                fleet.members[0].kubeconfig_path().display()
-            ),
-            // Each agent its own, empty state folder: a new pod's emptyDir.
-            format!(
-                "--state-dir={}",
-                dir.join(format!("{name}-state")).display()
-            ),
             format!("--credential-secret={AGENT_NS}/hub-credential"),
             format!("--bootstrap-secret={AGENT_NS}/bootstrap"),
-            format!("--admin-address={admin}"),
             "--report-interval=2".into(),
         ],
-        &[("RUST_LOG", "info,roster_agent=debug")],
         &dir.join(format!("{name}.log")),
     )
-}
-
-fn bearer(kubeconfig: &str) -> Option<String> {
-    let config: serde_json::Value = serde_saphyr::from_str(kubeconfig).ok()?;
-    config["users"][0]["user"]["token"]
-        .as_str()
-        .map(str::to_owned)
 }
 
 /// The agent's Lease renewed after `since` (hub clock-free: compared with the renewTime the
@@ -83,15 +67,10 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let fleet = Fleet::start(&dir, &[MEMBER]).await?;
     let hub = fleet.hub.client().await?;
     crds::install(&hub, &roster_api::crd::all()).await?;
-    let _roster_hub = roster::spawn(
-        "roster-hub",
-        &[
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address=127.0.0.1:{}", free_port()?),
-            "--webhook-address=".into(),
-            "--leader-elect=false".into(),
-        ],
-        &[("RUST_LOG", "info,roster_hub=debug")],
+    let _roster_hub = roster::spawn_hub(
+        &fleet,
+        free_address()?,
+        &["--leader-elect=false".into()],
         &dir.join("roster-hub.log"),
     )?;
 
@@ -100,7 +79,7 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let bootstrap_file = dir.join("bootstrap.kubeconfig");
     super::support::join_kubeconfig(&fleet, MEMBER, &bootstrap_file).await?;
     let bootstrap = std::fs::read_to_string(&bootstrap_file)?;
-    let bootstrap_token = bearer(&bootstrap).expect("the join's bootstrap token");
+    let bootstrap_token = kubeconfig::bearer_token(&bootstrap).expect("the join's bootstrap token");
     let member = fleet.members[0].client().await?;
     let mut ns = Namespace::default();
     ns.metadata.name = Some(AGENT_NS.into());
@@ -140,12 +119,12 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let cleared = wait::until("the bootstrap credential removed", TIMEOUT, || async {
         let kept = secrets.get_opt("hub-credential").await?;
         let boot = secrets.get("bootstrap").await?;
-        let kubeconfig = super::remote_access::text(&boot, "kubeconfig");
-        let kept_token = kept
-            .map(|s| super::remote_access::text(&s, "token"))
-            .unwrap_or_default();
-        Ok((!kept_token.is_empty() && bearer(&kubeconfig).is_none())
-            .then_some((kubeconfig, kept_token)))
+        let kubeconfig = secret::text(&boot, "kubeconfig");
+        let kept_token = kept.map(|s| secret::text(&s, "token")).unwrap_or_default();
+        Ok(
+            (!kept_token.is_empty() && kubeconfig::bearer_token(&kubeconfig).is_none())
+                .then_some((kubeconfig, kept_token)),
+        )
     })
     .await?;
     let (cleared_kubeconfig, kept_token) = cleared;

@@ -3,57 +3,25 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::{
-    authentication::v1::{TokenRequest, TokenRequestSpec},
-    core::v1::{ConfigMap, Namespace, ServiceAccount},
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use kube::{
-    Api, Client,
+    Api,
     api::{DeleteParams, ObjectMeta, PostParams},
 };
-use roster_testenv::{TestEnv, wait};
+use roster_testenv::{TestEnv, identity, wait};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-async fn create_service_account(client: &Client, ns: &str, name: &str) -> anyhow::Result<()> {
-    let sa = ServiceAccount {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<ServiceAccount>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &sa)
-        .await?;
-    Ok(())
-}
-
-async fn request_token(client: &Client, ns: &str, name: &str) -> anyhow::Result<String> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let response = Api::<ServiceAccount>::namespaced(client.clone(), ns)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await?;
-    Ok(response.status.and_then(|s| s.token).unwrap_or_default())
-}
 
 #[tokio::test]
 async fn token_request_token_is_accepted_and_rbac_denies_what_was_not_granted() -> anyhow::Result<()>
 {
     let env = TestEnv::start().await?;
-    create_service_account(&env.hub, &env.namespace, "reader").await?;
-    let token = request_token(&env.hub, &env.namespace, "reader").await?;
-    assert!(!token.is_empty(), "TokenRequest returned no token");
+    let reader = identity::service_account(&env.namespace, "reader")
+        .create(&env.hub)
+        .await?;
+    assert!(!reader.token.is_empty(), "TokenRequest returned no token");
 
-    let config =
-        roster_testenv::kubeconfig::to_config(env.fleet.hub.token_kubeconfig(&token)).await?;
-    let as_sa = Client::try_from(config)?;
+    let as_sa = reader.client(&env.fleet.hub).await?;
     // Authenticated: the API server resolves the token to the service account.
     let version = as_sa.apiserver_version().await?;
     assert_eq!(version.major, "1");
@@ -83,7 +51,11 @@ async fn token_request_token_is_accepted_and_rbac_denies_what_was_not_granted() 
 async fn namespace_deletion_completes() -> anyhow::Result<()> {
     let env = TestEnv::start().await?;
     let ns = roster_testenv::env::create_namespace(&env.hub).await?;
-    create_service_account(&env.hub, &ns, "doomed").await?;
+    let mut doomed = ServiceAccount::default();
+    doomed.metadata.name = Some("doomed".into());
+    Api::<ServiceAccount>::namespaced(env.hub.clone(), &ns)
+        .create(&PostParams::default(), &doomed)
+        .await?;
     let namespaces: Api<Namespace> = Api::all(env.hub.clone());
     namespaces.delete(&ns, &DeleteParams::default()).await?;
     wait::until("namespace deleted", TIMEOUT, || {

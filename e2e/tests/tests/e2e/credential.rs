@@ -12,11 +12,7 @@ use std::{
 };
 
 use k8s_openapi::{
-    api::{
-        authentication::v1::{TokenRequest, TokenRequestSpec},
-        core::v1::{ConfigMap, Secret, ServiceAccount},
-        rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
-    },
+    api::core::v1::{ConfigMap, Secret},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
     jiff::{SignedDuration, Timestamp},
 };
@@ -26,7 +22,7 @@ use kube::{
     config::{AuthInfo, ExecAuthCluster, ExecConfig, ExecInteractiveMode},
 };
 use roster_api::names::{self, token_secret};
-use roster_testenv::{TestEnv, kubeconfig};
+use roster_testenv::{TestEnv, identity, kubeconfig};
 use serde_json::{Value, json};
 
 use super::support::{assert_mentions, username};
@@ -60,81 +56,18 @@ fn exec_info(api_version: &str, cluster: &str) -> String {
     .to_string()
 }
 
-/// A service account in `ns` allowed `rules` there, and a fresh token for it.
+/// A service account of `ns` allowed `verbs` on core `resource` there, and a fresh token.
 async fn service_account(
     hub: &Client,
     ns: &str,
     name: &str,
-    rules: Vec<PolicyRule>,
-) -> anyhow::Result<(String, Timestamp)> {
-    let pp = PostParams::default();
-    let meta = ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some(ns.into()),
-        ..Default::default()
-    };
-    let accounts = Api::<ServiceAccount>::namespaced(hub.clone(), ns);
-    let account = ServiceAccount {
-        metadata: meta.clone(),
-        ..Default::default()
-    };
-    accounts.create(&pp, &account).await?;
-    if !rules.is_empty() {
-        let role = Role {
-            metadata: meta.clone(),
-            rules: Some(rules),
-        };
-        Api::<Role>::namespaced(hub.clone(), ns)
-            .create(&pp, &role)
-            .await?;
-        let binding = RoleBinding {
-            metadata: meta,
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".into()),
-                kind: "Role".into(),
-                name: name.into(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: name.into(),
-                namespace: Some(ns.into()),
-                ..Default::default()
-            }]),
-        };
-        Api::<RoleBinding>::namespaced(hub.clone(), ns)
-            .create(&pp, &binding)
-            .await?;
-    }
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let status = accounts
-        .create_token_request(name, &pp, &request)
-        .await?
-        .status
-        .ok_or_else(|| anyhow::anyhow!("TokenRequest for {ns}/{name} returned no status"))?;
-    let token = status.token.unwrap_or_default();
-    let expiry = status
-        .expiration_timestamp
-        .ok_or_else(|| anyhow::anyhow!("TokenRequest for {ns}/{name} returned no expiry"))?;
-    anyhow::ensure!(
-        !token.is_empty(),
-        "TokenRequest for {ns}/{name} returned no token"
-    );
-    Ok((token, expiry.0))
-}
-
-fn rule(resource: &str, verbs: &[&str]) -> PolicyRule {
-    PolicyRule {
-        api_groups: Some(vec![String::new()]),
-        resources: Some(vec![resource.into()]),
-        verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
-        ..Default::default()
-    }
+    resource: &str,
+    verbs: &[&str],
+) -> anyhow::Result<identity::Token> {
+    identity::service_account(ns, name)
+        .rules([identity::rule("", &[resource], verbs)])
+        .create(hub)
+        .await
 }
 
 /// Writes a hub kubeconfig authenticating with `token` and returns its path.
@@ -155,14 +88,14 @@ fn write_kubeconfig(env: &TestEnv, file: &str, token: &str) -> anyhow::Result<Pa
 /// The kubeconfig of an identity that may get secrets in the test's namespace, as a consumer's
 /// pod service account would.
 async fn reader_kubeconfig(env: &TestEnv) -> anyhow::Result<PathBuf> {
-    let (token, _) = service_account(
+    let reader = service_account(
         &env.hub,
         &env.namespace,
         "token-reader",
-        vec![rule("secrets", &["get"])],
-    )
-    .await?;
-    write_kubeconfig(env, "reader.kubeconfig", &token)
+        "secrets",
+        &["get"],
+    );
+    write_kubeconfig(env, "reader.kubeconfig", &reader.await?.token)
 }
 
 /// Writes the remote token Secret `<rsa>-<cluster>` with `data`, as roster-hub does.
@@ -370,14 +303,8 @@ async fn plugin_reports_rbac_denial_and_bad_credentials() -> anyhow::Result<()> 
 
     // A service account of another namespace, even one allowed to read its own secrets.
     let other = roster_testenv::env::create_namespace(&env.hub).await?;
-    let (outsider, _) = service_account(
-        &env.hub,
-        &other,
-        "outsider",
-        vec![rule("secrets", &["get"])],
-    )
-    .await?;
-    let outsider = write_kubeconfig(&env, "outsider.kubeconfig", &outsider)?;
+    let outsider = service_account(&env.hub, &other, "outsider", "secrets", &["get"]).await?;
+    let outsider = write_kubeconfig(&env, "outsider.kubeconfig", &outsider.token)?;
     let denied = run_plugin(&args(&outsider, ns), &exec_info(V1, "member-1"), &[]).await;
     assert_mentions(
         &failure(&denied, token),
@@ -412,13 +339,8 @@ async fn a_kube_client_authenticates_through_the_plugin() -> anyhow::Result<()> 
 
     // The "remote" identity: may list config maps in this namespace, nothing else.
     let remote_account = "remote-deployer";
-    let (remote_token, remote_expiry) = service_account(
-        &env.hub,
-        ns,
-        remote_account,
-        vec![rule("configmaps", &["list"])],
-    )
-    .await?;
+    let remote = service_account(&env.hub, ns, remote_account, "configmaps", &["list"]).await?;
+    let (remote_token, remote_expiry) = (remote.token, remote.expires);
     let cluster = "hub-as-member";
     put_token_secret(
         &env,

@@ -219,16 +219,8 @@ async fn agent_overlay_passes_a_server_side_dry_run_on_a_member() -> anyhow::Res
     );
 
     // The agent reads the member name from the Secret's key exactly as it takes the flag.
-    let args: Vec<String> = std::iter::once("roster-agent".to_owned())
-        .chain(
-            container["args"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_owned()),
-        )
-        .chain(["--member-name=member-1".to_owned()])
-        .collect();
+    let mut args = command_line("roster-agent", deployment);
+    args.push("--member-name=member-1".to_owned());
     roster_agent::cli::Cli::try_parse_from(&args).expect("roster-agent accepts the base's args");
 
     let member = env.member("member-1").await?;
@@ -275,10 +267,10 @@ async fn agent_overlay_passes_a_server_side_dry_run_on_a_member() -> anyhow::Res
     Ok(())
 }
 
-/// The container's command line (`roster-hub` then its args).
-fn hub_command_line(deployment: &Value) -> Vec<String> {
+/// The command line of the deployment's first container: `program` then its args.
+fn command_line(program: &str, deployment: &Value) -> Vec<String> {
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
-    std::iter::once("roster-hub".to_owned())
+    std::iter::once(program.to_owned())
         .chain(
             container["args"]
                 .as_array()
@@ -304,7 +296,7 @@ fn container_port(container: &Value, name: &str) -> u16 {
 async fn roster_hub_accepts_the_deployment_and_agrees_with_its_defaults() {
     let objects = hub_objects().await;
     let deployment = find(&objects, "Deployment", "roster-hub");
-    let cli = roster_hub::cli::Cli::try_parse_from(hub_command_line(deployment))
+    let cli = roster_hub::cli::Cli::try_parse_from(command_line("roster-hub", deployment))
         .unwrap_or_else(|e| panic!("roster-hub refuses the Deployment's args: {e}"));
     assert_eq!(
         cli.log.log_format,

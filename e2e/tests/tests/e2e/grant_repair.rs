@@ -22,14 +22,14 @@ use roster_api::{
     RemoteAccountGrant,
     names::{self, token_secret},
 };
-use roster_testenv::{TestEnv, wait};
+use roster_testenv::{TestEnv, secret::text, wait};
 use serde_json::json;
 
 use super::{
     members,
     remote_access::{
         consumer_client, create_member_namespace, create_rsa, diagnostics, status_code, suffix,
-        text, token_secret, wait_ready,
+        token_secret, wait_ready,
     },
 };
 

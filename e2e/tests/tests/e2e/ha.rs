@@ -3,6 +3,7 @@
 //! counts come from each replica's own `/metrics`.
 
 use std::{
+    net::SocketAddr,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -14,7 +15,7 @@ use kube::{
     api::{Patch, PatchParams, PostParams},
 };
 use roster_api::{MemberCluster, MemberClusterSpec};
-use roster_testenv::{Fleet, crds, ports, process::Process, roster, wait};
+use roster_testenv::{Fleet, admin, crds, metrics, ports, process::Process, roster, wait};
 use serde_json::json;
 
 use super::support::INVENTORY;
@@ -27,22 +28,19 @@ const LEASE: &str = "roster-hub";
 
 struct Replica {
     name: &'static str,
-    admin: u16,
+    admin: SocketAddr,
     process: Process,
 }
 
 fn replica(fleet: &Fleet, dir: &std::path::Path, name: &'static str) -> anyhow::Result<Replica> {
-    let admin = ports::free_port()?;
-    let process = roster::spawn(
-        "roster-hub",
+    let admin = ports::free_address()?;
+    let process = roster::spawn_hub(
+        fleet,
+        admin,
         &[
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address=127.0.0.1:{admin}"),
-            "--webhook-address=".into(),
             format!("--identity={name}"),
             format!("--lease-duration={LEASE_SECONDS}"),
         ],
-        &[("RUST_LOG", "info,roster_hub=debug")],
         &dir.join(format!("roster-hub-{name}.log")),
     )?;
     Ok(Replica {
@@ -52,39 +50,14 @@ fn replica(fleet: &Fleet, dir: &std::path::Path, name: &'static str) -> anyhow::
     })
 }
 
-/// `GET http://127.0.0.1:<port><path>` over plain HTTP/1.0: the body, if the status is 200.
-async fn http_get(port: u16, path: &str) -> anyhow::Result<Option<String>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return Ok(None);
-    };
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-        .await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let ok = response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200");
-    Ok(ok.then(|| {
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default()
-    }))
-}
-
 /// The sum of every sample of `metric` (all label sets) in a replica's `/metrics`.
 async fn metric(replica: &Replica, metric: &str) -> anyhow::Result<f64> {
-    let body = http_get(replica.admin, "/metrics")
+    let body = admin::get(replica.admin, "/metrics", Duration::from_secs(10))
         .await?
-        .ok_or_else(|| anyhow::anyhow!("{} serves no /metrics", replica.name))?;
-    Ok(body
-        .lines()
-        .filter(|l| {
-            l.strip_prefix(metric)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        })
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum())
+        .filter(|a| a.status == 200)
+        .ok_or_else(|| anyhow::anyhow!("{} serves no /metrics", replica.name))?
+        .body;
+    Ok(metrics::sum(&body, metric, &[]))
 }
 
 /// Profile and MemberCluster status writes a replica has made.

@@ -7,12 +7,7 @@ use std::time::{Duration, Instant};
 use cluster_inventory::v1alpha1::ClusterProfile;
 use futures::StreamExt;
 use k8s_openapi::{
-    api::{
-        authentication::v1::{TokenRequest, TokenRequestSpec},
-        coordination::v1::Lease,
-        core::v1::{Namespace, ServiceAccount},
-        rbac::v1::ClusterRole,
-    },
+    api::{coordination::v1::Lease, core::v1::Namespace, rbac::v1::ClusterRole},
     apimachinery::pkg::apis::meta::v1::{Condition, MicroTime, Time},
     jiff::Timestamp,
 };
@@ -27,7 +22,7 @@ use roster_api::{
     member_report::{ApiServerHealth, ReportedApiServer},
     names,
 };
-use roster_testenv::{TestEnv, wait};
+use roster_testenv::{TestEnv, identity, wait};
 use serde_json::json;
 
 use super::support::{INVENTORY, hub_process};
@@ -129,26 +124,8 @@ pub(super) async fn wait_profile(
 /// The agent's own client: a token for `roster-agent` in the member's namespace.
 pub(super) async fn agent_client(env: &TestEnv, member: &str) -> anyhow::Result<(Client, String)> {
     let ns = names::member_namespace(member);
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let token = Api::<ServiceAccount>::namespaced(env.hub.clone(), &ns)
-        .create_token_request(
-            names::AGENT_SERVICE_ACCOUNT,
-            &PostParams::default(),
-            &request,
-        )
-        .await?
-        .status
-        .and_then(|s| s.token)
-        .unwrap_or_default();
-    let config =
-        roster_testenv::kubeconfig::to_config(env.fleet.hub.token_kubeconfig(&token)).await?;
-    Ok((Client::try_from(config)?, token))
+    let agent = identity::token(&env.hub, &ns, names::AGENT_SERVICE_ACCOUNT, 600).await?;
+    Ok((agent.client(&env.fleet.hub).await?, agent.token))
 }
 
 pub(super) async fn heartbeat(agent: &Client, member: &str) -> kube::Result<Lease> {

@@ -17,11 +17,7 @@ use std::{
 use cluster_inventory::v1alpha1::ClusterProfile;
 use k8s_openapi::{
     ByteString,
-    api::{
-        authentication::v1::{TokenRequest, TokenRequestSpec},
-        core::v1::{ConfigMap, Namespace, Secret, ServiceAccount},
-        rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
-    },
+    api::core::v1::{ConfigMap, Namespace, Secret},
     jiff::Timestamp,
 };
 use kube::{
@@ -34,7 +30,7 @@ use roster_api::{
     names::{self, token_secret},
 };
 use roster_testenv::{
-    TestEnv, kubeconfig, roster,
+    TestEnv, identity, kubeconfig, roster,
     upstream::{self, LibraryBuild},
     wait,
 };
@@ -88,7 +84,10 @@ impl Setup {
 
         let member_client = env.member(MEMBER).await?;
         let member_namespace = roster_testenv::env::create_namespace(&member_client).await?;
-        let (token, expiration) = reader_token(&member_client, &member_namespace).await?;
+        let identity::Token {
+            token,
+            expires: expiration,
+        } = reader_token(&member_client, &member_namespace).await?;
         let dir = env.fleet.dir().join(format!("interop-{}", env.namespace));
         std::fs::create_dir_all(&dir)?;
         let setup = Self {
@@ -176,6 +175,25 @@ impl Setup {
         interop_access(&args).await
     }
 
+    /// Runs `roster-interop access` with `provider_file` (every upstream release in turn) and
+    /// checks that each reached member-1 through the plugin `exec_command`; returns the runs.
+    async fn reaches_member(
+        &self,
+        provider_file: &Path,
+        exec_command: &str,
+    ) -> anyhow::Result<Vec<Run>> {
+        let namespace = &self.member_namespace;
+        let runs = self
+            .interop(provider_file, namespace, Some(namespace))
+            .await?;
+        for run in &runs {
+            let report = success(run);
+            assert_eq!(report["execCommand"], exec_command, "{report}");
+            assert_reached_member(self, &report);
+        }
+        Ok(runs)
+    }
+
     /// Removes what the test made outside its own hub namespace.
     async fn cleanup(self) -> anyhow::Result<()> {
         let dp = DeleteParams::default();
@@ -227,84 +245,23 @@ async fn interop_access(args: &[String]) -> anyhow::Result<Vec<Run>> {
 
 /// Creates the reader on member-1 (a ConfigMap to find, a Role allowing to list ConfigMaps in
 /// `ns` only) and returns a TokenRequest token for it with its expiry.
-async fn reader_token(member: &Client, ns: &str) -> anyhow::Result<(String, Timestamp)> {
-    let meta = |name: &str| ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(ns.to_owned()),
-        ..Default::default()
-    };
-    let pp = PostParams::default();
+async fn reader_token(member: &Client, ns: &str) -> anyhow::Result<identity::Token> {
     let configmap = ConfigMap {
-        metadata: meta(CONFIGMAP),
+        metadata: ObjectMeta {
+            name: Some(CONFIGMAP.to_owned()),
+            namespace: Some(ns.to_owned()),
+            ..Default::default()
+        },
         data: Some([("hello".to_owned(), "from member-1".to_owned())].into()),
         ..Default::default()
     };
     Api::<ConfigMap>::namespaced(member.clone(), ns)
-        .create(&pp, &configmap)
+        .create(&PostParams::default(), &configmap)
         .await?;
-    let accounts = Api::<ServiceAccount>::namespaced(member.clone(), ns);
-    accounts
-        .create(
-            &pp,
-            &ServiceAccount {
-                metadata: meta(READER),
-                ..Default::default()
-            },
-        )
-        .await?;
-    let role = Role {
-        metadata: meta(READER),
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec![String::new()]),
-            resources: Some(vec!["configmaps".into()]),
-            verbs: vec!["get".into(), "list".into()],
-            ..Default::default()
-        }]),
-    };
-    Api::<Role>::namespaced(member.clone(), ns)
-        .create(&pp, &role)
-        .await?;
-    let binding = RoleBinding {
-        metadata: meta(READER),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: READER.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: READER.into(),
-            namespace: Some(ns.to_owned()),
-            ..Default::default()
-        }]),
-    };
-    Api::<RoleBinding>::namespaced(member.clone(), ns)
-        .create(&pp, &binding)
-        .await?;
-    token_for(&accounts, READER).await
-}
-
-/// A 10-minute TokenRequest token for service account `name` and its expiry.
-async fn token_for(
-    accounts: &Api<ServiceAccount>,
-    name: &str,
-) -> anyhow::Result<(String, Timestamp)> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let status = accounts
-        .create_token_request(name, &PostParams::default(), &request)
-        .await?
-        .status
-        .ok_or_else(|| anyhow::anyhow!("TokenRequest for {name} has no status"))?;
-    match (status.token, status.expiration_timestamp) {
-        (Some(token), Some(expiration)) => Ok((token, expiration.0)),
-        _ => anyhow::bail!("TokenRequest for {name} gave no token or expiry"),
-    }
+    identity::service_account(ns, READER)
+        .rules([identity::rule("", &["configmaps"], &["get", "list"])])
+        .create(member)
+        .await
 }
 
 fn rfc3339(time: Timestamp) -> String {
@@ -402,18 +359,7 @@ async fn go_access_library_passes_roster_exec_extension_to_the_plugin() -> anyho
         ]}),
     )?;
 
-    let runs = setup
-        .interop(
-            &providers,
-            &setup.member_namespace,
-            Some(&setup.member_namespace),
-        )
-        .await?;
-    for run in &runs {
-        let report = success(run);
-        assert_eq!(report["execCommand"], "/bin/sh", "{report}");
-        assert_reached_member(&setup, &report);
-    }
+    let runs = setup.reaches_member(&providers, "/bin/sh").await?;
     let calls = assert_exec_info(&setup, &dump)?;
     assert!(
         calls >= runs.len(),
@@ -505,18 +451,9 @@ async fn upstream_secretreader_plugin_reaches_member_through_roster_profile() ->
             "interactiveMode": "Never",
         }}]}),
     )?;
-    for run in setup
-        .interop(
-            &providers,
-            &setup.member_namespace,
-            Some(&setup.member_namespace),
-        )
-        .await?
-    {
-        let report = success(&run);
-        assert_eq!(report["execCommand"], plugin.display().to_string());
-        assert_reached_member(&setup, &report);
-    }
+    setup
+        .reaches_member(&providers, &plugin.display().to_string())
+        .await?;
     setup.cleanup().await
 }
 
@@ -554,56 +491,16 @@ async fn go_access_library_reaches_member_through_roster_credential() -> anyhow:
 
     // The consumer's hub identity: get on that one Secret, nothing else.
     let consumer = "interop-consumer";
-    let meta = ObjectMeta {
-        name: Some(consumer.into()),
-        namespace: Some(ns.clone()),
-        ..Default::default()
-    };
-    let accounts = Api::<ServiceAccount>::namespaced(hub.clone(), &ns);
-    accounts
-        .create(
-            &pp,
-            &ServiceAccount {
-                metadata: meta.clone(),
-                ..Default::default()
-            },
-        )
-        .await?;
-    Api::<Role>::namespaced(hub.clone(), &ns)
-        .create(
-            &pp,
-            &Role {
-                metadata: meta.clone(),
-                rules: Some(vec![PolicyRule {
-                    api_groups: Some(vec![String::new()]),
-                    resources: Some(vec!["secrets".into()]),
-                    resource_names: Some(vec![secret_name.clone()]),
-                    verbs: vec!["get".into()],
-                    ..Default::default()
-                }]),
-            },
-        )
-        .await?;
-    Api::<RoleBinding>::namespaced(hub.clone(), &ns)
-        .create(
-            &pp,
-            &RoleBinding {
-                metadata: meta,
-                role_ref: RoleRef {
-                    api_group: Some("rbac.authorization.k8s.io".into()),
-                    kind: "Role".into(),
-                    name: consumer.into(),
-                },
-                subjects: Some(vec![Subject {
-                    kind: "ServiceAccount".into(),
-                    name: consumer.into(),
-                    namespace: Some(ns.clone()),
-                    ..Default::default()
-                }]),
-            },
-        )
-        .await?;
-    let (consumer_token, _) = token_for(&accounts, consumer).await?;
+    let consumer_token = identity::service_account(&ns, consumer)
+        .rules([identity::named_rule(
+            "",
+            &["secrets"],
+            &["get"],
+            &[&secret_name],
+        )])
+        .create(&hub)
+        .await?
+        .token;
     let consumer_kubeconfig = setup.dir.join("consumer.kubeconfig");
     std::fs::write(
         &consumer_kubeconfig,
@@ -628,18 +525,9 @@ async fn go_access_library_reaches_member_through_roster_credential() -> anyhow:
         )
     };
     let providers = provider_file("roster-credential.json", RSA)?;
-    for run in setup
-        .interop(
-            &providers,
-            &setup.member_namespace,
-            Some(&setup.member_namespace),
-        )
-        .await?
-    {
-        let report = success(&run);
-        assert_eq!(report["execCommand"], plugin.display().to_string());
-        assert_reached_member(&setup, &report);
-    }
+    setup
+        .reaches_member(&providers, &plugin.display().to_string())
+        .await?;
 
     // A RemoteServiceAccount the consumer has no token for: the plugin's message reaches the Go
     // consumer's error, and it is not mistaken for the member's RBAC denial.
@@ -695,50 +583,18 @@ async fn go_access_library_acts_as_a_real_remote_service_account() -> anyhow::Re
     .map_err(|e| e.context(super::support::hub_diagnostics(&env)))?;
 
     // The consumer's hub identity.
-    let accounts = Api::<ServiceAccount>::namespaced(env.hub.clone(), &env.namespace);
-    let mut sa = ServiceAccount::default();
-    sa.metadata.name = Some("go-consumer".into());
-    accounts.create(&pp, &sa).await?;
     // Exactly `get` on its token Secret, nothing else.
-    Api::<Role>::namespaced(env.hub.clone(), &env.namespace)
-        .create(
-            &pp,
-            &Role {
-                metadata: ObjectMeta {
-                    name: Some("go-consumer-token".into()),
-                    ..Default::default()
-                },
-                rules: Some(vec![PolicyRule {
-                    api_groups: Some(vec![String::new()]),
-                    resources: Some(vec!["secrets".into()]),
-                    resource_names: Some(vec![secret_name.clone()]),
-                    verbs: vec!["get".into()],
-                    ..Default::default()
-                }]),
-            },
-        )
-        .await?;
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some("go-consumer-token".into()),
-            ..Default::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: "go-consumer-token".into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: "go-consumer".into(),
-            namespace: Some(env.namespace.clone()),
-            ..Default::default()
-        }]),
-    };
-    Api::<RoleBinding>::namespaced(env.hub.clone(), &env.namespace)
-        .create(&pp, &binding)
-        .await?;
-    let (token, _) = token_for(&accounts, "go-consumer").await?;
+    let token = identity::service_account(&env.namespace, "go-consumer")
+        .role_name("go-consumer-token")
+        .rules([identity::named_rule(
+            "",
+            &["secrets"],
+            &["get"],
+            &[&secret_name],
+        )])
+        .create(&env.hub)
+        .await?
+        .token;
     let dir = env
         .fleet
         .dir()

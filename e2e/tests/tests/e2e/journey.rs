@@ -2,6 +2,7 @@
 //! may stop: `kubectl roster join`, `roster-agent`, `roster-hub`, outages, `kubectl roster unjoin`.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -22,7 +23,7 @@ use roster_api::{
     MemberCluster, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{Fleet, crds, process::Process, roster, wait};
+use roster_testenv::{Fleet, command, crds, process::Process, roster, wait};
 use serde_json::json;
 
 use super::support::INVENTORY;
@@ -31,6 +32,9 @@ const MEMBER: &str = "edge-1";
 const PERIOD: u64 = 1;
 const GRACE: u64 = 5;
 const TIMEOUT: Duration = Duration::from_secs(90);
+/// The admin servers of this test's daemons: on any free port, nobody scrapes them.
+const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 struct Journey {
     fleet: Fleet,
@@ -44,17 +48,7 @@ impl Journey {
         let fleet = Fleet::start(dir, &[MEMBER]).await?;
         let hub = fleet.hub.client().await?;
         crds::install(&hub, &roster_api::crd::all()).await?;
-        let roster_hub = roster::spawn(
-            "roster-hub",
-            &[
-                format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-                "--admin-address=127.0.0.1:0".into(),
-                // No webhook: the shared hub serves one, and `make dev` keeps 9443.
-                "--webhook-address=".into(),
-            ],
-            &[("RUST_LOG", "info,roster_hub=debug")],
-            &dir.join("roster-hub.log"),
-        )?;
+        let roster_hub = roster::spawn_hub(&fleet, ANY_PORT, &[], &dir.join("roster-hub.log"))?;
         Ok(Self {
             fleet,
             dir: dir.to_owned(),
@@ -67,35 +61,18 @@ impl Journey {
         &self.fleet.members[0]
     }
 
-    async fn kubectl_roster(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
-        let hub = format!(
-            "--kubeconfig={}",
-            self.fleet.hub.kubeconfig_path().display()
-        );
-        Ok(
-            tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-                .arg(hub)
-                .args(args)
-                .output()
-                .await?,
-        )
+    async fn kubectl_roster(&self, args: &[&str]) -> anyhow::Result<String> {
+        let hub = self.fleet.hub.kubeconfig_path();
+        command::kubectl_roster(&hub, args)?.run_async().await
     }
 
     fn agent(&self, bootstrap: &Path, state: &str) -> anyhow::Result<Process> {
-        roster::spawn(
-            "roster-agent",
-            &[
-                format!("--member-name={MEMBER}"),
-                format!("--bootstrap-kubeconfig={}", bootstrap.display()),
-                format!(
-                    "--member-kubeconfig={}",
-                    self.member().kubeconfig_path().display()
-                ),
-                format!("--state-dir={}", self.dir.join(state).display()),
-                "--report-interval=2".into(),
-                "--admin-address=127.0.0.1:0".into(),
-            ],
-            &[("RUST_LOG", "info,roster_agent=debug")],
+        roster::spawn_agent(
+            self.member(),
+            bootstrap,
+            &self.dir.join(state),
+            ANY_PORT,
+            &["--report-interval=2".into()],
             &self.dir.join(format!("roster-agent-{state}.log")),
         )
     }
@@ -152,21 +129,15 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
         )
         .await?;
     let bootstrap = dir.join("bootstrap.kubeconfig");
-    let out = j
-        .kubectl_roster(&[
-            "join",
-            MEMBER,
-            "--output",
-            "kubeconfig",
-            "--file",
-            bootstrap.to_str().unwrap(),
-        ])
-        .await?;
-    assert!(
-        out.status.success(),
-        "join failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    j.kubectl_roster(&[
+        "join",
+        MEMBER,
+        "--output",
+        "kubeconfig",
+        "--file",
+        bootstrap.to_str().unwrap(),
+    ])
+    .await?;
 
     // A wrong bootstrap credential is refused with a clear message, and nothing joins.
     let wrong = dir.join("wrong.kubeconfig");
@@ -288,12 +259,7 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
     Api::<Namespace>::all(remote.clone()).get("default").await?;
 
     // Unjoin: everything the hub made for the member goes, and the agent's token stops working.
-    let out = j.kubectl_roster(&["unjoin", MEMBER]).await?;
-    assert!(
-        out.status.success(),
-        "unjoin failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    j.kubectl_roster(&["unjoin", MEMBER]).await?;
     let profiles: Api<ClusterProfile> = Api::namespaced(j.hub.clone(), INVENTORY);
     let namespaces: Api<Namespace> = Api::all(j.hub.clone());
     wait::until("profile and namespace gone", TIMEOUT, || async {

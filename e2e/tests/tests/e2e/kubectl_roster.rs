@@ -242,11 +242,7 @@ async fn join_issues_a_working_bootstrap_credential_then_status_and_unjoin() -> 
 
 /// The bearer token in a kubeconfig, to check it was not echoed anywhere else.
 fn token_of(kubeconfig: &str) -> String {
-    let parsed: Value = serde_saphyr::from_str(kubeconfig).unwrap();
-    parsed["users"][0]["user"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    roster_testenv::kubeconfig::bearer_token(kubeconfig).unwrap()
 }
 
 #[tokio::test]

@@ -6,16 +6,15 @@
 use std::{path::PathBuf, time::Duration};
 
 use k8s_openapi::api::{
-    authentication::v1::{TokenRequest, TokenRequestSpec},
     core::v1::{Namespace, Secret, ServiceAccount},
     rbac::v1::{ClusterRole, ClusterRoleBinding},
 };
 use kube::{
     Api, Client, Resource,
-    api::{Patch, PatchParams, PostParams},
+    api::{Patch, PatchParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{kubeconfig, process::Process, roster, wait};
+use roster_testenv::{command, identity, kubeconfig, process::Process, roster, wait};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -58,22 +57,12 @@ async fn join_all() -> anyhow::Result<Joined> {
         let dir = fleet.dir().join(format!("agent-{}", member.name()));
         std::fs::create_dir_all(&dir)?;
         let manifest = dir.join("install.yaml");
-        let out = tokio::process::Command::new(roster::binary_path("kubectl-roster")?)
-            .arg(format!(
-                "--kubeconfig={}",
-                fleet.hub.kubeconfig_path().display()
-            ))
-            .args(["join", member.name(), "--output=manifest"])
+        let join = ["join", member.name(), "--output=manifest"];
+        command::kubectl_roster(&fleet.hub.kubeconfig_path(), &join)?
             .arg(format!("--file={}", manifest.display()))
             .arg(format!("--label={}={}", LABEL.0, LABEL.1))
-            .output()
+            .run_async()
             .await?;
-        anyhow::ensure!(
-            out.status.success(),
-            "kubectl roster join {}: {}",
-            member.name(),
-            String::from_utf8_lossy(&out.stderr)
-        );
         let member_client = member.client().await?;
         let bootstrap = install_rbac(&member_client, &std::fs::read_to_string(&manifest)?).await?;
         let bootstrap_path = dir.join("bootstrap.kubeconfig");
@@ -170,17 +159,8 @@ where
 
 /// A token for the manifest's agent service account on the member.
 async fn agent_token(member: &Client) -> anyhow::Result<String> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(7200),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let answer = Api::<ServiceAccount>::namespaced(member.clone(), names::AGENT_NAMESPACE)
-        .create_token_request("roster-agent", &PostParams::default(), &request)
-        .await?;
-    Ok(answer.status.and_then(|s| s.token).unwrap_or_default())
+    let agent = identity::token(member, names::AGENT_NAMESPACE, "roster-agent", 7200).await?;
+    Ok(agent.token)
 }
 
 /// The last lines of every agent's log, for a failed wait.

@@ -2,7 +2,7 @@
 //! `kubectl roster join` and `roster-agent`, scraped over plain HTTP while a member joins, a
 //! remote service account gets its token, and both are removed again.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use k8s_openapi::api::{core::v1::Secret, rbac::v1::ClusterRoleBinding};
 use kube::{
@@ -13,7 +13,9 @@ use roster_api::{
     MemberCluster, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{Fleet, admin, crds, ports::free_port, process::Process, roster, wait};
+use roster_testenv::{
+    Fleet, admin, crds, metrics::Page, ports::free_address, process::Process, roster, wait,
+};
 use serde_json::json;
 
 const MEMBER: &str = "edge-m";
@@ -25,54 +27,12 @@ async fn get(address: SocketAddr, path: &str) -> anyhow::Result<Option<admin::An
 }
 
 /// The Prometheus text of `address`.
-async fn scrape(address: SocketAddr) -> anyhow::Result<Samples> {
+async fn scrape(address: SocketAddr) -> anyhow::Result<Page> {
     let answer = get(address, "/metrics")
         .await?
         .ok_or_else(|| anyhow::anyhow!("nothing listens on {address}"))?;
     anyhow::ensure!(answer.status == 200, "/metrics answered {answer:?}");
-    Ok(Samples(answer.body))
-}
-
-/// A scrape: samples found by metric name and (a subset of) their labels.
-struct Samples(String);
-
-impl Samples {
-    /// The value of the first sample of `name` carrying every one of `labels`.
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.samples(name)
-            .find(|(have, _)| {
-                labels
-                    .iter()
-                    .all(|(k, v)| have.get(*k).map(String::as_str) == Some(*v))
-            })
-            .map(|(_, value)| value)
-    }
-
-    /// Every sample of `name`: its labels and value.
-    fn samples<'a>(
-        &'a self,
-        name: &'a str,
-    ) -> impl Iterator<Item = (BTreeMap<String, String>, f64)> + 'a {
-        self.0.lines().filter_map(move |line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, labels) = match series.split_once('{') {
-                Some((metric, rest)) => (metric, rest.strip_suffix('}')?),
-                None => (series, ""),
-            };
-            if metric != name {
-                return None;
-            }
-            let labels = labels
-                .split("\",")
-                .filter(|pair| !pair.is_empty())
-                .filter_map(|pair| {
-                    let (k, v) = pair.split_once("=\"")?;
-                    Some((k.to_owned(), v.trim_end_matches('"').to_owned()))
-                })
-                .collect();
-            Some((labels, value.parse().ok()?))
-        })
-    }
+    Ok(Page(answer.body))
 }
 
 /// Waits until `/readyz` on `address` answers 200.
@@ -90,8 +50,8 @@ async fn wait_ready(address: SocketAddr, what: &str) -> anyhow::Result<()> {
 async fn wait_scrape(
     address: SocketAddr,
     what: &str,
-    check: impl Fn(&Samples) -> bool,
-) -> anyhow::Result<Samples> {
+    check: impl Fn(&Page) -> bool,
+) -> anyhow::Result<Page> {
     let (check, last) = (&check, &std::cell::RefCell::new(String::new()));
     let found = wait::until(what, TIMEOUT, || async move {
         let samples = scrape(address).await?;
@@ -105,42 +65,22 @@ async fn wait_scrape(
     found.map_err(|e| e.context(format!("last scrape of {address}:\n{}", last.borrow())))
 }
 
-fn address() -> anyhow::Result<SocketAddr> {
-    Ok(SocketAddr::from(([127, 0, 0, 1], free_port()?)))
-}
-
 fn spawn_hub(fleet: &Fleet, dir: &Path, admin: SocketAddr) -> anyhow::Result<Process> {
-    roster::spawn(
-        "roster-hub",
-        &[
-            format!("--kubeconfig={}", fleet.hub.kubeconfig_path().display()),
-            format!("--admin-address={admin}"),
-            // No webhook and no election: this hub is alone on its private fleet.
-            "--webhook-address=".into(),
-            "--leader-elect=false".into(),
-        ],
-        &[("RUST_LOG", "info,roster_hub=debug")],
-        &dir.join("roster-hub.log"),
-    )
+    // No election: this hub is alone on its private fleet.
+    let flags = ["--leader-elect=false".into()];
+    roster::spawn_hub(fleet, admin, &flags, &dir.join("roster-hub.log"))
 }
 
 /// Joins the member with `kubectl roster join --output kubeconfig` and runs its agent.
 async fn join(fleet: &Fleet, dir: &Path, admin: SocketAddr) -> anyhow::Result<Process> {
     let bootstrap = dir.join("bootstrap.kubeconfig");
     super::support::join_kubeconfig(fleet, MEMBER, &bootstrap).await?;
-    roster::spawn(
-        "roster-agent",
-        &[
-            format!("--member-name={MEMBER}"),
-            format!("--bootstrap-kubeconfig={}", bootstrap.display()),
-            format!(
-                "--member-kubeconfig={}",
-                fleet.members[0].kubeconfig_path().display()
-            ),
-            format!("--state-dir={}", dir.join("agent-state").display()),
-            format!("--admin-address={admin}"),
-        ],
-        &[("RUST_LOG", "info,roster_agent=debug")],
+    roster::spawn_agent(
+        &fleet.members[0],
+        &bootstrap,
+        &dir.join("agent-state"),
+        admin,
+        &[],
         &dir.join("roster-agent.log"),
     )
 }
@@ -157,7 +97,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
     crds::install(&hub, &roster_api::crd::all()).await?;
 
     // The hub: alive at once, ready once its caches are, no member counted yet.
-    let hub_admin = address()?;
+    let hub_admin = free_address()?;
     let _roster_hub = spawn_hub(&fleet, &dir, hub_admin)?;
     wait_ready(hub_admin, "roster-hub").await?;
     let healthz = get(hub_admin, "/healthz").await?.expect("the hub listens");
@@ -187,7 +127,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
             &Patch::Apply(member),
         )
         .await?;
-    let agent_admin = address()?;
+    let agent_admin = free_address()?;
     let mut agent = join(&fleet, &dir, agent_admin).await?;
     wait_ready(agent_admin, "roster-agent").await?;
     let joined = wait_scrape(hub_admin, "the member counted Joined and healthy", |s| {
@@ -195,7 +135,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
             && s.value("roster_members", &HEALTHY_TRUE) == Some(1.0)
     })
     .await?;
-    let ok = |s: &Samples, controller| {
+    let ok = |s: &Page, controller| {
         s.value(
             "roster_reconcile_total",
             &[("controller", controller), ("result", "ok")],

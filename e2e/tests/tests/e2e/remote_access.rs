@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::{
-    core::v1::{ConfigMap, Namespace, Secret, ServiceAccount},
-    rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
     Api, Client,
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
@@ -16,12 +13,15 @@ use roster_api::{
     MemberCluster, RemoteAccountGrant, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{TestEnv, kubeconfig, wait};
+use roster_testenv::{TestEnv, identity, kubeconfig, secret::text, wait};
 use serde_json::json;
 
 use super::{members, support};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// Lifetime of the hub tokens the tests mint for their own identities (the API server's
+/// default).
+const TOKEN_SECONDS: i64 = 3600;
 
 pub(super) fn suffix() -> String {
     format!("{:x}", std::process::id() ^ rand_ish())
@@ -97,15 +97,6 @@ pub(super) async fn token_secret(
     Ok(Api::<Secret>::namespaced(env.hub.clone(), &env.namespace)
         .get(&names::token_secret_name(rsa, cluster))
         .await?)
-}
-
-pub(super) fn text(secret: &Secret, key: &str) -> String {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        .unwrap_or_default()
 }
 
 /// A client of the member named in `secret`, with the token it holds: what a consumer does.
@@ -300,72 +291,21 @@ async fn a_remote_service_account_gets_exactly_what_was_granted_on_two_members()
 /// A client for a service account of `namespace` that may read Secrets there (and only there),
 /// and its token.
 async fn secret_reader(env: &TestEnv, namespace: &str) -> anyhow::Result<(Client, String)> {
-    let hub = &env.hub;
-    let mut sa = ServiceAccount::default();
-    sa.metadata.name = Some("reader".into());
-    Api::<ServiceAccount>::namespaced(hub.clone(), namespace)
-        .create(&PostParams::default(), &sa)
+    let reader = identity::service_account(namespace, "reader")
+        .role_name("read-secrets")
+        .rules([identity::rule("", &["secrets"], &["get", "list"])])
+        .expires_in(TOKEN_SECONDS)
+        .create(&env.hub)
         .await?;
-    let role = Role {
-        metadata: kube::api::ObjectMeta {
-            name: Some("read-secrets".into()),
-            ..Default::default()
-        },
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec![String::new()]),
-            resources: Some(vec!["secrets".into()]),
-            verbs: vec!["get".into(), "list".into()],
-            ..Default::default()
-        }]),
-    };
-    Api::<Role>::namespaced(hub.clone(), namespace)
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding = RoleBinding {
-        metadata: kube::api::ObjectMeta {
-            name: Some("read-secrets".into()),
-            ..Default::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: "read-secrets".into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: "reader".into(),
-            namespace: Some(namespace.into()),
-            ..Default::default()
-        }]),
-    };
-    Api::<RoleBinding>::namespaced(hub.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    let token = Api::<ServiceAccount>::namespaced(hub.clone(), namespace)
-        .create_token_request("reader", &PostParams::default(), &Default::default())
-        .await?
-        .status
-        .and_then(|s| s.token)
-        .unwrap_or_default();
-    let config = kubeconfig::to_config(env.fleet.hub.token_kubeconfig(&token)).await?;
-    Ok((Client::try_from(config)?, token))
+    Ok((reader.client(&env.fleet.hub).await?, reader.token))
 }
 
 /// A member agent's own hub identity.
 async fn agent_client(env: &TestEnv, member: &str) -> anyhow::Result<Client> {
-    let token =
-        Api::<ServiceAccount>::namespaced(env.hub.clone(), &names::member_namespace(member))
-            .create_token_request(
-                names::AGENT_SERVICE_ACCOUNT,
-                &PostParams::default(),
-                &Default::default(),
-            )
-            .await?
-            .status
-            .and_then(|s| s.token)
-            .unwrap_or_default();
-    let config = kubeconfig::to_config(env.fleet.hub.token_kubeconfig(&token)).await?;
-    Ok(Client::try_from(config)?)
+    let namespace = names::member_namespace(member);
+    let agent = names::AGENT_SERVICE_ACCOUNT;
+    let token = identity::token(&env.hub, &namespace, agent, TOKEN_SECONDS).await?;
+    token.client(&env.fleet.hub).await
 }
 
 /// The HTTP status `member` answers a request made with the token in `secret`.
@@ -396,13 +336,8 @@ async fn library_client(env: &TestEnv, rsa: &str, cluster: &str) -> anyhow::Resu
 
 /// Another library client for `cluster`, reusing the reader created by [`library_client`].
 async fn library_client_again(env: &TestEnv, rsa: &str, cluster: &str) -> anyhow::Result<Client> {
-    let token = Api::<ServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
-        .create_token_request("reader", &PostParams::default(), &Default::default())
-        .await?
-        .status
-        .and_then(|s| s.token)
-        .unwrap_or_default();
-    build_library_client(env, rsa, cluster, &token).await
+    let reader = identity::token(&env.hub, &env.namespace, "reader", TOKEN_SECONDS).await?;
+    build_library_client(env, rsa, cluster, &reader.token).await
 }
 
 async fn build_library_client(

@@ -13,7 +13,7 @@ use k8s_openapi::api::{
 };
 use kube::{Api, Resource, api::DeleteParams};
 use roster_api::names;
-use roster_testenv::{TestEnv, wait};
+use roster_testenv::{TestEnv, command, wait};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -22,7 +22,7 @@ use super::{
         agent_client, condition, create_member, heartbeat, keep_heartbeating, report, send_report,
         wait_member_condition, wait_profile,
     },
-    support::{INVENTORY, hub_process, kubectl},
+    support::{INVENTORY, hub_process},
 };
 
 const GRACE: i32 = 4;
@@ -123,7 +123,8 @@ impl Foreign {
         };
         let mut all = vec!["--namespace", INVENTORY];
         all.extend(args.iter().map(String::as_str));
-        kubectl(&kc, &all).await.map(|_| ())
+        command::kubectl(&kc, &all)?.run_async().await?;
+        Ok(())
     }
 
     /// What the foreign write left that must stay.
@@ -203,7 +204,7 @@ async fn follows_the_truth(env: &TestEnv, foreign: Foreign) -> anyhow::Result<Du
 
     // Let the profile go with its member.
     if back.metadata.finalizers.is_some() {
-        kubectl(
+        command::kubectl(
             &env.fleet.hub.kubeconfig_path(),
             &[
                 "--namespace",
@@ -214,7 +215,8 @@ async fn follows_the_truth(env: &TestEnv, foreign: Foreign) -> anyhow::Result<Du
                 "--type=merge",
                 r#"-p={"metadata":{"finalizers":null}}"#,
             ],
-        )
+        )?
+        .run_async()
         .await?;
     }
     Ok(silence)
@@ -320,14 +322,14 @@ async fn a_members_hub_side_objects_are_put_back_when_deleted_or_changed() -> an
     // Edits are put right too: a wildcard rule slipped into the agent's Role, another subject
     // in its ClusterRoleBinding.
     let roles: Api<Role> = Api::namespaced(c.clone(), &ns);
-    kubectl(
+    command::kubectl(
         &env.fleet.hub.kubeconfig_path(),
         &["--namespace", &ns, "patch", "role", names::AGENT_ROLE, "--type=json",
           r#"-p=[{"op":"add","path":"/rules/-","value":{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}}]"#],
-    )
+    )?.run_async()
     .await?;
     let bindings: Api<ClusterRoleBinding> = Api::all(c.clone());
-    kubectl(
+    command::kubectl(
         &env.fleet.hub.kubeconfig_path(),
         &[
             "patch",
@@ -336,7 +338,8 @@ async fn a_members_hub_side_objects_are_put_back_when_deleted_or_changed() -> an
             "--type=json",
             r#"-p=[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"intruder"}}]"#,
         ],
-    )
+    )?
+    .run_async()
     .await?;
     wait::until("tampered RBAC put right", Duration::from_secs(30), || {
         let (roles, bindings, cluster_role) =
@@ -442,10 +445,11 @@ async fn a_write_that_keeps_failing_is_named_in_an_event_and_counted() -> anyhow
         json!({"apiVersion": "v1", "kind": "List", "items": [policy, binding]}).to_string(),
     )?;
     let kc = env.fleet.hub.kubeconfig_path();
-    kubectl(
+    command::kubectl(
         &kc,
         &["apply", &format!("--filename={}", manifest.display())],
-    )
+    )?
+    .run_async()
     .await?;
     // Policies take effect a moment after they are created: wait until one is enforced.
     let profiles: Api<ClusterProfile> = Api::namespaced(env.hub.clone(), INVENTORY);
@@ -495,20 +499,22 @@ async fn a_write_that_keeps_failing_is_named_in_an_event_and_counted() -> anyhow
     );
     let metrics = super::support::hub_metrics().await?;
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("roster_write_errors_total{")
-                && l.contains(r#"kind="ClusterProfile status""#)),
+        roster_testenv::metrics::sum(
+            &metrics,
+            "roster_write_errors_total",
+            &[("kind", "ClusterProfile status")]
+        ) > 0.0,
         "no write error counted:\n{metrics}"
     );
     // The MemberCluster, which the hub can still write, tells the truth meanwhile.
     wait_member_condition(&env, &name, "ControlPlaneHealthy", "Unknown").await?;
 
     // Once the policy is gone, the profile catches up (a refusal is retried after a minute).
-    kubectl(
+    command::kubectl(
         &kc,
         &["delete", &format!("--filename={}", manifest.display())],
-    )
+    )?
+    .run_async()
     .await?;
     wait::until("the profile catches up", Duration::from_secs(150), || {
         let (profiles, name) = (profiles.clone(), name.clone());

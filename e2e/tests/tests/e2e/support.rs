@@ -141,36 +141,10 @@ pub async fn join_kubeconfig(
     member: &str,
     file: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let out = tokio::process::Command::new(roster_testenv::roster::binary_path("kubectl-roster")?)
-        .arg(format!(
-            "--kubeconfig={}",
-            fleet.hub.kubeconfig_path().display()
-        ))
-        .args(["join", member, "--output", "kubeconfig", "--file"])
+    let args = ["join", member, "--output", "kubeconfig", "--file"];
+    roster_testenv::command::kubectl_roster(&fleet.hub.kubeconfig_path(), &args)?
         .arg(file)
-        .output()
+        .run_async()
         .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "kubectl roster join {member}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     Ok(())
-}
-
-/// Runs the upstream kubectl (the control-plane binary's) with `kubeconfig`; its standard
-/// output, or an error carrying its standard error.
-pub async fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = tokio::process::Command::new(roster_testenv::binary::controlplane()?)
-        .arg("kubectl")
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .output()
-        .await?;
-    anyhow::ensure!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8(output.stdout)?)
 }

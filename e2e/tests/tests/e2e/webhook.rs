@@ -17,14 +17,11 @@ use k8s_openapi::api::{
     core::v1::{Pod, Secret, ServiceAccount},
 };
 use kube::{Api, Client, api::PostParams};
-use roster_api::{
-    RemoteServiceAccount,
-    names::{self, token_secret},
-};
-use roster_testenv::{TestEnv, wait};
+use roster_api::names::{self, token_secret};
+use roster_testenv::{TestEnv, command, wait, workload};
 use serde_json::{Value, json};
 
-use super::{members, support};
+use super::{members, remote_access::create_rsa, support};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -120,38 +117,9 @@ async fn automount_env() -> anyhow::Result<TestEnv> {
     Ok(env)
 }
 
-async fn create_rsa(env: &TestEnv, name: &str, spec: Value) -> anyhow::Result<()> {
-    let rsa: RemoteServiceAccount = serde_json::from_value(json!({
-        "apiVersion": "roster.dev/v1alpha1",
-        "kind": "RemoteServiceAccount",
-        "metadata": {"name": name},
-        "spec": spec,
-    }))?;
-    Api::<RemoteServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
-        .create(&PostParams::default(), &rsa)
-        .await?;
-    Ok(())
-}
-
-/// A pod with an init container and two containers, annotated with `rsas` when given.
+/// The webhook tests' pod ([`workload::pod`]), annotated with `rsas` when given.
 pub fn pod_json(rsas: Option<&str>) -> Value {
-    let mut pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"generateName": "app-"},
-        "spec": {
-            "automountServiceAccountToken": false,
-            "initContainers": [{"name": "init", "image": "busybox"}],
-            "containers": [
-                {"name": "app", "image": "busybox"},
-                {"name": "sidecar", "image": "busybox"}
-            ],
-        },
-    });
-    if let Some(rsas) = rsas {
-        pod["metadata"]["annotations"] = json!({names::ANNOTATION_REMOTE_SERVICE_ACCOUNTS: rsas});
-    }
-    pod
+    workload::pod("app-", rsas)
 }
 
 async fn create_pod(env: &TestEnv, rsas: Option<&str>) -> kube::Result<Pod> {
@@ -330,7 +298,7 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
     for member in roster_testenv::MEMBERS {
         let secret = token_secret(&env, "deployer", member).await?;
         let kubeconfig = mount_like_the_kubelet(&secret, &root, "deployer", member);
-        let user = support::kubectl(
+        let user = command::kubectl(
             &kubeconfig,
             &[
                 "auth",
@@ -338,7 +306,8 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
                 "-o",
                 "jsonpath={.status.userInfo.username}",
             ],
-        )
+        )?
+        .run_async()
         .await?;
         assert_eq!(
             user,
@@ -348,7 +317,9 @@ async fn annotated_pods_get_their_credentials_mounted_everywhere() -> anyhow::Re
                 env.namespace
             )
         );
-        let version = support::kubectl(&kubeconfig, &["get", "--raw", "/version"]).await?;
+        let version = command::kubectl(&kubeconfig, &["get", "--raw", "/version"])?
+            .run_async()
+            .await?;
         assert!(version.contains("gitVersion"), "{version}");
     }
     Ok(())

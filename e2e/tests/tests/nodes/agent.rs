@@ -23,7 +23,12 @@ use kube::{
     api::{DeleteParams, ListParams},
 };
 use roster_api::{MemberCluster, names};
-use roster_testenv::{node::NodeCluster, wait};
+use roster_testenv::{
+    kubeconfig,
+    node::{NodeCluster, pods},
+    secret::text,
+    wait,
+};
 
 use super::support;
 
@@ -65,21 +70,9 @@ async fn wait_joined(hub: &NodeCluster, name: &str) -> anyhow::Result<()> {
     .await
 }
 
-fn text(secret: &Secret, key: &str) -> String {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        .unwrap_or_default()
-}
-
+/// The bootstrap kubeconfig's token; an empty one counts as none.
 fn bearer(kubeconfig: &str) -> Option<String> {
-    let config: serde_json::Value = serde_saphyr::from_str(kubeconfig).ok()?;
-    config["users"][0]["user"]["token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
+    kubeconfig::bearer_token(kubeconfig).filter(|t| !t.is_empty())
 }
 
 /// Journey: `kubectl roster join` on the hub, its manifest applied on the member → `Joined`,
@@ -188,8 +181,7 @@ pub async fn joins_from_the_manifest(
 }
 
 async fn agent_pod(member: &NodeCluster) -> anyhow::Result<Pod> {
-    let pods = support::wait_pods_ready(member, names::AGENT_NAMESPACE, AGENT_SELECTOR, 1, TIMEOUT)
-        .await?;
+    let pods = pods::wait_ready(member, names::AGENT_NAMESPACE, AGENT_SELECTOR, 1, TIMEOUT).await?;
     pods.into_iter().next().context("no agent pod")
 }
 
@@ -210,7 +202,7 @@ async fn replaced(
             let others = list
                 .iter()
                 .filter(|p| p.metadata.name.as_deref() != Some(old))
-                .filter(|p| support::running_and_ready(p))
+                .filter(|p| pods::running_and_ready(p))
                 .filter_map(|p| p.metadata.name.clone())
                 .next();
             // The old pod must be gone too: the Deployment recreates.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use roster_testenv::binary;
+use roster_testenv::{binary, node::pods};
 
 use super::{agent, consumer, failover, probe, support, uninstall, webhook};
 
@@ -23,7 +23,7 @@ async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
     let applied = Instant::now();
     let base = binary::workspace_root().join("deploy/hub");
     support::kubectl(hub, &["apply", "-k", &base.display().to_string()])?;
-    let pods = support::wait_pods_ready(
+    let pods = pods::wait_ready(
         hub,
         "roster-system",
         "app.kubernetes.io/name=roster-hub",

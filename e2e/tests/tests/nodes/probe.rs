@@ -4,16 +4,12 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
-use k8s_openapi::api::{
-    authentication::v1::TokenRequest,
-    core::v1::{ConfigMap, Pod, ServiceAccount},
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::{
     Api,
     api::{LogParams, PostParams},
 };
-use roster_testenv::{binary, image::roster as images, node::NodeCluster};
+use roster_testenv::{binary, identity, image::roster as images, node::NodeCluster};
 use serde_json::json;
 
 /// The probe image: kubectl (the multi-call binary, named so it runs kubectl) and its libraries.
@@ -35,16 +31,10 @@ fn probe_image(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
 /// A short-lived token of `to`'s `default/default` service account: any authenticated user
 /// may read `/version`.
 async fn token(to: &NodeCluster) -> anyhow::Result<String> {
-    let accounts: Api<ServiceAccount> = Api::namespaced(to.client().await?, "default");
-    let request: TokenRequest =
-        serde_json::from_value(json!({"spec": {"expirationSeconds": 600}}))?;
-    let response = accounts
-        .create_token_request("default", &PostParams::default(), &request)
-        .await?;
-    response
-        .status
-        .and_then(|s| s.token)
-        .context("a TokenRequest without a token")
+    let client = to.client().await?;
+    Ok(identity::token(&client, "default", "default", 600)
+        .await?
+        .token)
 }
 
 /// A pod on `from` gets `/version` from `to`'s API server at its fabric address.

@@ -2,15 +2,14 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, api::ListParams};
 use roster_testenv::{
-    binary,
+    binary, command,
     image::roster as images,
     node::{NodeCluster, NodeFleet},
 };
@@ -76,61 +75,7 @@ pub async fn start_fleet(dir: &Path) -> anyhow::Result<NodeFleet> {
 
 /// Runs the controlplane binary's kubectl against `cluster`; fails with its stderr.
 pub fn kubectl(cluster: &NodeCluster, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(binary::controlplane()?)
-        .arg("kubectl")
-        .arg(format!(
-            "--kubeconfig={}",
-            cluster.kubeconfig_path().display()
-        ))
-        .args(args)
-        .output()
-        .context("running kubectl")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Whether `pod` is Running with every container ready.
-pub fn running_and_ready(pod: &Pod) -> bool {
-    let Some(status) = &pod.status else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-/// Waits until `count` pods matching `selector` in `namespace` are Running and Ready.
-pub async fn wait_pods_ready(
-    cluster: &NodeCluster,
-    namespace: &str,
-    selector: &str,
-    count: usize,
-    timeout: Duration,
-) -> anyhow::Result<Vec<Pod>> {
-    let pods: Api<Pod> = Api::namespaced(cluster.client().await?, namespace);
-    let params = ListParams::default().labels(selector);
-    let what = format!(
-        "{count} pods {selector} Running and Ready on {}",
-        cluster.name()
-    );
-    roster_testenv::wait::until(&what, timeout, || {
-        let (pods, params) = (pods.clone(), params.clone());
-        async move {
-            let list = pods.list(&params).await?;
-            let ready: Vec<Pod> = list.items.into_iter().filter(running_and_ready).collect();
-            Ok((ready.len() == count).then_some(ready))
-        }
-    })
-    .await
+    command::kubectl(&cluster.kubeconfig_path(), args)?.run()
 }
 
 /// Prints the memory of each cluster's node processes and pods.
@@ -158,19 +103,7 @@ pub fn print_memory(fleet: &NodeFleet) {
 /// Runs `kubectl roster` (the debug binary) against `hub`'s admin kubeconfig; fails with its
 /// stderr.
 pub fn kubectl_roster(hub: &NodeCluster, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(roster_testenv::roster::binary_path("kubectl-roster")?)
-        .arg(format!("--kubeconfig={}", hub.kubeconfig_path().display()))
-        .args(args)
-        .output()
-        .context("running kubectl-roster")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "kubectl roster {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    command::kubectl_roster(&hub.kubeconfig_path(), args)?.run()
 }
 
 /// Writes the archive of Roster's image `name` tagged `tag` into `dir` and imports it into

@@ -9,7 +9,7 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use roster_api::names;
-use roster_testenv::{binary, node::NodeCluster};
+use roster_testenv::{binary, node::NodeCluster, secret::text};
 
 use super::{agent::Joined, consumer, support};
 
@@ -35,15 +35,6 @@ fn accepted(cluster: &NodeCluster, dir: &Path, token: &str) -> anyhow::Result<bo
         cluster.name()
     );
     Ok(false)
-}
-
-fn text(secret: &Secret, key: &str) -> String {
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-        .unwrap_or_default()
 }
 
 /// The objects of `kinds` on `cluster` (`namespace kind name`) whose namespace or name
