@@ -9,7 +9,9 @@ use kube::Client;
 use roster_api::member_report::ApiServerHealth;
 use tokio::sync::watch;
 
-use crate::{errors, heartbeat::Cadence, metrics::Metrics, timing};
+use roster_runtime::errors;
+
+use crate::{heartbeat::Cadence, metrics::Metrics, timing};
 
 /// How long one probe may take before it counts as failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -20,7 +20,7 @@ pub enum Error {
 
     /// `KUBERNETES_EXEC_INFO` does not parse as JSON.
     #[error("{EXEC_INFO_ENV} is not valid JSON (an ExecCredential was expected): {0}")]
-    ExecInfoNotJson(#[source] serde_json::Error),
+    ExecInfoNotJson(serde_json::Error),
 
     /// The ExecCredential's `apiVersion` is missing or not one the plugin speaks.
     #[error(
@@ -78,7 +78,7 @@ pub enum Error {
 
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Runtime(std::io::Error),
 
     /// The Secret does not exist.
     #[error(
@@ -218,7 +218,7 @@ pub enum Error {
 
     /// Writing the credential failed.
     #[error("cannot write the ExecCredential to stdout: {0}")]
-    Output(#[source] std::io::Error),
+    Output(std::io::Error),
 }
 
 /// The line printed on stderr for `error`: `roster-credential: <message>`, on one line.

@@ -11,6 +11,7 @@ use kube::{
     Api,
     config::{KubeConfigOptions, Kubeconfig},
 };
+use roster_runtime::errors::Category;
 
 use crate::{
     error::{Error, causes, one_line},
@@ -133,9 +134,9 @@ pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
     let secret = Box::new(at.clone());
     let server = server.to_owned();
     match error {
-        kube::Error::Api(status) => match status.code {
-            404 => Error::SecretNotFound { secret },
-            403 => Error::Forbidden {
+        kube::Error::Api(status) => match Category::of_status(&status) {
+            Category::NotFound => Error::SecretNotFound { secret },
+            Category::Forbidden | Category::Terminating => Error::Forbidden {
                 secret,
                 identity: match refused_user(&status.message) {
                     Some(user) => format!("User {user:?}"),
@@ -145,11 +146,14 @@ pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
                     ),
                 },
             },
-            401 => Error::Unauthorized { server },
-            code => Error::Api {
+            Category::Unauthorized => Error::Unauthorized { server },
+            _ => Error::Api {
                 secret,
                 server,
-                cause: one_line(&format!("{code} {}: {}", status.reason, status.message)),
+                cause: one_line(&format!(
+                    "{} {}: {}",
+                    status.code, status.reason, status.message
+                )),
             },
         },
         kube::Error::Auth(e) => Error::HubAuth {

@@ -1,5 +1,16 @@
-//! Errors as a person reads them: one line, the API server's answer once (its message, reason
-//! and code, as kubectl shows it), never a `Debug` dump of a `Status`.
+//! Errors as a person reads them and as the loops decide on them: one bounded [`Category`] per
+//! failure (a metric label, and whether a retry soon may help), and one line of text (the API
+//! server's answer once, as kubectl shows it, never a `Debug` dump of a `Status`).
+//!
+//! Display rule, for every error type of Roster: a message never repeats its `#[source]`.
+//! Either `#[error("doing x")]` with the cause as `#[source]`/`#[from]`, or
+//! `#[error("doing x: {0}")]` with the cause as a plain field; so joining a chain of causes
+//! ([`chain`], [`one_line`]) prints each piece once without having to look for repeats. kube's
+//! own errors carry their sources in their text, so a chain ends at the first of them.
+
+mod category;
+
+pub use category::Category;
 
 /// The API server's answer once — `<message> (<reason>, <code>)` — or the transport error.
 pub fn brief(error: &kube::Error) -> String {
@@ -9,22 +20,30 @@ pub fn brief(error: &kube::Error) -> String {
     }
 }
 
-/// `error` and its causes on one line, outermost first, each piece once: a cause whose text
-/// the piece before it already carries is skipped, and an API error ends the chain (its own
-/// sources only repeat it).
-pub fn one_line(error: &anyhow::Error) -> String {
+/// `error` and its causes, outermost first, joined by `: ` on one line. A kube error ends the
+/// chain (its text already holds its own sources); a request's is printed as [`brief`] says.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let api = cause.downcast_ref::<kube::Error>();
-        let text = api.map_or_else(|| cause.to_string(), brief);
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        if api.is_some() {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(api) = cause.downcast_ref::<kube::Error>() {
+            parts.push(brief(api));
             break;
         }
+        parts.push(cause.to_string());
+        if cause.is::<kube::config::KubeconfigError>()
+            || cause.is::<kube::config::InferConfigError>()
+        {
+            break;
+        }
+        next = cause.source();
     }
-    parts.join(": ").replace('\n', " ")
+    parts.join(": ").replace(['\n', '\r'], " ")
+}
+
+/// [`chain`] for an `anyhow` error (its contexts first).
+pub fn one_line(error: &anyhow::Error) -> String {
+    chain(error.as_ref())
 }
 
 #[cfg(test)]
@@ -49,15 +68,30 @@ mod tests {
             one_line(&error),
             r#"creating MemberCluster bad_name: MemberCluster.roster.dev "bad_name" is invalid: metadata.name: Invalid value (Invalid, 422)"#
         );
-        assert!(!format!("{error:#}").is_empty());
     }
 
     #[test]
-    fn repeated_causes_are_printed_once() {
+    fn a_chain_prints_each_cause_after_its_wrapper_on_one_line() {
         #[derive(Debug, thiserror::Error)]
-        #[error("outer: {0}")]
-        struct Repeating(#[source] std::io::Error);
-        let error = anyhow::Error::new(Repeating(std::io::Error::other("inner\nsecond line")));
-        assert_eq!(one_line(&error), "outer: inner second line");
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let error = Outer(std::io::Error::other("inner\nsecond line"));
+        assert_eq!(chain(&error), "outer: inner second line");
+        assert_eq!(
+            one_line(&anyhow::Error::new(error).context("doing it")),
+            "doing it: outer: inner second line"
+        );
+    }
+
+    #[test]
+    fn a_kube_error_ends_the_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the lease")]
+        struct Reading(#[source] kube::Error);
+        let error = Reading(kube::Error::Service("connection refused".into()));
+        assert_eq!(
+            chain(&error),
+            "reading the lease: Kubernetes API request failed: ServiceError: connection refused"
+        );
     }
 }

@@ -150,7 +150,7 @@ async fn cluster_properties(
     let api: Api<DynamicObject> = Api::all_with(member.clone(), &cluster_property_resource());
     match api.list(&ListParams::default()).await {
         Ok(list) => Ok(Some(list.items.iter().filter_map(property).collect())),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }

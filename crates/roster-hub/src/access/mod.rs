@@ -274,7 +274,7 @@ fn until(now: Timestamp, then: Timestamp) -> Duration {
 /// Requeue policy for failed reconciles.
 pub fn error_policy(rsa: Arc<RemoteServiceAccount>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(name = %rsa.name_any(), namespace = rsa.namespace().unwrap_or_default(),
-        category = error.category(), %error, "reconcile failed");
+        category = %error.category(), %error, "reconcile failed");
     if error.is_transient() {
         Action::requeue(Duration::from_secs(5))
     } else {

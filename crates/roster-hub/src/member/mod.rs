@@ -150,7 +150,7 @@ pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<
 
 /// Requeue policy for failed reconciles.
 pub fn error_policy(member: Arc<MemberCluster>, error: &Error, _ctx: Arc<Context>) -> Action {
-    warn!(member = %member.name_any(), category = error.category(), %error, "reconcile failed");
+    warn!(member = %member.name_any(), category = %error.category(), %error, "reconcile failed");
     if error.is_transient() {
         Action::requeue(Duration::from_secs(5))
     } else {
