@@ -2,10 +2,7 @@
 //!
 //! Messages name what was looked for and where, and what to check next; none holds a token.
 
-use crate::{
-    exec_info::{ApiVersion, EXEC_INFO_ENV},
-    secret::SecretRef,
-};
+use crate::target::{ApiVersion, EXEC_INFO_ENV, SecretRef};
 
 /// Why no credential was printed.
 #[derive(Debug, thiserror::Error)]
