@@ -166,7 +166,7 @@ pub async fn run(
             }
             Err(e) => {
                 let delay = backoff.next_delay();
-                tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "report failed");
+                tracing::warn!(error = %errors::chain(e.as_ref()), retry_in = ?delay, "report failed");
                 delay
             }
         };
