@@ -5,8 +5,8 @@
 //! Display rule, for every error type of Roster: a message never repeats its `#[source]`.
 //! Either `#[error("doing x")]` with the cause as `#[source]`/`#[from]`, or
 //! `#[error("doing x: {0}")]` with the cause as a plain field; so joining a chain of causes
-//! ([`chain`], [`one_line`]) prints each piece once without having to look for repeats. kube's
-//! own errors carry their sources in their text, so a chain ends at the first of them.
+//! ([`chain`], [`one_line`]) prints each of Roster's pieces once. Only errors from other crates
+//! (kube's print their source in their own text) need the check for repeats.
 
 mod category;
 
@@ -20,30 +20,43 @@ pub fn brief(error: &kube::Error) -> String {
     }
 }
 
-/// `error` and its causes, outermost first, joined by `: ` on one line. A kube error ends the
-/// chain (its text already holds its own sources); a request's is printed as [`brief`] says.
+/// `error` and its causes, outermost first, joined by `: ` on one line, for a log line or a
+/// status message. An API server's answer is printed as [`brief`] says and ends the chain.
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    join(error, |e| match e {
+        kube::Error::Api(_) => Some(brief(e)),
+        _ => None,
+    })
+}
+
+/// `error` and its causes on one line, for a person: what was being done, then the API
+/// server's answer once (as [`brief`] says), which ends the line: what lies below a kube error
+/// only repeats it.
+pub fn one_line(error: &anyhow::Error) -> String {
+    join(error.as_ref(), |e| Some(brief(e)))
+}
+
+/// Joins the chain from `error`. A kube error for which `last` gives a text ends it with that
+/// text. Roster's errors follow the Display rule; kube's print their source in their own text
+/// (at every level of their nesting), so a cause the text before it already holds is skipped.
+fn join(
+    error: &(dyn std::error::Error + 'static),
+    last: impl Fn(&kube::Error) -> Option<String>,
+) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(error);
     while let Some(cause) = next {
-        if let Some(api) = cause.downcast_ref::<kube::Error>() {
-            parts.push(brief(api));
-            break;
+        let end = cause.downcast_ref::<kube::Error>().and_then(&last);
+        let text = end.clone().unwrap_or_else(|| cause.to_string());
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        parts.push(cause.to_string());
-        if cause.is::<kube::config::KubeconfigError>()
-            || cause.is::<kube::config::InferConfigError>()
-        {
+        if end.is_some() {
             break;
         }
         next = cause.source();
     }
     parts.join(": ").replace(['\n', '\r'], " ")
-}
-
-/// [`chain`] for an `anyhow` error (its contexts first).
-pub fn one_line(error: &anyhow::Error) -> String {
-    chain(error.as_ref())
 }
 
 #[cfg(test)]
@@ -72,9 +85,6 @@ mod tests {
 
     #[test]
     fn a_chain_prints_each_cause_after_its_wrapper_on_one_line() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] std::io::Error);
         let error = Outer(std::io::Error::other("inner\nsecond line"));
         assert_eq!(chain(&error), "outer: inner second line");
         assert_eq!(
@@ -84,14 +94,26 @@ mod tests {
     }
 
     #[test]
-    fn a_kube_error_ends_the_chain() {
+    fn kube_errors_are_printed_once_and_their_causes_kept_in_a_chain() {
         #[derive(Debug, thiserror::Error)]
         #[error("reading the lease")]
         struct Reading(#[source] kube::Error);
-        let error = Reading(kube::Error::Service("connection refused".into()));
+        let refused = std::io::Error::other("connection refused");
+        let error = Reading(kube::Error::Service(Box::new(Outer(refused))));
+        // kube's text holds its source's ("outer"), not what lies below it.
         assert_eq!(
             chain(&error),
-            "reading the lease: Kubernetes API request failed: ServiceError: connection refused"
+            "reading the lease: ServiceError: outer: connection refused"
         );
+        assert_eq!(
+            one_line(&anyhow::Error::new(error)),
+            "reading the lease: Kubernetes API request failed: ServiceError: outer"
+        );
+        let answer = Reading(invalid());
+        assert!(chain(&answer).ends_with("Invalid value (Invalid, 422)"));
     }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
 }
