@@ -232,20 +232,6 @@ pub fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-/// The causes of `error` joined with `: `, skipping repeats (wrappers often echo their source).
-pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        let text = current.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    one_line(&parts.join(": "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,14 +244,5 @@ mod tests {
             line,
             "roster-credential: cannot load the hub's connection settings: first second"
         );
-    }
-
-    #[test]
-    fn causes_skip_echoes() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer: {0}")]
-        struct Outer(#[source] std::io::Error);
-        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert_eq!(causes(&Outer(inner)), "outer: refused");
     }
 }
