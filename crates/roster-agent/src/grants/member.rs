@@ -294,16 +294,14 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
         }),
         ..TokenRequest::default()
     };
+    let what = format!(
+        "requesting a token for service account {}/{}",
+        sa.namespace, sa.name
+    );
     let answer = Api::<ServiceAccount>::namespaced(member.clone(), &sa.namespace)
         .create_token_request(&sa.name, &PostParams::default(), &request)
         .await
-        .map_err(|e| {
-            let what = format!(
-                "requesting a token for service account {}/{}",
-                sa.namespace, sa.name
-            );
-            ProvisionError::from_kube(&what, e)
-        })?;
+        .map_err(|e| ProvisionError::from_kube(&what, e))?;
     let status = answer.status.unwrap_or_default();
     match (status.token, status.expiration_timestamp) {
         (Some(token), Some(expires)) if !token.is_empty() => Ok(Minted {
@@ -312,7 +310,7 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
         }),
         _ => Err(ProvisionError::refused(
             Category::Api,
-            "the member's TokenRequest answer held no token or expiry".into(),
+            format!("{what}: the member's answer held no token or expiry"),
         )),
     }
 }
@@ -376,4 +374,38 @@ pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kub
         }
     }
     Ok(revoked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn answer(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+    }
+
+    #[test]
+    fn a_refusal_names_the_object_and_a_transient_failure_waits() {
+        let what = "binding ClusterRole edit in namespace apps (RoleBinding apps/x)";
+        let refused =
+            ProvisionError::from_kube(what, answer(403, "Forbidden", "rolebindings is forbidden"));
+        assert_eq!(refused.category(), Category::Forbidden);
+        assert_eq!(
+            refused.to_string(),
+            format!("{what}: rolebindings is forbidden")
+        );
+        assert!(matches!(refused, ProvisionError::Refused { .. }));
+
+        let missing = ProvisionError::from_kube(
+            what,
+            answer(404, "NotFound", "namespaces \"apps\" not found"),
+        );
+        assert_eq!(missing.category(), Category::NotFound);
+        assert_eq!(
+            missing.to_string(),
+            format!("{what}: namespaces \"apps\" not found (NotFound, 404)")
+        );
+        assert!(matches!(missing, ProvisionError::Transient { .. }));
+    }
 }
