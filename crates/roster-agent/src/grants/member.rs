@@ -379,11 +379,7 @@ pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kub
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::core::Status;
-
-    fn answer(code: u16, reason: &str, message: &str) -> kube::Error {
-        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
-    }
+    use crate::grants::tests::api as answer;
 
     #[test]
     fn a_refusal_names_the_object_and_a_transient_failure_waits() {

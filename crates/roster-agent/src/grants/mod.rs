@@ -326,11 +326,12 @@ async fn sweep_loop(ctx: Arc<Context>, mut deleted: watch::Receiver<u64>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kube::core::Status;
 
-    fn api(code: u16, reason: &str, message: &str) -> kube::Error {
+    /// The API server's answer `code`/`reason` with `message`.
+    pub(crate) fn api(code: u16, reason: &str, message: &str) -> kube::Error {
         kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
     }
 
