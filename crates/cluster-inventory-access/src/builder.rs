@@ -89,11 +89,9 @@ impl ConfigBuilder {
     }
 
     fn client(&self, config: kube::Config, provider: &str) -> Result<kube::Client, AccessError> {
-        client::build(config, provider, self.metrics.clone()).map_err(|source| {
-            AccessError::Client {
-                provider: provider.to_owned(),
-                source,
-            }
+        client::build(config, provider, self.metrics.clone()).map_err(|error| AccessError::Client {
+            provider: provider.to_owned(),
+            error,
         })
     }
 

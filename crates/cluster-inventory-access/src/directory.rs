@@ -24,12 +24,12 @@ pub const NAMESPACE_FILE: &str = "namespace";
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     /// The directory's `kubeconfig` could not be loaded.
-    #[error("cannot use kubeconfig {}: {source}", path.display())]
+    #[error("cannot use kubeconfig {}: {error}", path.display())]
     Kubeconfig {
         /// The kubeconfig's path.
         path: PathBuf,
         /// kube's error.
-        source: KubeconfigError,
+        error: KubeconfigError,
     },
     /// A file the directory needs is absent.
     #[error("{} has neither {KUBECONFIG_FILE} nor {file}", dir.display())]
@@ -40,12 +40,12 @@ pub enum DirectoryError {
         file: &'static str,
     },
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file's path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file's content is unusable.
     #[error("{} is invalid: {reason}", path.display())]
@@ -56,12 +56,12 @@ pub enum DirectoryError {
         reason: String,
     },
     /// No directory, and neither a kubeconfig nor in-cluster credentials were found.
-    #[error("no credentials directory at {}, and {source}", dir.display())]
+    #[error("no credentials directory at {}, and {error}", dir.display())]
     Infer {
         /// The directory that does not exist.
         dir: PathBuf,
         /// kube's inference error.
-        source: InferConfigError,
+        error: InferConfigError,
     },
 }
 
@@ -88,16 +88,16 @@ pub async fn from_directory_or_infer(
     }
     kube::Config::infer()
         .await
-        .map_err(|source| DirectoryError::Infer {
+        .map_err(|error| DirectoryError::Infer {
             dir: dir.to_owned(),
-            source,
+            error,
         })
 }
 
 fn from_kubeconfig(dir: &Path, path: &Path) -> Result<kube::Config, DirectoryError> {
-    let kubeconfig_error = |source| DirectoryError::Kubeconfig {
+    let kubeconfig_error = |error| DirectoryError::Kubeconfig {
         path: path.to_owned(),
-        source,
+        error,
     };
     let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
     let context_namespace = current_namespace(&kubeconfig);
@@ -123,9 +123,9 @@ fn from_token_files(dir: &Path) -> Result<kube::Config, DirectoryError> {
 
     let ca_path = dir.join(CA_FILE);
     if ca_path.is_file() {
-        let pem = std::fs::read(&ca_path).map_err(|source| DirectoryError::Read {
+        let pem = std::fs::read(&ca_path).map_err(|error| DirectoryError::Read {
             path: ca_path.clone(),
-            source,
+            error,
         })?;
         config.root_cert = Some(
             certificates(&pem).map_err(|reason| DirectoryError::Invalid {
@@ -176,9 +176,9 @@ fn read_optional(path: &Path) -> Result<Option<String>, DirectoryError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(DirectoryError::Read {
+        Err(error) => Err(DirectoryError::Read {
             path: path.to_owned(),
-            source,
+            error,
         }),
     }
 }

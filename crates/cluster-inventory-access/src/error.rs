@@ -59,12 +59,12 @@ pub enum AccessError {
         reason: String,
     },
     /// kube could not make a client from the built config.
-    #[error("cannot create a client for provider {provider:?}: {source}")]
+    #[error("cannot create a client for provider {provider:?}: {error}")]
     Client {
         /// The provider the config was built for.
         provider: String,
         /// kube's error.
-        source: kube::Error,
+        error: kube::Error,
     },
 }
 
@@ -100,10 +100,10 @@ pub struct ExecPluginError {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecProblem {
     /// The command could not be started (not found, not executable...).
-    #[error("could not be started: {source}{}", hint(.install_hint))]
+    #[error("could not be started: {error}{}", hint(.install_hint))]
     Start {
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
         /// The provider file's install hint, given when the command was not found.
         install_hint: Option<String>,
     },

@@ -138,12 +138,12 @@ impl ExecPlugin {
             .stdout(Stdio::piped())
             .kill_on_drop(true);
 
-        let output = command.output().await.map_err(|source| {
-            let install_hint = (source.kind() == std::io::ErrorKind::NotFound)
+        let output = command.output().await.map_err(|error| {
+            let install_hint = (error.kind() == std::io::ErrorKind::NotFound)
                 .then(|| self.install_hint.clone())
                 .flatten();
             self.error(ExecProblem::Start {
-                source,
+                error,
                 install_hint,
             })
         })?;

@@ -115,20 +115,20 @@ pub enum ProfileSourcedEnvVarsPolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderFileError {
     /// The file could not be read.
-    #[error("cannot read provider file {}: {source}", path.display())]
+    #[error("cannot read provider file {}: {error}", path.display())]
     Read {
         /// The file's path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The content is not JSON of the provider file's shape.
-    #[error("provider file {origin} is not valid: {source}")]
+    #[error("provider file {origin} is not valid: {error}")]
     Parse {
         /// Where the content came from (a path, or a description).
         origin: String,
         /// The JSON error, with line and column.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// The content parsed but describes an unusable provider.
     #[error("provider file {origin}: {problem}")]
@@ -153,9 +153,9 @@ impl ProviderFile {
     /// Reads and validates the provider file at `path`.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ProviderFileError> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|source| ProviderFileError::Read {
+        let json = std::fs::read_to_string(path).map_err(|error| ProviderFileError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         parse(&json, &path.display().to_string())
     }
@@ -307,9 +307,9 @@ struct RawProvider {
 }
 
 fn parse(json: &str, origin: &str) -> Result<ProviderFile, ProviderFileError> {
-    let raw: RawFile = serde_json::from_str(json).map_err(|source| ProviderFileError::Parse {
+    let raw: RawFile = serde_json::from_str(json).map_err(|error| ProviderFileError::Parse {
         origin: origin.to_owned(),
-        source,
+        error,
     })?;
     let invalid = |problem| ProviderFileError::Invalid {
         origin: origin.to_owned(),

@@ -23,7 +23,7 @@ pub async fn run(hub: &HubOptions, args: UnjoinArgs) -> anyhow::Result<()> {
 
     match members.delete(name, &DeleteParams::default()).await {
         Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => {
+        Err(kube::Error::Api(status)) if status.is_not_found() => {
             anyhow::bail!("member cluster {name} is not on this hub; nothing to remove")
         }
         Err(e) => return Err(e).with_context(|| format!("deleting MemberCluster {name}")),

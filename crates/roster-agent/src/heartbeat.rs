@@ -20,7 +20,12 @@ use roster_api::{MemberCluster, member_cluster::Heartbeat, names};
 use roster_runtime::admin::Condition;
 use tokio::sync::watch;
 
-use crate::{errors, metrics::Metrics, timing};
+use roster_runtime::{
+    backoff::{self, Backoff},
+    errors::{self, Category},
+};
+
+use crate::{metrics::Metrics, timing};
 
 /// Spread of the heartbeat period, as a fraction of it.
 pub const JITTER: f64 = 0.1;
@@ -120,8 +125,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let leases: Api<Lease> = Api::namespaced(hub.clone(), &namespace);
     let members: Api<MemberCluster> = Api::all(hub);
-    let mut rng = timing::Rng::from_time();
-    let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut read_at: Option<Instant> = None;
     let mut failing = false;
     let mut refusals = 0;
@@ -150,12 +154,12 @@ pub async fn run(
                     tracing::info!("heartbeat renewed again");
                 }
                 backoff.reset();
-                timing::jittered(current.period, JITTER, rng.unit())
+                backoff::jittered(current.period, JITTER)
             }
             Err(e) => {
                 metrics.heartbeat(false);
                 failing = true;
-                refusals = if errors::status_code(&e) == Some(401) {
+                refusals = if Category::of(&e) == Category::Unauthorized {
                     refusals + 1
                 } else {
                     0

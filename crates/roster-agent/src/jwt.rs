@@ -12,10 +12,10 @@ pub enum JwtError {
     #[error("not a JWT (expected three dot-separated parts)")]
     Shape,
     /// The payload is not base64url.
-    #[error("the JWT payload is not base64url: {0}")]
+    #[error("the JWT payload is not base64url")]
     Base64(#[from] base64::DecodeError),
     /// The payload is not a JSON object of claims.
-    #[error("the JWT payload is not a JSON claims object: {0}")]
+    #[error("the JWT payload is not a JSON claims object")]
     Json(#[from] serde_json::Error),
     /// No usable `exp` claim.
     #[error("the JWT has no valid exp claim")]

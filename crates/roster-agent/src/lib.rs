@@ -10,7 +10,6 @@
 pub mod cli;
 pub mod clients;
 pub mod credentials;
-pub mod errors;
 pub mod grants;
 pub mod heartbeat;
 pub mod jwt;
@@ -23,7 +22,10 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use roster_api::names;
-use roster_runtime::admin::{self, Readiness};
+use roster_runtime::{
+    admin::{self, Readiness},
+    errors,
+};
 use tokio::sync::watch;
 
 /// Runs the agent until SIGINT or SIGTERM, or until its hub credential fails for good.

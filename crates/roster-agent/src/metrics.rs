@@ -2,7 +2,7 @@
 //!
 //! Labels are bounded: a heartbeat result (`ok` or `error`), grant names
 //! (`<namespace>.<remote service account>`, one per RemoteServiceAccount serving this member),
-//! an error category (what the agent was doing, [`crate::grants::ERROR_CATEGORIES`]) and a
+//! an error category (the hub's, [`Category`]) and a
 //! repaired object's kind and drift. Never an object name or an error's text: those go to the
 //! grant's status message and the log. No token or other secret ever appears in a label.
 
@@ -10,7 +10,10 @@ use std::{collections::HashSet, time::SystemTime};
 
 use k8s_openapi::jiff::Timestamp;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry, core::Collector};
-use roster_runtime::metrics::{Direction, TimeGauge};
+use roster_runtime::{
+    errors::Category,
+    metrics::{Direction, TimeGauge},
+};
 
 /// The agent's metrics.
 #[derive(Debug)]
@@ -60,9 +63,9 @@ impl Metrics {
             grant_errors: IntCounterVec::new(
                 Opts::new(
                     "roster_agent_grant_errors_total",
-                    "Failed attempts to serve a grant, by what the agent was doing (namespace, \
-                     ownership, service_account, cluster_role, binding, prune, token, \
-                     hub_secret, hub_status); the grant's status message names the object.",
+                    "Failed attempts to serve a grant, by error category (conflict, not_found, \
+                     forbidden, invalid, unavailable, transport, ...: the hub's categories); \
+                     the grant's status message names the object.",
                 ),
                 &["category"],
             )?,
@@ -91,8 +94,8 @@ impl Metrics {
         for result in ["ok", "error"] {
             metrics.heartbeats.with_label_values(&[result]);
         }
-        for category in crate::grants::ERROR_CATEGORIES {
-            metrics.grant_errors.with_label_values(&[category]);
+        for category in Category::ALL {
+            metrics.grant_errors.with_label_values(&[category.as_str()]);
         }
         Ok(metrics)
     }
@@ -120,8 +123,10 @@ impl Metrics {
     }
 
     /// Counts one failed attempt to serve a grant.
-    pub fn grant_error(&self, category: &str) {
-        self.grant_errors.with_label_values(&[category]).inc();
+    pub fn grant_error(&self, category: Category) {
+        self.grant_errors
+            .with_label_values(&[category.as_str()])
+            .inc();
     }
 
     /// Counts one grant woken because a `kind` object of it saw `drift`.
@@ -153,7 +158,7 @@ mod tests {
         metrics.token_minted("team-a.ops", in_an_hour);
         metrics.token_minted("team-b.ci", in_an_hour);
         metrics.grants(&HashSet::from(["team-a.ops".to_owned()]));
-        metrics.grant_error("binding");
+        metrics.grant_error(Category::NotFound);
         metrics.repair("ClusterRoleBinding", "deleted");
         let text = prometheus::TextEncoder::new()
             .encode_to_string(&registry.gather())
@@ -165,8 +170,8 @@ mod tests {
             "roster_agent_remote_tokens_minted_total 2",
             "roster_agent_remote_token_expiry_seconds{grant=\"team-a.ops\"} 359",
             "roster_agent_grants 1",
-            "roster_agent_grant_errors_total{category=\"binding\"} 1",
-            "roster_agent_grant_errors_total{category=\"token\"} 0",
+            "roster_agent_grant_errors_total{category=\"not_found\"} 1",
+            "roster_agent_grant_errors_total{category=\"forbidden\"} 0",
             "roster_agent_grant_repairs_total{drift=\"deleted\",kind=\"ClusterRoleBinding\"} 1",
         ] {
             assert!(text.contains(line), "{line} in:\n{text}");

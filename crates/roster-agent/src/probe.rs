@@ -9,7 +9,9 @@ use kube::Client;
 use roster_api::member_report::ApiServerHealth;
 use tokio::sync::watch;
 
-use crate::{errors, heartbeat::Cadence, metrics::Metrics, timing};
+use roster_runtime::errors;
+
+use crate::{heartbeat::Cadence, metrics::Metrics, timing};
 
 /// How long one probe may take before it counts as failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -108,24 +110,45 @@ fn truncate(mut message: String, max: usize) -> String {
     message
 }
 
+/// Why the member API server is not ready, as the health condition's message says it.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// No answer in time.
+    #[error("/readyz did not answer within {0:?}")]
+    Timeout(Duration),
+    /// An answer other than `ok`: the checks that failed.
+    #[error("/readyz answered {0}")]
+    NotReady(String),
+    /// An error status: its code and the failed checks.
+    #[error("/readyz answered {code}: {checks}")]
+    Failed {
+        /// The HTTP status.
+        code: u16,
+        /// The failed checks.
+        checks: String,
+    },
+    /// No answer at all.
+    #[error("cannot reach the API server: {}", errors::chain(.0))]
+    Unreachable(kube::Error),
+    /// The request could not be built.
+    #[error("building the /readyz request: {0}")]
+    Request(http::Error),
+}
+
 /// One `GET /readyz`; `Err` says what went wrong.
-pub async fn readyz(client: &Client) -> Result<(), String> {
+pub async fn readyz(client: &Client) -> Result<(), ProbeError> {
     let request = http::Request::get("/readyz")
         .body(Vec::new())
-        .map_err(|e| e.to_string())?;
+        .map_err(ProbeError::Request)?;
     match tokio::time::timeout(PROBE_TIMEOUT, client.request_text(request)).await {
-        Err(_) => Err(format!("/readyz did not answer within {PROBE_TIMEOUT:?}")),
+        Err(_) => Err(ProbeError::Timeout(PROBE_TIMEOUT)),
         Ok(Ok(body)) if body.trim() == "ok" => Ok(()),
-        Ok(Ok(body)) => Err(format!("/readyz answered {}", summarize_readyz(&body))),
-        Ok(Err(kube::Error::Api(status))) => Err(format!(
-            "/readyz answered {}: {}",
-            status.code,
-            summarize_readyz(&status.message)
-        )),
-        Ok(Err(e)) => Err(format!(
-            "cannot reach the API server: {}",
-            errors::chain(&e)
-        )),
+        Ok(Ok(body)) => Err(ProbeError::NotReady(summarize_readyz(&body))),
+        Ok(Err(kube::Error::Api(status))) => Err(ProbeError::Failed {
+            code: status.code,
+            checks: summarize_readyz(&status.message),
+        }),
+        Ok(Err(e)) => Err(ProbeError::Unreachable(e)),
     }
 }
 
@@ -140,7 +163,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     metrics.api_server_healthy(probe.health().healthy);
     loop {
-        let outcome = readyz(&client).await;
+        let outcome = readyz(&client).await.map_err(|e| e.to_string());
         if let Err(message) = &outcome {
             tracing::debug!(failures = probe.failures() + 1, %message, "readiness probe failed");
         }

@@ -2,10 +2,7 @@
 //!
 //! Messages name what was looked for and where, and what to check next; none holds a token.
 
-use crate::{
-    exec_info::{ApiVersion, EXEC_INFO_ENV},
-    secret::SecretRef,
-};
+use crate::target::{ApiVersion, EXEC_INFO_ENV, SecretRef};
 
 /// Why no credential was printed.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +17,7 @@ pub enum Error {
 
     /// `KUBERNETES_EXEC_INFO` does not parse as JSON.
     #[error("{EXEC_INFO_ENV} is not valid JSON (an ExecCredential was expected): {0}")]
-    ExecInfoNotJson(#[source] serde_json::Error),
+    ExecInfoNotJson(serde_json::Error),
 
     /// The ExecCredential's `apiVersion` is missing or not one the plugin speaks.
     #[error(
@@ -78,7 +75,7 @@ pub enum Error {
 
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Runtime(std::io::Error),
 
     /// The Secret does not exist.
     #[error(
@@ -218,7 +215,7 @@ pub enum Error {
 
     /// Writing the credential failed.
     #[error("cannot write the ExecCredential to stdout: {0}")]
-    Output(#[source] std::io::Error),
+    Output(std::io::Error),
 }
 
 /// The line printed on stderr for `error`: `roster-credential: <message>`, on one line.
@@ -235,20 +232,6 @@ pub fn one_line(text: &str) -> String {
         .join(" ")
 }
 
-/// The causes of `error` joined with `: `, skipping repeats (wrappers often echo their source).
-pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        let text = current.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    one_line(&parts.join(": "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,14 +244,5 @@ mod tests {
             line,
             "roster-credential: cannot load the hub's connection settings: first second"
         );
-    }
-
-    #[test]
-    fn causes_skip_echoes() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer: {0}")]
-        struct Outer(#[source] std::io::Error);
-        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert_eq!(causes(&Outer(inner)), "outer: refused");
     }
 }

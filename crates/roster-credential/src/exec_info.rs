@@ -4,34 +4,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
-
-/// The environment variable a client passes its ExecCredential request in.
-pub const EXEC_INFO_ENV: &str = "KUBERNETES_EXEC_INFO";
-
-/// An ExecCredential version the plugin speaks; the answer uses the request's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiVersion {
-    /// `client.authentication.k8s.io/v1`.
-    V1,
-    /// `client.authentication.k8s.io/v1beta1`.
-    V1Beta1,
-}
-
-impl ApiVersion {
-    /// The `apiVersion` string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::V1 => "client.authentication.k8s.io/v1",
-            Self::V1Beta1 => "client.authentication.k8s.io/v1beta1",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::V1, Self::V1Beta1]
-            .into_iter()
-            .find(|v| v.as_str() == text)
-    }
-}
+pub use crate::target::{ApiVersion, EXEC_INFO_ENV};
 
 /// What the client asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,10 @@ use kube::{
     Api,
     config::{KubeConfigOptions, Kubeconfig},
 };
+use roster_runtime::errors::{self, Category};
 
 use crate::{
-    error::{Error, causes, one_line},
+    error::{Error, one_line},
     secret::SecretRef,
 };
 
@@ -65,17 +66,17 @@ pub async fn settings(source: &Source) -> Result<Settings, Error> {
     let (mut config, context_namespace) = match source {
         Source::InCluster => {
             let config = kube::Config::incluster().map_err(|e| {
-                Error::HubConfig(format!("in-cluster configuration: {}", causes(&e)))
+                Error::HubConfig(format!("in-cluster configuration: {}", chain(&e)))
             })?;
             (config, None)
         }
         Source::Kubeconfig(path) => {
             let kubeconfig = match path {
-                Some(path) => Kubeconfig::read_from(path).map_err(|e| causes(&e)),
+                Some(path) => Kubeconfig::read_from(path).map_err(|e| chain(&e)),
                 None => Kubeconfig::read().map_err(|e| {
                     format!(
                         "{} (pass --kubeconfig or set KUBECONFIG, or run in a pod)",
-                        causes(&e)
+                        chain(&e)
                     )
                 }),
             }
@@ -84,7 +85,7 @@ pub async fn settings(source: &Source) -> Result<Settings, Error> {
             let config =
                 kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                     .await
-                    .map_err(|e| Error::HubConfig(causes(&e)))?;
+                    .map_err(|e| Error::HubConfig(chain(&e)))?;
             (config, namespace)
         }
     };
@@ -112,7 +113,7 @@ pub fn context_namespace(kubeconfig: &Kubeconfig) -> Option<String> {
 /// Reads the Secret `at` with one GET.
 pub async fn get_secret(config: kube::Config, at: &SecretRef) -> Result<Secret, Error> {
     let server = server_url(&config);
-    let client = kube::Client::try_from(config).map_err(|e| Error::HubConfig(causes(&e)))?;
+    let client = kube::Client::try_from(config).map_err(|e| Error::HubConfig(chain(&e)))?;
     Api::<Secret>::namespaced(client, &at.namespace)
         .get(&at.name)
         .await
@@ -133,9 +134,9 @@ pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
     let secret = Box::new(at.clone());
     let server = server.to_owned();
     match error {
-        kube::Error::Api(status) => match status.code {
-            404 => Error::SecretNotFound { secret },
-            403 => Error::Forbidden {
+        kube::Error::Api(status) => match Category::of_status(&status) {
+            Category::NotFound => Error::SecretNotFound { secret },
+            Category::Forbidden | Category::Terminating => Error::Forbidden {
                 secret,
                 identity: match refused_user(&status.message) {
                     Some(user) => format!("User {user:?}"),
@@ -145,33 +146,41 @@ pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
                     ),
                 },
             },
-            401 => Error::Unauthorized { server },
-            code => Error::Api {
+            Category::Unauthorized => Error::Unauthorized { server },
+            _ => Error::Api {
                 secret,
                 server,
-                cause: one_line(&format!("{code} {}: {}", status.reason, status.message)),
+                cause: one_line(&format!(
+                    "{} {}: {}",
+                    status.code, status.reason, status.message
+                )),
             },
         },
         kube::Error::Auth(e) => Error::HubAuth {
             server,
-            cause: causes(&e),
+            cause: chain(&e),
         },
         // Transport failures: connection refused, DNS, TLS, timeouts. The wrapper's own text
         // ("ServiceError: ...") says nothing to a user, so the chain starts below it.
         kube::Error::Service(e) => Error::Unreachable {
             server,
-            cause: causes(&*e),
+            cause: chain(&*e),
         },
         kube::Error::HyperError(e) => Error::Unreachable {
             server,
-            cause: causes(&e),
+            cause: chain(&e),
         },
         other => Error::Api {
             secret,
             server,
-            cause: causes(&other),
+            cause: chain(&other),
         },
     }
+}
+
+/// The causes of `error` on one line (`roster_runtime::errors::chain`, line breaks folded).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    one_line(&errors::chain(error))
 }
 
 /// The user an RBAC denial names: `... User "system:serviceaccount:ns:sa" cannot get ...`.

@@ -42,6 +42,7 @@ pub mod hub;
 pub mod namespace;
 pub mod output;
 pub mod secret;
+pub mod target;
 
 use std::io::Write;
 

@@ -6,26 +6,7 @@ use roster_api::names::{self, token_secret};
 use secrecy::SecretString;
 
 use crate::error::Error;
-
-/// The Secret holding a RemoteServiceAccount's token for one cluster, and what it is for (the
-/// error messages name all of it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRef {
-    /// Namespace of the RemoteServiceAccount and the Secret.
-    pub namespace: String,
-    /// The Secret's name, `<rsa>-<cluster>`.
-    pub name: String,
-    /// The RemoteServiceAccount.
-    pub remote_service_account: String,
-    /// The member cluster.
-    pub cluster: String,
-}
-
-impl std::fmt::Display for SecretRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
+pub use crate::target::SecretRef;
 
 impl SecretRef {
     /// The token Secret of `remote_service_account` for `cluster`, if the two names make a
@@ -46,14 +27,6 @@ impl SecretRef {
             remote_service_account: remote_service_account.to_owned(),
             cluster: cluster.to_owned(),
         })
-    }
-
-    /// The same Secret in `namespace`.
-    pub fn in_namespace(self, namespace: &str) -> Self {
-        Self {
-            namespace: namespace.to_owned(),
-            ..self
-        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Retry delays for the hub's watches: exponential from 250 ms, capped at 5 s.
+//! Retry delays for the hub's watches: `roster_runtime::backoff`'s watch delays (from about
+//! 250 ms, doubling, never above 5 s, with jitter), in the shape kube's watcher takes.
 //!
 //! kube's default (0.8 s doubling to 30 s, reset after 2 minutes) grows so long during an API
 //! server outage that the watches come back a minute after the server does, and health
@@ -6,43 +7,46 @@
 
 use std::time::Duration;
 
-use kube::runtime::utils::Backoff;
-
-const FIRST: Duration = Duration::from_millis(250);
-const CAP: Duration = Duration::from_secs(5);
+use roster_runtime::backoff::Backoff;
 
 /// The watch backoff.
-#[derive(Debug, Default, Clone)]
-pub struct WatchBackoff {
-    failures: u32,
+#[derive(Debug)]
+pub struct WatchBackoff(Backoff);
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self(Backoff::watch())
+    }
 }
 
 impl Iterator for WatchBackoff {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        let delay = FIRST.saturating_mul(1 << self.failures.min(16)).min(CAP);
-        self.failures = self.failures.saturating_add(1);
-        Some(delay)
+        Some(self.0.next_delay())
     }
 }
 
-impl Backoff for WatchBackoff {
+impl kube::runtime::utils::Backoff for WatchBackoff {
     fn reset(&mut self) {
-        self.failures = 0;
+        self.0.reset();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::utils::Backoff as _;
+    use roster_runtime::backoff::{WATCH_CAP, WATCH_FIRST};
 
     #[test]
-    fn doubles_up_to_the_cap_and_resets() {
+    fn grows_to_the_cap_and_resets() {
         let mut b = WatchBackoff::default();
-        let delays: Vec<_> = b.by_ref().take(7).map(|d| d.as_millis()).collect();
-        assert_eq!(delays, [250, 500, 1000, 2000, 4000, 5000, 5000]);
+        let delays: Vec<_> = b.by_ref().take(20).collect();
+        assert!(delays[0] <= WATCH_FIRST);
+        assert!(delays.iter().all(|d| *d <= WATCH_CAP));
+        assert!(delays[19] >= WATCH_CAP / 2);
         b.reset();
-        assert_eq!(b.next(), Some(FIRST));
+        assert!(b.next().is_some_and(|d| d <= WATCH_FIRST));
     }
 }

@@ -1,14 +1,17 @@
 //! The hub's errors, each with a bounded category for metric labels and Event reasons.
 
-/// Why a reconcile failed.
+pub use roster_runtime::errors::Category;
+
+/// Why a reconcile failed. Each message carries its cause (logs and Events print the message
+/// alone), so no variant has a `#[source]`: the Display rule of `roster_runtime::errors`.
 #[derive(thiserror::Error, Debug)]
 pub enum Error {
     /// The API server refused or failed a request.
     #[error("{}", roster_runtime::errors::brief(.0))]
-    Kube(#[from] kube::Error),
+    Kube(kube::Error),
     /// An object could not be serialized.
     #[error("serializing an object: {0}")]
-    Serialize(#[from] serde_json::Error),
+    Serialize(serde_json::Error),
     /// Adding or removing a finalizer went wrong outside an API call.
     #[error("finalizer: {0}")]
     Finalizer(String),
@@ -24,6 +27,18 @@ pub enum Error {
     },
 }
 
+impl From<kube::Error> for Error {
+    fn from(error: kube::Error) -> Self {
+        Error::Kube(error)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(error: serde_json::Error) -> Self {
+        Error::Serialize(error)
+    }
+}
+
 impl Error {
     /// `error` met while writing the `kind` object `object`.
     pub fn writing(kind: &'static str, object: impl Into<String>, error: impl Into<Error>) -> Self {
@@ -34,17 +49,13 @@ impl Error {
         }
     }
 
-    /// A short, bounded name of the failure.
-    pub fn category(&self) -> &'static str {
+    /// What kind of failure it is: the metric label, and whether to retry soon.
+    pub fn category(&self) -> Category {
         match self {
             Error::Write { error, .. } => error.category(),
-            Error::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
-            Error::Kube(kube::Error::Api(s)) if s.code == 403 || s.code == 401 => "forbidden",
-            Error::Kube(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => "invalid",
-            Error::Kube(kube::Error::Api(_)) => "api",
-            Error::Kube(_) => "transport",
-            Error::Serialize(_) => "serialize",
-            Error::Finalizer(_) => "finalizer",
+            Error::Kube(e) => Category::of(e),
+            Error::Serialize(_) => Category::Serialize,
+            Error::Finalizer(_) => Category::Finalizer,
         }
     }
 
@@ -58,9 +69,9 @@ impl Error {
         }
     }
 
-    /// Whether retrying soon can help.
+    /// Whether retrying soon can help (the one decision, in [`Category::is_transient`]).
     pub fn is_transient(&self) -> bool {
-        !matches!(self.category(), "invalid" | "serialize")
+        self.category().is_transient()
     }
 }
 
@@ -85,7 +96,7 @@ mod tests {
             e.to_string(),
             "writing ClusterProfile status inv/p: denied by policy (Invalid, 422)"
         );
-        assert_eq!(e.category(), "invalid");
+        assert_eq!(e.category(), Category::Invalid);
         assert!(!e.is_transient());
     }
 }

@@ -172,7 +172,7 @@ async fn round(
         };
         return match api.create(&PostParams::default(), &lease).await {
             Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(false),
             Err(e) => Err(e),
         };
     };
@@ -195,7 +195,7 @@ async fn round(
         .await
     {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(kube::Error::Api(s)) if s.is_conflict() => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -28,7 +28,10 @@ use roster_api::{
 };
 use roster_runtime::metrics::{Direction, TimeGauge};
 
-use crate::{clock::Clock, error::Error};
+use crate::{
+    clock::Clock,
+    error::{Category, Error},
+};
 
 /// The `controller` label of the member controller.
 pub const MEMBER_CONTROLLER: &str = "member";
@@ -172,7 +175,7 @@ impl Metrics {
             Ok(_) => "ok",
             Err(e) => {
                 self.reconcile_errors
-                    .with_label_values(&[controller, e.category()])
+                    .with_label_values(&[controller, e.category().as_str()])
                     .inc();
                 "error"
             }
@@ -184,8 +187,10 @@ impl Metrics {
     }
 
     /// Counts one failed write of an object of `kind`.
-    pub fn write_failed(&self, kind: &str, category: &str) {
-        self.write_errors.with_label_values(&[kind, category]).inc();
+    pub fn write_failed(&self, kind: &str, category: Category) {
+        self.write_errors
+            .with_label_values(&[kind, category.as_str()])
+            .inc();
     }
 
     /// Counts one ClusterProfile update.

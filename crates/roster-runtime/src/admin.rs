@@ -49,8 +49,8 @@ impl Readiness {
         }
     }
 
-    /// `Ok` when every condition is met, else a short reason naming those still awaited.
-    pub fn check(&self) -> Result<(), String> {
+    /// `Ok` when every condition is met, else the names of those still awaited.
+    pub fn check(&self) -> Result<(), NotReady> {
         let waiting: Vec<String> = self
             .lock()
             .iter()
@@ -60,7 +60,7 @@ impl Readiness {
         if waiting.is_empty() {
             Ok(())
         } else {
-            Err(format!("not ready: waiting for {}", waiting.join(", ")))
+            Err(NotReady(waiting))
         }
     }
 
@@ -131,6 +131,11 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
     }
 }
+
+/// The readiness conditions not met yet, by name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not ready: waiting for {}", .0.join(", "))]
+pub struct NotReady(pub Vec<String>);
 
 /// The admin server, bound and not serving yet.
 #[derive(Debug)]
@@ -271,10 +276,7 @@ mod tests {
         webhook.set(true);
         assert_eq!(call(app(), "/readyz").await.0, StatusCode::OK);
         caches.set(false);
-        assert_eq!(
-            readiness.check(),
-            Err("not ready: waiting for caches".into())
-        );
+        assert_eq!(readiness.check(), Err(NotReady(vec!["caches".into()])));
     }
 
     async fn get(address: SocketAddr, path: &str) -> String {

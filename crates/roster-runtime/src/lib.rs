@@ -1,7 +1,9 @@
 //! Start-up plumbing shared by Roster's binaries: the rustls crypto provider, logging, the
-//! flags every binary takes, and the admin server (metrics, health).
+//! flags every binary takes, the admin server (metrics, health), error categories and retry
+//! delays.
 
 pub mod admin;
+pub mod backoff;
 pub mod errors;
 pub mod logging;
 pub mod metrics;

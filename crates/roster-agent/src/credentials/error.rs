@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use k8s_openapi::jiff::Timestamp;
 use roster_api::names;
 
-use crate::errors;
+use roster_runtime::errors::Category;
 
 /// Why the agent has no hub credential.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +42,9 @@ pub enum CredentialError {
         /// The hub's message.
         message: String,
     },
-    /// Network error, 429 or 5xx: worth retrying.
-    #[error("the hub is unreachable or unavailable")]
+    /// A failure a retry may cure (no answer, 429, 5xx, a 404 while the hub prepares the
+    /// member): see `roster_runtime::errors::Category`.
+    #[error("the hub cannot serve the token request yet")]
     Unavailable(#[source] kube::Error),
     /// Any other answer.
     #[error("the hub rejected the token request")]
@@ -79,15 +80,15 @@ impl CredentialError {
 
 /// The credential problem a failed TokenRequest reveals.
 pub(super) fn classify(error: kube::Error, settings: &super::Settings) -> CredentialError {
-    match &error {
-        kube::Error::Api(status) if status.code == 401 => CredentialError::Refused {
+    match (Category::of(&error), &error) {
+        (Category::Unauthorized, _) => CredentialError::Refused {
             member: settings.member.clone(),
         },
-        kube::Error::Api(status) if status.code == 403 => CredentialError::Forbidden {
+        (Category::Forbidden, kube::Error::Api(status)) => CredentialError::Forbidden {
             namespace: settings.namespace.clone(),
             message: status.message.clone(),
         },
-        _ if errors::is_transient(&error) => CredentialError::Unavailable(error),
+        (category, _) if category.is_transient() => CredentialError::Unavailable(error),
         _ => CredentialError::Rejected(error),
     }
 }
@@ -123,7 +124,9 @@ mod tests {
             CredentialError::Forbidden { .. }
         ));
         assert!(classify(api(503), &settings).is_transient());
-        assert!(!classify(api(404), &settings).is_transient());
+        // The hub may not have prepared the member's service account yet.
+        assert!(classify(api(404), &settings).is_transient());
+        assert!(!classify(api(422), &settings).is_transient());
         let refused = classify(api(401), &settings).to_string();
         assert!(
             refused.starts_with("the hub refused the credential"),

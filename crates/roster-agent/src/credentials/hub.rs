@@ -15,7 +15,7 @@ use roster_api::names;
 use secrecy::ExposeSecret;
 
 use super::{CredentialError, Settings, Token, error::classify};
-use crate::{clients, errors};
+use crate::clients;
 
 /// The hub's client configuration (no user) and the bootstrap token, from the bootstrap
 /// kubeconfig.
@@ -26,10 +26,10 @@ pub(super) async fn load_bootstrap(
         path: path.to_owned(),
         message,
     };
-    let file = Kubeconfig::read_from(path).map_err(|e| problem(errors::chain(&e)))?;
+    let file = Kubeconfig::read_from(path).map_err(|e| problem(e.to_string()))?;
     let mut config = kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
         .await
-        .map_err(|e| problem(errors::chain(&e)))?;
+        .map_err(|e| problem(e.to_string()))?;
     let token = match (&config.auth_info.token, &config.auth_info.token_file) {
         (Some(token), _) => Some(token.expose_secret().to_owned()),
         (None, Some(file)) => Some(

@@ -154,14 +154,14 @@ impl Kept {
 /// Why the bootstrap credential could not be removed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClearError {
-    /// The member refused.
-    #[error(transparent)]
+    /// The member refused or failed the request.
+    #[error("the member API server refused or failed the request")]
     Kube(#[from] kube::Error),
     /// The Secret's kubeconfig could not be read.
-    #[error("the bootstrap kubeconfig cannot be read: {0}")]
+    #[error("the bootstrap kubeconfig cannot be read")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
     /// It could not be written back.
-    #[error("the bootstrap kubeconfig cannot be written: {0}")]
+    #[error("the bootstrap kubeconfig cannot be written")]
     Serialize(#[from] serde_json::Error),
 }
 

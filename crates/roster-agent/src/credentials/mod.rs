@@ -27,7 +27,9 @@ pub use error::CredentialError;
 pub use state::TOKEN_FILE;
 pub use token::{TOKEN_FILE_RELOAD, Token, candidates, refresh_at};
 
-use crate::{clients, errors, timing};
+use roster_runtime::{backoff::Backoff, errors};
+
+use crate::{clients, timing};
 
 /// Where the agent's hub credentials come from and where they are kept.
 #[derive(Debug, Clone)]
@@ -60,7 +62,7 @@ impl Credentials {
     /// Obtains the first agent token, retrying while the hub is unreachable. Fails on a
     /// credential problem no retry can fix.
     pub async fn start(settings: Settings) -> Result<Self, CredentialError> {
-        let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         loop {
             match Self::obtain(settings.clone()).await {
                 Err(e) if e.is_transient() => {
@@ -173,7 +175,7 @@ impl Credentials {
 
     /// Renews the token until a renewal fails for good; retries while the hub is unreachable.
     pub async fn keep_fresh(mut self) -> anyhow::Result<()> {
-        let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         loop {
             timing::sleep_until(self.refresh_at).await;
             match self.refresh().await {

@@ -161,7 +161,7 @@ pub fn ownership(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use k8s_openapi::api::rbac::v1::PolicyRule;
     use roster_api::{
@@ -170,20 +170,22 @@ mod tests {
         remote_service_account::NamespacedRole,
     };
 
-    fn grant() -> RemoteAccountGrant {
+    /// The grant of RemoteServiceAccount `team-a/<account>` (UID `uid`) for service account
+    /// `roster-remote/<account>`: ClusterRole view, edit in namespace apps, and a rule.
+    pub(crate) fn sample(uid: &str, account: &str) -> RemoteAccountGrant {
         let mut g = RemoteAccountGrant::new(
-            "team-a.deployer",
+            &format!("team-a.{account}"),
             RemoteAccountGrantSpec {
                 remote_service_account: GrantOwner {
                     namespace: "team-a".into(),
-                    name: "deployer".into(),
+                    name: account.into(),
                     uid: "rsa-uid".into(),
                 },
                 service_account: GrantServiceAccount {
                     namespace: "roster-remote".into(),
-                    name: "team-a-deployer".into(),
+                    name: account.into(),
                 },
-                cluster_roles: vec!["view".into(), "view".into()],
+                cluster_roles: vec!["view".into()],
                 roles: vec![NamespacedRole {
                     namespace: "apps".into(),
                     cluster_role: "edit".into(),
@@ -191,13 +193,22 @@ mod tests {
                 rules: vec![PolicyRule {
                     api_groups: Some(vec![String::new()]),
                     resources: Some(vec!["configmaps".into()]),
-                    verbs: vec!["create".into()],
+                    verbs: vec!["list".into()],
+                    resource_names: Some(vec![]),
                     ..PolicyRule::default()
                 }],
                 ..Default::default()
             },
         );
-        g.metadata.uid = Some("grant-uid".into());
+        g.metadata.uid = Some(uid.into());
+        g
+    }
+
+    /// [`sample`] for `deployer`, its account named `team-a-deployer`, view asked twice.
+    fn grant() -> RemoteAccountGrant {
+        let mut g = sample("grant-uid", "deployer");
+        g.spec.service_account.name = "team-a-deployer".into();
+        g.spec.cluster_roles.push("view".into());
         g
     }
 
@@ -223,7 +234,7 @@ mod tests {
         );
         assert_eq!(o.role_bindings[0].role_ref.name, "edit");
         let cr = o.cluster_role.as_ref().unwrap();
-        assert_eq!(cr.rules.as_ref().unwrap()[0].verbs, ["create"]);
+        assert_eq!(cr.rules.as_ref().unwrap()[0].verbs, ["list"]);
         for meta in [
             &o.service_account.metadata,
             &o.role_bindings[0].metadata,

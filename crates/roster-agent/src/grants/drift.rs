@@ -120,6 +120,17 @@ impl Observed {
         }
     }
 
+    /// A binding's metadata, role and subjects; `None` for other kinds.
+    fn binding(&self) -> Option<(&ObjectMeta, &RoleRef, Option<&[Subject]>)> {
+        match self {
+            Observed::ClusterRoleBinding(b) => {
+                Some((&b.metadata, &b.role_ref, b.subjects.as_deref()))
+            }
+            Observed::RoleBinding(b) => Some((&b.metadata, &b.role_ref, b.subjects.as_deref())),
+            _ => None,
+        }
+    }
+
     /// The object's kind.
     pub fn kind(&self) -> Kind {
         match self {
@@ -235,24 +246,10 @@ pub fn drift(wanted: &MemberObjects, observed: &Observed, change: Change) -> Opt
         (Wanted::Meta(want), Observed::ServiceAccount(have)) => {
             (!metadata_kept(want, have)).then_some(Drift::Metadata)
         }
-        (Wanted::Binding(meta, role_ref, subjects), Observed::ClusterRoleBinding(b)) => {
-            binding_drift(
-                meta,
-                role_ref,
-                subjects,
-                &b.metadata,
-                &b.role_ref,
-                b.subjects.as_deref(),
-            )
+        (Wanted::Binding(meta, role_ref, subjects), _) => {
+            let (have_meta, have_ref, have_subjects) = observed.binding()?;
+            binding_drift(meta, role_ref, subjects, have_meta, have_ref, have_subjects)
         }
-        (Wanted::Binding(meta, role_ref, subjects), Observed::RoleBinding(b)) => binding_drift(
-            meta,
-            role_ref,
-            subjects,
-            &b.metadata,
-            &b.role_ref,
-            b.subjects.as_deref(),
-        ),
         (Wanted::Role(want), Observed::ClusterRole(have)) => {
             if have.aggregation_rule.is_some()
                 || normal_rules(want.rules.as_deref()) != normal_rules(have.rules.as_deref())
@@ -366,45 +363,8 @@ fn normal_rules(rules: Option<&[PolicyRule]>) -> Vec<[Vec<&str>; 5]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grants::desired::labels;
-    use roster_api::{
-        RemoteAccountGrantSpec,
-        remote_account_grant::{GrantOwner, GrantServiceAccount},
-        remote_service_account::NamespacedRole,
-    };
+    use crate::grants::desired::{labels, tests::sample as grant};
     use std::sync::Arc;
-
-    fn grant(uid: &str, sa: &str) -> RemoteAccountGrant {
-        let mut g = RemoteAccountGrant::new(
-            &format!("team-a.{sa}"),
-            RemoteAccountGrantSpec {
-                remote_service_account: GrantOwner {
-                    namespace: "team-a".into(),
-                    name: sa.into(),
-                    uid: "rsa-uid".into(),
-                },
-                service_account: GrantServiceAccount {
-                    namespace: "roster-remote".into(),
-                    name: sa.into(),
-                },
-                cluster_roles: vec!["view".into()],
-                roles: vec![NamespacedRole {
-                    namespace: "apps".into(),
-                    cluster_role: "edit".into(),
-                }],
-                rules: vec![PolicyRule {
-                    api_groups: Some(vec![String::new()]),
-                    resources: Some(vec!["configmaps".into()]),
-                    verbs: vec!["list".into()],
-                    resource_names: Some(vec![]),
-                    ..PolicyRule::default()
-                }],
-                ..Default::default()
-            },
-        );
-        g.metadata.uid = Some(uid.into());
-        g
-    }
 
     /// What the API server gives back for what the agent applied: defaults filled in, empty
     /// lists dropped, foreign labels and managed fields added.
@@ -468,6 +428,7 @@ mod tests {
     #[test]
     fn edits_that_undo_the_grant_are_drift() {
         let wanted = desired(&grant("g1", "ci"));
+        let applied = |observed: Observed| drift(&wanted, &observed, Change::Applied);
         let stored = as_stored(&wanted);
         let Observed::ClusterRoleBinding(mut crb) = stored[1].clone() else {
             panic!()
@@ -478,16 +439,12 @@ mod tests {
             ..Subject::default()
         });
         assert_eq!(
-            drift(
-                &wanted,
-                &Observed::ClusterRoleBinding(crb.clone()),
-                Change::Applied
-            ),
+            applied(Observed::ClusterRoleBinding(crb.clone())),
             Some(Drift::Subjects)
         );
         crb.subjects = None;
         assert_eq!(
-            drift(&wanted, &Observed::ClusterRoleBinding(crb), Change::Applied),
+            applied(Observed::ClusterRoleBinding(crb)),
             Some(Drift::Subjects)
         );
 
@@ -495,10 +452,7 @@ mod tests {
             panic!()
         };
         rb.role_ref.name = "admin".into();
-        assert_eq!(
-            drift(&wanted, &Observed::RoleBinding(rb), Change::Applied),
-            Some(Drift::RoleRef)
-        );
+        assert_eq!(applied(Observed::RoleBinding(rb)), Some(Drift::RoleRef));
 
         let Observed::ClusterRole(role) = stored[4].clone() else {
             panic!()
@@ -507,25 +461,17 @@ mod tests {
         widened.rules.get_or_insert_default()[0]
             .verbs
             .push("delete".into());
-        assert_eq!(
-            drift(&wanted, &Observed::ClusterRole(widened), Change::Applied),
-            Some(Drift::Rules)
-        );
         let mut emptied = role;
         emptied.rules = None;
-        assert_eq!(
-            drift(&wanted, &Observed::ClusterRole(emptied), Change::Applied),
-            Some(Drift::Rules)
-        );
+        for role in [widened, emptied] {
+            assert_eq!(applied(Observed::ClusterRole(role)), Some(Drift::Rules));
+        }
 
         let Observed::ServiceAccount(mut sa) = stored[0].clone() else {
             panic!()
         };
         sa.annotations = None;
-        assert_eq!(
-            drift(&wanted, &Observed::ServiceAccount(sa), Change::Applied),
-            Some(Drift::Metadata)
-        );
+        assert_eq!(applied(Observed::ServiceAccount(sa)), Some(Drift::Metadata));
     }
 
     #[test]

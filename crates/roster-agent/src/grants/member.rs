@@ -19,42 +19,7 @@ use roster_api::{RemoteAccountGrant, names};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::desired::{self, Ownership};
-use crate::errors;
-
-/// What the agent was doing on the member when serving a grant failed. Bounded: it is the
-/// `category` of `roster_agent_grant_errors_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Reading or creating the service account's namespace.
-    Namespace,
-    /// The service account exists and belongs to someone else.
-    Ownership,
-    /// Reading, replacing or applying the service account.
-    ServiceAccount,
-    /// Applying the ClusterRole of `spec.rules`.
-    ClusterRole,
-    /// Applying a ClusterRoleBinding or RoleBinding.
-    Binding,
-    /// Deleting bindings the grant no longer asks for.
-    Prune,
-    /// Requesting the token.
-    Token,
-}
-
-impl Step {
-    /// The metric label.
-    pub fn category(self) -> &'static str {
-        match self {
-            Step::Namespace => "namespace",
-            Step::Ownership => "ownership",
-            Step::ServiceAccount => "service_account",
-            Step::ClusterRole => "cluster_role",
-            Step::Binding => "binding",
-            Step::Prune => "prune",
-            Step::Token => "token",
-        }
-    }
-}
+use roster_runtime::errors::{self, Category};
 
 /// Why a grant cannot be served (for its status) or a retry is needed. Both name the object.
 #[derive(Debug, thiserror::Error)]
@@ -62,51 +27,49 @@ pub enum ProvisionError {
     /// The grant cannot be served as it stands: the message says why, for the user.
     #[error("{message}")]
     Refused {
-        /// What was being done.
-        step: Step,
+        /// What kind of refusal (the metric label).
+        category: Category,
         /// For the user: the object and the member's answer.
         message: String,
     },
-    /// The member could not be reached or was busy: try again soon.
-    #[error("{what}: member API: {}", errors::chain(.source))]
+    /// A retry may cure it (see [`Category::is_transient`]): try again soon.
+    #[error("{what}: {}", errors::brief(.error))]
     Transient {
-        /// What was being done.
-        step: Step,
         /// The action and the object.
         what: String,
         /// The member's error.
-        #[source]
-        source: kube::Error,
+        error: kube::Error,
     },
 }
 
 impl ProvisionError {
-    fn from_kube(step: Step, what: &str, error: kube::Error) -> Self {
-        if errors::is_transient(&error) || errors::is_namespace_terminating(&error) {
+    fn from_kube(what: &str, error: kube::Error) -> Self {
+        let category = Category::of(&error);
+        if category.is_transient() {
             return ProvisionError::Transient {
-                step,
                 what: what.to_owned(),
-                source: error,
+                error,
             };
         }
         let detail = match &error {
             kube::Error::Api(s) => s.message.clone(),
-            other => errors::chain(other),
+            other => errors::brief(other),
         };
         ProvisionError::Refused {
-            step,
+            category,
             message: format!("{what}: {detail}"),
         }
     }
 
-    fn refused(step: Step, message: String) -> Self {
-        ProvisionError::Refused { step, message }
+    fn refused(category: Category, message: String) -> Self {
+        ProvisionError::Refused { category, message }
     }
 
-    /// What was being done, for the metric.
-    pub fn step(&self) -> Step {
+    /// What kind of failure it is, for the metric.
+    pub fn category(&self) -> Category {
         match self {
-            ProvisionError::Refused { step, .. } | ProvisionError::Transient { step, .. } => *step,
+            ProvisionError::Refused { category, .. } => *category,
+            ProvisionError::Transient { error, .. } => Category::of(error),
         }
     }
 }
@@ -115,18 +78,18 @@ fn params() -> PatchParams {
     PatchParams::apply(names::AGENT_FIELD_MANAGER).force()
 }
 
-async fn apply<K>(api: Api<K>, object: &K, step: Step, what: &str) -> Result<K, ProvisionError>
+async fn apply<K>(api: Api<K>, object: &K, what: &str) -> Result<K, ProvisionError>
 where
     K: Resource<DynamicType = ()> + Serialize + Clone + std::fmt::Debug + DeserializeOwned,
 {
     let mut value = serde_json::to_value(object)
-        .map_err(|e| ProvisionError::refused(step, format!("{what}: {e}")))?;
+        .map_err(|e| ProvisionError::refused(Category::Serialize, format!("{what}: {e}")))?;
     value["apiVersion"] = serde_json::json!(K::api_version(&()));
     value["kind"] = serde_json::json!(K::kind(&()));
     let name = object.meta().name.clone().unwrap_or_default();
     api.patch(&name, &params(), &Patch::Apply(value))
         .await
-        .map_err(|e| ProvisionError::from_kube(step, what, e))
+        .map_err(|e| ProvisionError::from_kube(what, e))
 }
 
 async fn delete<K>(api: Api<K>, name: &str) -> Result<(), kube::Error>
@@ -135,7 +98,7 @@ where
 {
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -154,25 +117,22 @@ pub async fn provision(
 
     let accounts: Api<ServiceAccount> = Api::namespaced(member.clone(), &sa.namespace);
     let who = format!("service account {}/{}", sa.namespace, sa.name);
-    let existing = accounts.get_opt(&sa.name).await.map_err(|e| {
-        ProvisionError::from_kube(Step::ServiceAccount, &format!("reading {who}"), e)
-    })?;
+    let existing = accounts
+        .get_opt(&sa.name)
+        .await
+        .map_err(|e| ProvisionError::from_kube(&format!("reading {who}"), e))?;
     match desired::ownership(existing.as_ref(), &uid, &|u| live.contains(u)) {
         Ownership::Ours => {}
         Ownership::Stale => {
             // Its tokens belong to a revoked grant: delete it so they die, then start afresh.
             tracing::info!(account = %who, "replacing a service account left by a revoked grant");
             delete(accounts.clone(), &sa.name).await.map_err(|e| {
-                ProvisionError::from_kube(
-                    Step::ServiceAccount,
-                    &format!("deleting {who}, left by a revoked grant"),
-                    e,
-                )
+                ProvisionError::from_kube(&format!("deleting {who}, left by a revoked grant"), e)
             })?;
         }
         Ownership::Taken(by) => {
             return Err(ProvisionError::refused(
-                Step::Ownership,
+                Category::Invalid,
                 format!(
                     "{who} on this member already belongs to RemoteServiceAccount {by}; choose \
                      another spec.serviceAccount"
@@ -181,7 +141,7 @@ pub async fn provision(
         }
         Ownership::Foreign => {
             return Err(ProvisionError::refused(
-                Step::Ownership,
+                Category::Invalid,
                 format!(
                     "{who} already exists on this member and was not created by Roster; choose \
                      another spec.serviceAccount"
@@ -192,7 +152,6 @@ pub async fn provision(
     let account = apply(
         accounts,
         &wanted.service_account,
-        Step::ServiceAccount,
         &format!("creating {who}"),
     )
     .await?;
@@ -202,7 +161,7 @@ pub async fn provision(
             "creating ClusterRole {} for spec.rules",
             role.metadata.name.as_deref().unwrap_or_default()
         );
-        apply(Api::all(member.clone()), role, Step::ClusterRole, &what).await?;
+        apply(Api::all(member.clone()), role, &what).await?;
     }
     for binding in &wanted.cluster_role_bindings {
         let what = format!(
@@ -210,7 +169,7 @@ pub async fn provision(
             binding.role_ref.name,
             binding.metadata.name.as_deref().unwrap_or_default()
         );
-        apply(Api::all(member.clone()), binding, Step::Binding, &what).await?;
+        apply(Api::all(member.clone()), binding, &what).await?;
     }
     for binding in &wanted.role_bindings {
         let namespace = binding.metadata.namespace.clone().unwrap_or_default();
@@ -220,11 +179,11 @@ pub async fn provision(
             binding.metadata.name.as_deref().unwrap_or_default()
         );
         let api = Api::namespaced(member.clone(), &namespace);
-        apply(api, binding, Step::Binding, &what).await?;
+        apply(api, binding, &what).await?;
     }
-    prune(member, &uid, &wanted).await.map_err(|e| {
-        ProvisionError::from_kube(Step::Prune, "removing bindings no longer asked for", e)
-    })?;
+    prune(member, &uid, &wanted)
+        .await
+        .map_err(|e| ProvisionError::from_kube("removing bindings no longer asked for", e))?;
     Ok(account.uid().unwrap_or_default())
 }
 
@@ -232,7 +191,6 @@ async fn ensure_namespace(member: &Client, name: &str) -> Result<(), ProvisionEr
     let api: Api<Namespace> = Api::all(member.clone());
     let found = api.get_opt(name).await.map_err(|e| {
         ProvisionError::from_kube(
-            Step::Namespace,
             &format!("reading the service account's namespace {name}"),
             e,
         )
@@ -249,10 +207,9 @@ async fn ensure_namespace(member: &Client, name: &str) -> Result<(), ProvisionEr
         );
         match api.create(&PostParams::default(), &ns).await {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(kube::Error::Api(s)) if s.is_already_exists() => {}
             Err(e) => {
                 return Err(ProvisionError::from_kube(
-                    Step::Namespace,
                     &format!("creating the service account's namespace {name}"),
                     e,
                 ));
@@ -337,16 +294,14 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
         }),
         ..TokenRequest::default()
     };
+    let what = format!(
+        "requesting a token for service account {}/{}",
+        sa.namespace, sa.name
+    );
     let answer = Api::<ServiceAccount>::namespaced(member.clone(), &sa.namespace)
         .create_token_request(&sa.name, &PostParams::default(), &request)
         .await
-        .map_err(|e| {
-            let what = format!(
-                "requesting a token for service account {}/{}",
-                sa.namespace, sa.name
-            );
-            ProvisionError::from_kube(Step::Token, &what, e)
-        })?;
+        .map_err(|e| ProvisionError::from_kube(&what, e))?;
     let status = answer.status.unwrap_or_default();
     match (status.token, status.expiration_timestamp) {
         (Some(token), Some(expires)) if !token.is_empty() => Ok(Minted {
@@ -354,8 +309,8 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
             expires: expires.0,
         }),
         _ => Err(ProvisionError::refused(
-            Step::Token,
-            "the member's TokenRequest answer held no token or expiry".into(),
+            Category::Api,
+            format!("{what}: the member's answer held no token or expiry"),
         )),
     }
 }
@@ -419,4 +374,34 @@ pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kub
         }
     }
     Ok(revoked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::tests::api as answer;
+
+    #[test]
+    fn a_refusal_names_the_object_and_a_transient_failure_waits() {
+        let what = "binding ClusterRole edit in namespace apps (RoleBinding apps/x)";
+        let refused =
+            ProvisionError::from_kube(what, answer(403, "Forbidden", "rolebindings is forbidden"));
+        assert_eq!(refused.category(), Category::Forbidden);
+        assert_eq!(
+            refused.to_string(),
+            format!("{what}: rolebindings is forbidden")
+        );
+        assert!(matches!(refused, ProvisionError::Refused { .. }));
+
+        let missing = ProvisionError::from_kube(
+            what,
+            answer(404, "NotFound", "namespaces \"apps\" not found"),
+        );
+        assert_eq!(missing.category(), Category::NotFound);
+        assert_eq!(
+            missing.to_string(),
+            format!("{what}: namespaces \"apps\" not found (NotFound, 404)")
+        );
+        assert!(matches!(missing, ProvisionError::Transient { .. }));
+    }
 }

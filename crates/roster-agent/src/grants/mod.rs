@@ -36,7 +36,9 @@ use roster_api::RemoteAccountGrant;
 use tokio::sync::watch;
 use tracing::{info, instrument, warn};
 
-use crate::{errors, metrics::Metrics, timing};
+use roster_runtime::errors::{self, Category};
+
+use crate::{metrics::Metrics, timing};
 use member::ProvisionError;
 
 /// How often the sweeper looks for leftovers even without a deletion event.
@@ -51,19 +53,6 @@ const TRANSIENT_RETRY: Duration = Duration::from_secs(3);
 /// Consecutive failures a retry may cure after which the grant's status reports the error
 /// (a single blip of the member's API server does not turn a working grant not ready).
 const REPORT_AFTER: u32 = 3;
-
-/// Every `category` of `roster_agent_grant_errors_total`.
-pub const ERROR_CATEGORIES: [&str; 9] = [
-    "namespace",
-    "ownership",
-    "service_account",
-    "cluster_role",
-    "binding",
-    "prune",
-    "token",
-    "hub_secret",
-    "hub_status",
-];
 
 /// Settings of the grant loop.
 #[derive(Debug, Clone)]
@@ -130,45 +119,41 @@ pub enum Error {
     #[error(transparent)]
     Member(#[from] ProvisionError),
     /// The hub could not be reached or refused a write.
-    #[error("{what} on the hub: {}", errors::chain(.source))]
+    #[error("{what} on the hub: {}", errors::brief(.error))]
     Hub {
         /// What was being done.
         step: HubStep,
         /// The action and the object.
         what: String,
         /// The hub's error.
-        #[source]
-        source: kube::Error,
+        error: kube::Error,
     },
 }
 
 impl Error {
     fn hub(step: HubStep, what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
-        move |source| Error::Hub {
+        move |error| Error::Hub {
             step,
             what: what.into(),
-            source,
+            error,
         }
     }
 
-    /// The bounded metric label: what the agent was doing.
-    pub fn category(&self) -> &'static str {
+    /// What kind of failure it is: the `category` of `roster_agent_grant_errors_total`.
+    pub fn category(&self) -> Category {
         match self {
-            Error::Member(e) => e.step().category(),
-            Error::Hub {
-                step: HubStep::Secret,
-                ..
-            } => "hub_secret",
-            Error::Hub {
-                step: HubStep::Status,
-                ..
-            } => "hub_status",
+            Error::Member(e) => e.category(),
+            Error::Hub { error, .. } => Category::of(error),
         }
     }
 
-    /// Whether retrying may cure it (else the grant cannot be served as it stands).
+    /// Whether retrying soon may cure it (else the grant cannot be served as it stands).
     fn is_transient(&self) -> bool {
-        !matches!(self, Error::Member(ProvisionError::Refused { .. }))
+        match self {
+            Error::Member(ProvisionError::Refused { .. }) => false,
+            Error::Member(ProvisionError::Transient { .. }) => true,
+            Error::Hub { error, .. } => Category::of(error).is_transient(),
+        }
     }
 }
 
@@ -341,23 +326,22 @@ async fn sweep_loop(ctx: Arc<Context>, mut deleted: watch::Receiver<u64>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kube::core::Status;
-    use member::Step;
 
-    fn api(code: u16, message: &str) -> kube::Error {
-        kube::Error::Api(Status::failure(message, "x").with_code(code).boxed())
+    /// The API server's answer `code`/`reason` with `message`.
+    pub(crate) fn api(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
     }
 
     #[test]
     fn persisting_failures_are_reported_naming_the_object() {
         let unreachable = Error::Member(ProvisionError::Transient {
-            step: Step::Binding,
             what: "binding ClusterRole view (ClusterRoleBinding roster:r:ci:view)".into(),
-            source: api(503, "etcd is away"),
+            error: api(503, "ServiceUnavailable", "etcd is away"),
         });
-        assert_eq!(unreachable.category(), "binding");
+        assert_eq!(unreachable.category(), Category::Unavailable);
         assert_eq!(
             failure_message(&unreachable, 1),
             None,
@@ -365,46 +349,47 @@ mod tests {
         );
         assert_eq!(failure_message(&unreachable, REPORT_AFTER - 1), None);
         let message = failure_message(&unreachable, REPORT_AFTER).unwrap();
-        assert!(
-            message.contains("ClusterRoleBinding roster:r:ci:view")
-                && message.contains("etcd is away"),
-            "{message}"
+        assert_eq!(
+            message,
+            "binding ClusterRole view (ClusterRoleBinding roster:r:ci:view): etcd is away \
+             (ServiceUnavailable, 503) (retrying)"
         );
 
         let refused = Error::Member(ProvisionError::Refused {
-            step: Step::Binding,
+            category: Category::Forbidden,
             message: "binding ClusterRole edit in namespace apps (RoleBinding apps/x): \
-                      namespaces \"apps\" not found"
+                      rolebindings is forbidden"
                 .into(),
         });
+        assert_eq!(refused.category(), Category::Forbidden);
         assert_eq!(
             failure_message(&refused, 1).as_deref(),
             Some(
-                "binding ClusterRole edit in namespace apps (RoleBinding apps/x): namespaces \
-                 \"apps\" not found"
+                "binding ClusterRole edit in namespace apps (RoleBinding apps/x): rolebindings \
+                 is forbidden"
             ),
             "a refusal is reported at once"
         );
 
         let secret = Error::hub(HubStep::Secret, "delivering the token into Secret m/ns.x")(api(
             404,
+            "NotFound",
             "secrets \"ns.x\" not found",
         ));
-        assert_eq!(secret.category(), "hub_secret");
+        assert_eq!(secret.category(), Category::NotFound);
+        assert_eq!(failure_message(&secret, 1), None);
         assert!(
             failure_message(&secret, REPORT_AFTER)
                 .unwrap()
                 .contains("Secret m/ns.x")
         );
-        let status = Error::hub(HubStep::Status, "writing the grant's status")(api(403, "no"));
-        assert_eq!(status.category(), "hub_status");
+        let status =
+            Error::hub(HubStep::Status, "writing the grant's status")(api(403, "Forbidden", "no"));
+        assert_eq!(status.category(), Category::Forbidden);
         assert_eq!(
             failure_message(&status, 10),
             None,
             "cannot report through what fails"
         );
-        for e in [&unreachable, &refused, &secret, &status] {
-            assert!(ERROR_CATEGORIES.contains(&e.category()));
-        }
     }
 }

@@ -30,7 +30,9 @@ use super::{
     desired,
     drift::{self, Change, Key, Kind, Observed},
 };
-use crate::{errors, metrics::Metrics};
+use roster_runtime::errors;
+
+use crate::metrics::Metrics;
 
 /// The grants to provision again because one of their member objects was deleted or edited.
 pub fn repairs(

@@ -8,6 +8,7 @@ use kube::{
     Api, Client,
     api::{ApiResource, DynamicObject, GroupVersionKind, ListParams},
 };
+use roster_runtime::errors::Category;
 
 /// Group of the ClusterProperty API (KEP-2149).
 pub const CLUSTER_PROPERTY_GROUP: &str = "about.k8s.io";
@@ -150,7 +151,9 @@ async fn cluster_properties(
     let api: Api<DynamicObject> = Api::all_with(member.clone(), &cluster_property_resource());
     match api.list(&ListParams::default()).await {
         Ok(list) => Ok(Some(list.items.iter().filter_map(property).collect())),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+        // An API that is not served answers a bare `404 page not found`, not a Status with a
+        // reason (which kube's `is_not_found` looks at): the Category falls back on the code.
+        Err(e) if Category::of(&e) == Category::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -20,7 +20,9 @@ use roster_api::{
 };
 use tokio::sync::watch;
 
-use crate::{errors, timing};
+use roster_runtime::{backoff::Backoff, errors};
+
+use crate::timing;
 
 /// Writes the MemberReport `report` on the hub (server-side apply, the agent's field manager),
 /// only when it differs from the last one written. Needs no member cluster: the fleet
@@ -154,7 +156,7 @@ pub async fn run(
     interval: Duration,
     mut health: watch::Receiver<ApiServerHealth>,
 ) -> anyhow::Result<()> {
-    let mut backoff = timing::Backoff::new(Duration::from_secs(1), interval);
+    let mut backoff = Backoff::new(Duration::from_secs(1), interval);
     loop {
         let current = health.borrow_and_update().clone();
         let delay = match reporter.report(&current).await {
@@ -164,7 +166,7 @@ pub async fn run(
             }
             Err(e) => {
                 let delay = backoff.next_delay();
-                tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "report failed");
+                tracing::warn!(error = %errors::chain(e.as_ref()), retry_in = ?delay, "report failed");
                 delay
             }
         };

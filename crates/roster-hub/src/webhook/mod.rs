@@ -63,7 +63,6 @@ pub async fn start(
         Some(dir) => {
             let loaded = files::load(dir, &current)
                 .await
-                .map_err(anyhow::Error::msg)
                 .context("loading the webhook certificate (--webhook-cert-dir)")?;
             info!(dir = %dir.display(), "webhook certificate loaded; watching for changes");
             files::watch(dir.clone(), current.clone(), loaded, files::POLL).boxed()

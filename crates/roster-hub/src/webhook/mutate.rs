@@ -52,6 +52,27 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Why a pod cannot get its mounts.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    /// The pod's own volume takes the name Roster needs.
+    #[error(
+        "the pod already has a volume named {volume:?} that is not Secret {secret:?}; Roster \
+         needs that name to mount {path} — rename the pod's volume"
+    )]
+    VolumeNameTaken {
+        /// The volume name.
+        volume: String,
+        /// The Secret Roster mounts under it.
+        secret: String,
+        /// Where.
+        path: String,
+    },
+    /// A volume or mount could not be encoded.
+    #[error("encoding the patch: {0}")]
+    Encode(serde_json::Error),
+}
+
 /// One volume to mount.
 struct Wanted {
     volume: String,
@@ -61,7 +82,7 @@ struct Wanted {
 
 /// The JSON patch mounting `mounts` into `pod`; empty when there is nothing to add. Errs when
 /// the pod already has a volume of the same name that is not the same Secret.
-pub fn patch(pod: &Pod, mounts: &[Mount]) -> Result<Patch, String> {
+pub fn patch(pod: &Pod, mounts: &[Mount]) -> Result<Patch, PatchError> {
     let Some(spec) = pod.spec.as_ref() else {
         return Ok(Patch(Vec::new()));
     };
@@ -83,11 +104,11 @@ pub fn patch(pod: &Pod, mounts: &[Mount]) -> Result<Patch, String> {
             None => volumes.push(volume(w)?),
             Some(v) if secret_of(v) == Some(w.secret.as_str()) => {}
             Some(_) => {
-                return Err(format!(
-                    "the pod already has a volume named {:?} that is not Secret {:?}; Roster \
-                     needs that name to mount {} — rename the pod's volume",
-                    w.volume, w.secret, w.path
-                ));
+                return Err(PatchError::VolumeNameTaken {
+                    volume: w.volume.clone(),
+                    secret: w.secret.clone(),
+                    path: w.path.clone(),
+                });
             }
         }
     }
@@ -142,7 +163,7 @@ fn mounts_already(container: &Container, w: &Wanted) -> bool {
 /// The Secret volume. Optional: the Secret appears only once the member's agent has delivered
 /// a token, and a pod must not be stuck in ContainerCreating because one of many members is
 /// slow or down; the kubelet fills the folder in when the Secret appears.
-fn volume(w: &Wanted) -> Result<Value, String> {
+fn volume(w: &Wanted) -> Result<Value, PatchError> {
     to_value(&Volume {
         name: w.volume.clone(),
         secret: Some(SecretVolumeSource {
@@ -154,7 +175,7 @@ fn volume(w: &Wanted) -> Result<Value, String> {
     })
 }
 
-fn volume_mount(w: &Wanted) -> Result<Value, String> {
+fn volume_mount(w: &Wanted) -> Result<Value, PatchError> {
     to_value(&VolumeMount {
         name: w.volume.clone(),
         mount_path: w.path.clone(),
@@ -163,8 +184,8 @@ fn volume_mount(w: &Wanted) -> Result<Value, String> {
     })
 }
 
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, String> {
-    serde_json::to_value(value).map_err(|e| format!("encoding the patch: {e}"))
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, PatchError> {
+    serde_json::to_value(value).map_err(PatchError::Encode)
 }
 
 /// Adds `values` to the array at `path`: item by item when it exists, else the whole array.
@@ -381,7 +402,7 @@ mod tests {
             clusters: vec!["member-1".into()],
         }];
         assert_eq!(
-            patch(&original, &mounts).unwrap_err(),
+            patch(&original, &mounts).unwrap_err().to_string(),
             format!(
                 "the pod already has a volume named \"{name}\" that is not Secret \
                  \"deployer-member-1\"; Roster needs that name to mount \

@@ -500,14 +500,20 @@ async fn new_handshakes_present_the_certificate_files_swapped_in() {
 async fn unreadable_certificate_files_stop_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let current = CurrentCert::default();
-    let err = files::load(dir.path(), &current).await.unwrap_err();
+    let err = files::load(dir.path(), &current)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("reading ") && err.contains("tls.crt"),
         "{err}"
     );
     std::fs::write(dir.path().join("tls.crt"), "not a certificate").unwrap();
     std::fs::write(dir.path().join("tls.key"), "not a key").unwrap();
-    let err = files::load(dir.path(), &current).await.unwrap_err();
+    let err = files::load(dir.path(), &current)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no certificate"), "{err}");
     assert!(current.get().is_none());
 }

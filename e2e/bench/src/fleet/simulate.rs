@@ -25,6 +25,7 @@ use std::{
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use roster_api::names;
+use roster_runtime::backoff::{self, Backoff};
 use tokio::{
     sync::{Semaphore, watch},
     task::JoinHandle,
@@ -182,7 +183,7 @@ struct Running {
 pub struct Simulator {
     shared: Arc<Shared>,
     running: Mutex<HashMap<String, Running>>,
-    seeds: Mutex<timing::Rng>,
+    seeds: Mutex<fastrand::Rng>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -207,7 +208,7 @@ impl Simulator {
                 beats: Mutex::new(HashMap::new()),
             }),
             running: Mutex::new(HashMap::new()),
-            seeds: Mutex::new(timing::Rng::from_time()),
+            seeds: Mutex::new(fastrand::Rng::new()),
         }
     }
 
@@ -220,11 +221,7 @@ impl Simulator {
             return;
         }
         self.shared.beat(member, |b| b.first_sent = None);
-        let seed = self
-            .seeds
-            .lock()
-            .map(|mut r| (r.unit() * u64::MAX as f64) as u64)
-            .unwrap_or(1);
+        let seed = self.seeds.lock().map(|mut r| r.u64(..)).unwrap_or(1);
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(member_loop(
             self.shared.clone(),
@@ -318,8 +315,8 @@ async fn member_loop(
     };
     let observed = observations(&member);
     let probe = Probe::new(3, timing::now());
-    let mut rng = timing::Rng::new(seed);
-    let mut backoff = timing::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     let mut reporter: Option<(ReportWriter, FirstSeen)> = None;
     let mut next_report = Instant::now();
     let mut due = Instant::now();
@@ -392,10 +389,10 @@ async fn member_loop(
         } else if std::mem::replace(&mut first, false) {
             backoff.reset();
             // Spread: the second heartbeat comes a random fraction of the period later.
-            now + cadence.period.mul_f64(rng.unit())
+            now + cadence.period.mul_f64(rng.f64())
         } else {
             backoff.reset();
-            now + timing::jittered(cadence.period, heartbeat::JITTER, rng.unit())
+            now + backoff::jittered(cadence.period, heartbeat::JITTER)
         };
     }
 }

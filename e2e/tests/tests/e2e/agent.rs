@@ -107,11 +107,12 @@ async fn gather_reads_identity_version_cluster_properties_and_topology() -> anyh
         .expect("kube-system has a UID");
 
     // The probe sees a ready API server, and says why when there is none.
-    probe::readyz(&member).await.map_err(anyhow::Error::msg)?;
+    probe::readyz(&member).await?;
     let nobody = Client::try_from(kube::Config::new("https://127.0.0.1:1".parse()?))?;
     let unreachable = probe::readyz(&nobody)
         .await
-        .expect_err("nothing listens there");
+        .expect_err("nothing listens there")
+        .to_string();
     assert!(
         unreachable.starts_with("cannot reach the API server"),
         "{unreachable}"

@@ -274,7 +274,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
     wait_scrape(agent_admin, "the refused binding counted", |s| {
         s.value(
             "roster_agent_grant_errors_total",
-            &[("category", "binding")],
+            &[("category", "not_found")],
         ) >= Some(1.0)
     })
     .await?;

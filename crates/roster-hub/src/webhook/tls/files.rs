@@ -15,7 +15,7 @@ use std::{
 
 use tracing::{info, warn};
 
-use super::{CurrentCert, certified_key};
+use super::{CurrentCert, TlsError, certified_key};
 
 /// The certificate chain file, PEM.
 pub const CERT_FILE: &str = "tls.crt";
@@ -32,13 +32,13 @@ pub struct Pair {
 }
 
 /// Reads both files of `dir`.
-pub async fn read(dir: &Path) -> Result<Pair, String> {
+pub async fn read(dir: &Path) -> Result<Pair, TlsError> {
     let file = |name: &str| {
         let path = dir.join(name);
         async move {
             tokio::fs::read(&path)
                 .await
-                .map_err(|e| format!("reading {}: {e}", path.display()))
+                .map_err(|error| TlsError::Read { path, error })
         }
     };
     Ok(Pair {
@@ -49,10 +49,12 @@ pub async fn read(dir: &Path) -> Result<Pair, String> {
 
 /// Loads the certificate in `dir` into `current`; the start-up check (a hub whose mounted
 /// certificate cannot be read stops with the reason, as a misconfiguration should).
-pub async fn load(dir: &Path, current: &CurrentCert) -> Result<Pair, String> {
+pub async fn load(dir: &Path, current: &CurrentCert) -> Result<Pair, TlsError> {
     let pair = read(dir).await?;
-    let key =
-        certified_key(&pair.cert, &pair.key).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let key = certified_key(&pair.cert, &pair.key).map_err(|error| TlsError::Files {
+        dir: dir.to_owned(),
+        error: Box::new(error),
+    })?;
     current.set(key);
     Ok(pair)
 }

@@ -9,7 +9,7 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
-use super::rotation::Validity;
+use super::{TlsError, rotation::Validity};
 
 /// A CA: certificate and key, PEM, and when it is valid.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,13 +30,16 @@ impl std::fmt::Debug for Ca {
     }
 }
 
-fn datetime(t: Timestamp) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::from_unix_timestamp(t.as_second()).map_err(|e| format!("{t}: {e}"))
+fn datetime(t: Timestamp) -> Result<OffsetDateTime, TlsError> {
+    OffsetDateTime::from_unix_timestamp(t.as_second()).map_err(|e| TlsError::Time {
+        time: t,
+        detail: e.to_string(),
+    })
 }
 
 /// A new self-signed CA valid `validity`.
-pub fn new_ca(validity: Validity) -> Result<Ca, String> {
-    let key = KeyPair::generate().map_err(|e| format!("generating a CA key: {e}"))?;
+pub fn new_ca(validity: Validity) -> Result<Ca, TlsError> {
+    let key = KeyPair::generate().map_err(TlsError::issue("generating a CA key"))?;
     let mut params = CertificateParams::default();
     params.distinguished_name.push(
         DnType::CommonName,
@@ -55,7 +58,7 @@ pub fn new_ca(validity: Validity) -> Result<Ca, String> {
     params.not_after = datetime(validity.not_after)?;
     let cert = params
         .self_signed(&key)
-        .map_err(|e| format!("signing the CA: {e}"))?;
+        .map_err(TlsError::issue("signing the CA"))?;
     Ok(Ca {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
@@ -64,7 +67,7 @@ pub fn new_ca(validity: Validity) -> Result<Ca, String> {
 }
 
 /// A CA read back from PEM, with the validity its certificate states.
-pub fn read_ca(cert_pem: &str, key_pem: &str) -> Result<Ca, String> {
+pub fn read_ca(cert_pem: &str, key_pem: &str) -> Result<Ca, TlsError> {
     Ok(Ca {
         validity: validity(cert_pem.as_bytes())?,
         cert_pem: cert_pem.to_owned(),
@@ -73,14 +76,14 @@ pub fn read_ca(cert_pem: &str, key_pem: &str) -> Result<Ca, String> {
 }
 
 /// When the first certificate in `pem` is valid.
-pub fn validity(pem: &[u8]) -> Result<Validity, String> {
+pub fn validity(pem: &[u8]) -> Result<Validity, TlsError> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem)
-        .map_err(|e| format!("reading a certificate PEM: {e}"))?;
+        .map_err(TlsError::parse("reading a certificate PEM"))?;
     let cert = pem
         .parse_x509()
-        .map_err(|e| format!("reading a certificate: {e}"))?;
+        .map_err(TlsError::parse("reading a certificate"))?;
     let time = |t: x509_parser::time::ASN1Time| {
-        Timestamp::from_second(t.timestamp()).map_err(|e| format!("certificate time: {e}"))
+        Timestamp::from_second(t.timestamp()).map_err(TlsError::parse("certificate time"))
     };
     Ok(Validity {
         not_before: time(cert.validity().not_before)?,
@@ -91,10 +94,14 @@ pub fn validity(pem: &[u8]) -> Result<Validity, String> {
 /// A serving certificate for `names` (DNS names or IP addresses) signed by `ca`, valid
 /// `validity`: the certificate PEM (the leaf alone: clients trust the CA through the caBundle)
 /// and the key PEM.
-pub fn serving(ca: &Ca, names: &[String], validity: Validity) -> Result<(String, String), String> {
-    let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(|e| format!("reading the CA key: {e}"))?;
+pub fn serving(
+    ca: &Ca,
+    names: &[String],
+    validity: Validity,
+) -> Result<(String, String), TlsError> {
+    let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(TlsError::issue("reading the CA key"))?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key)
-        .map_err(|e| format!("reading the CA certificate: {e}"))?;
+        .map_err(TlsError::issue("reading the CA certificate"))?;
     let mut params = CertificateParams::default();
     params
         .distinguished_name
@@ -102,11 +109,9 @@ pub fn serving(ca: &Ca, names: &[String], validity: Validity) -> Result<(String,
     for name in names {
         let san = match name.parse::<IpAddr>() {
             Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName(
-                name.clone()
-                    .try_into()
-                    .map_err(|e| format!("{name:?} cannot be a certificate DNS name: {e}"))?,
-            ),
+            Err(_) => SanType::DnsName(name.clone().try_into().map_err(TlsError::issue(
+                format!("{name:?} cannot be a certificate DNS name"),
+            ))?),
         };
         params.subject_alt_names.push(san);
     }
@@ -115,9 +120,9 @@ pub fn serving(ca: &Ca, names: &[String], validity: Validity) -> Result<(String,
     params.use_authority_key_identifier_extension = true;
     params.not_before = datetime(validity.not_before)?;
     params.not_after = datetime(validity.not_after)?;
-    let key = KeyPair::generate().map_err(|e| format!("generating a serving key: {e}"))?;
+    let key = KeyPair::generate().map_err(TlsError::issue("generating a serving key"))?;
     let cert = params
         .signed_by(&key, &issuer)
-        .map_err(|e| format!("signing the serving certificate: {e}"))?;
+        .map_err(TlsError::issue("signing the serving certificate"))?;
     Ok((cert.pem(), key.serialize_pem()))
 }

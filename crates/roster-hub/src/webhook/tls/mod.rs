@@ -1,12 +1,15 @@
 //! The webhook's serving certificate: one slot every new TLS handshake reads, filled either from
 //! mounted files (`files`) or by the hub's own CA (`selfsigned`), and swapped without a restart.
 
+mod error;
 pub mod files;
 pub mod issue;
 pub mod rotation;
 pub mod selfsigned;
 
 use std::sync::{Arc, RwLock};
+
+pub use error::TlsError;
 
 use rustls::{
     ServerConfig,
@@ -59,15 +62,14 @@ pub fn server_config(current: Arc<CurrentCert>) -> Result<ServerConfig, rustls::
 
 /// A serving certificate from PEM: the chain (leaf first) and its private key, which must
 /// match the leaf.
-pub fn certified_key(chain_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, String> {
+pub fn certified_key(chain_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, TlsError> {
     let chain = CertificateDer::pem_slice_iter(chain_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("reading the certificate PEM: {e}"))?;
+        .map_err(TlsError::parse("reading the certificate PEM"))?;
     if chain.is_empty() {
-        return Err("no certificate in the certificate PEM".into());
+        return Err(TlsError::NoCertificate);
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| format!("reading the private key PEM: {e}"))?;
-    CertifiedKey::from_der(chain, key, &provider())
-        .map_err(|e| format!("the private key does not fit the certificate: {e}"))
+        .map_err(TlsError::parse("reading the private key PEM"))?;
+    CertifiedKey::from_der(chain, key, &provider()).map_err(TlsError::KeyMismatch)
 }

@@ -28,11 +28,12 @@ use kube::{
     runtime::{WatchStreamExt, watcher},
 };
 use roster_api::{names, webhook::Endpoint};
+use roster_runtime::errors::Category;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::{
-    CurrentCert, certified_key,
+    CurrentCert, TlsError, certified_key,
     issue::{self, Ca},
     rotation::{self, CaStep, Issued, Lifetimes, Slots, Validity},
 };
@@ -135,7 +136,7 @@ impl CaSet {
     }
 
     /// Applies every step due at `now`; returns them.
-    fn settle(&mut self, now: Timestamp, lifetimes: &Lifetimes) -> Result<Vec<CaStep>, String> {
+    fn settle(&mut self, now: Timestamp, lifetimes: &Lifetimes) -> Result<Vec<CaStep>, TlsError> {
         let mut steps = Vec::new();
         while let Some(step) = rotation::ca_step(&self.slots(), now, lifetimes) {
             match step {
@@ -152,7 +153,7 @@ impl CaSet {
             }
             steps.push(step);
             if steps.len() > 8 {
-                return Err(format!("CA rotation does not settle: {steps:?}"));
+                return Err(TlsError::Unsettled(format!("{steps:?}")));
             }
         }
         Ok(steps)
@@ -323,9 +324,7 @@ impl Rotator {
         let by_name = ListParams::default().fields(&format!("metadata.name={CA_SECRET}"));
         let stored = self.secrets.list(&by_name).await?.items.into_iter().next();
         let mut set = stored.as_ref().map(CaSet::read).unwrap_or_default();
-        let steps = set
-            .settle(now, &self.settings.lifetimes)
-            .map_err(anyhow::Error::msg)?;
+        let steps = set.settle(now, &self.settings.lifetimes)?;
         if !steps.is_empty() {
             if !self.write(stored, &set, now).await? {
                 return Ok(Next::Again);
@@ -339,10 +338,9 @@ impl Rotator {
         if rotation::serving_due(self.issued.as_ref(), &signer.cert_pem, now) {
             let lifetimes = &self.settings.lifetimes;
             let validity = lifetimes.serving_validity(now, signer.validity);
-            let (cert, key) = issue::serving(signer, &self.settings.names, validity)
-                .map_err(anyhow::Error::msg)?;
+            let (cert, key) = issue::serving(signer, &self.settings.names, validity)?;
             self.current
-                .set(certified_key(cert.as_bytes(), key.as_bytes()).map_err(anyhow::Error::msg)?);
+                .set(certified_key(cert.as_bytes(), key.as_bytes())?);
             self.issued = Some(Issued {
                 at: now,
                 not_after: validity.not_after,
@@ -398,7 +396,7 @@ impl Rotator {
                     ..Secret::default()
                 };
                 let mut created = self.secrets.create(&PostParams::default(), &secret).await;
-                if matches!(&created, Err(kube::Error::Api(s)) if s.code == 404) {
+                if matches!(&created, Err(kube::Error::Api(s)) if s.is_not_found()) {
                     self.create_namespace().await?;
                     created = self.secrets.create(&PostParams::default(), &secret).await;
                 }
@@ -407,7 +405,8 @@ impl Rotator {
         };
         match result {
             Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => {
+            // AlreadyExists from the create, Conflict from the replace.
+            Err(e) if Category::of(&e) == Category::Conflict => {
                 debug!("the webhook CA Secret changed under us; reading it again");
                 Ok(false)
             }
@@ -425,7 +424,7 @@ impl Rotator {
         };
         match self.namespaces.create(&PostParams::default(), &ns).await {
             Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -453,7 +452,7 @@ impl Rotator {
             // Someone else's field the apply cannot remove: beside the hub's, the object is
             // invalid (a `url` and a `service`), or it stays and still differs.
             Ok(applied) => self.replace_webhooks(&desired, &object, &applied).await?,
-            Err(kube::Error::Api(s)) if s.code == 422 => match &self.configuration {
+            Err(kube::Error::Api(s)) if s.is_invalid() => match &self.configuration {
                 Observed::Present(observed) => {
                     let observed = observed.clone();
                     self.replace_webhooks(&desired, &object, &observed).await?

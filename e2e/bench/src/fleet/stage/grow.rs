@@ -163,7 +163,7 @@ async fn create(
         attempt += 1;
         match api.create(&PostParams::default(), &mc).await {
             Ok(_) => break,
-            Err(kube::Error::Api(s)) if s.code == 409 => break,
+            Err(kube::Error::Api(s)) if s.is_already_exists() => break,
             Err(e) if attempt < 5 => {
                 eprintln!("fleet: creating {name}: {e}; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
