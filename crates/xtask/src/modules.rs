@@ -33,9 +33,14 @@ pub fn module_of(relative: &Path) -> Option<Module> {
     Some(parts)
 }
 
-/// The code of a file without its tests (everything from the first `#[cfg(test)]`).
-fn without_tests(text: &str) -> &str {
-    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+/// The code of a file without its tests (everything from the first `#[cfg(test)]`) and
+/// without comment lines (doc links name modules without using them).
+fn without_tests(text: &str) -> String {
+    let code = text.find("#[cfg(test)]").map_or(text, |i| &text[..i]);
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// Every path a `use` tree names, expanded: `a::{b, c::{d}}` → `a::b`, `a::c::d`.
@@ -170,6 +175,7 @@ pub fn dependencies(files: &BTreeMap<Module, String>) -> BTreeMap<Module, BTreeS
         .iter()
         .map(|(module, text)| {
             let code = without_tests(text);
+            let code = code.as_str();
             let mut deps: BTreeSet<Module> = paths(code)
                 .iter()
                 .filter_map(|p| resolve(module, p, &modules))
@@ -344,7 +350,10 @@ mod tests {
     #[test]
     fn declaring_children_and_tests_do_not_count() {
         let deps = graph(&[
-            ("", "pub mod a;\npub mod b;\npub fn shared() {}"),
+            (
+                "",
+                "pub mod a;\npub mod b;\n/// See [`crate::a::y`].\npub fn shared() {}",
+            ),
             (
                 "a",
                 "use crate::shared;\n#[cfg(test)]\nmod tests { use crate::b::x; }",

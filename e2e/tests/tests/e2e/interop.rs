@@ -17,15 +17,18 @@ use std::{
 use cluster_inventory::v1alpha1::ClusterProfile;
 use k8s_openapi::{
     ByteString,
-    api::core::v1::{ConfigMap, Namespace, Secret},
+    api::{
+        core::v1::{ConfigMap, Namespace, Secret},
+        rbac::v1::RoleBinding,
+    },
     jiff::Timestamp,
 };
 use kube::{
     Api, Client,
-    api::{DeleteParams, ObjectMeta, PostParams},
+    api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams},
 };
 use roster_api::{
-    MemberCluster, MemberClusterSpec,
+    Inventory, MemberCluster, MemberClusterSpec,
     member_cluster::ApiServer,
     names::{self, token_secret},
 };
@@ -57,6 +60,8 @@ struct Setup {
     cluster: String,
     /// Namespace on member-1 where the reader may list ConfigMaps.
     member_namespace: String,
+    /// Namespace on the hub the consumer reads the profile from (an inventory's).
+    profile_namespace: String,
     /// The reader's member-1 token and its expiry.
     token: String,
     expiration: Timestamp,
@@ -94,6 +99,7 @@ impl Setup {
             env,
             cluster,
             member_namespace,
+            profile_namespace: INVENTORY.to_owned(),
             token,
             expiration,
             dir,
@@ -113,7 +119,8 @@ impl Setup {
     /// `accessProviders` only (never the deprecated `credentialProviders`, which v1alpha2
     /// does not declare).
     async fn wait_profile(&self) -> anyhow::Result<()> {
-        let api: Api<ClusterProfile> = Api::namespaced(self.env.hub.clone(), INVENTORY);
+        let api: Api<ClusterProfile> =
+            Api::namespaced(self.env.hub.clone(), &self.profile_namespace);
         let server = self.member().server().to_owned();
         let waited = wait::until(
             &format!("profile {} with an access provider", self.cluster),
@@ -166,7 +173,7 @@ impl Setup {
                 "--hub-kubeconfig={}",
                 self.env.fleet.hub.kubeconfig_path().display()
             ),
-            format!("--namespace={INVENTORY}"),
+            format!("--namespace={}", self.profile_namespace),
             format!("--profile={}", self.cluster),
             format!("--provider-file={}", provider_file.display()),
             format!("--list-namespace={list_namespace}"),
@@ -194,9 +201,77 @@ impl Setup {
         Ok(runs)
     }
 
+    /// Projects this test's profile into an inventory of its own, as a platform admin would
+    /// for a consumer: a namespace, the hub's right to write profiles there, an Inventory
+    /// selecting the member by label; consumers then read the profile from that namespace.
+    async fn project(&mut self) -> anyhow::Result<()> {
+        let hub = &self.env.hub;
+        let namespace = format!("{}-inventory", self.env.namespace);
+        let params = PatchParams::apply("e2e-interop").force();
+        let label = "e2e.roster.dev/interop-inventory";
+        for object in [
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "roster-hub-inventory", "namespace": namespace},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": "roster-hub-inventory"},
+                "subjects": [{"kind": "ServiceAccount", "name": "roster-hub",
+                              "namespace": "roster-system"}],
+            }),
+            json!({
+                "apiVersion": "roster.dev/v1alpha1", "kind": "Inventory",
+                "metadata": {"name": namespace},
+                "spec": {"namespace": namespace,
+                         "members": {"matchLabels": {label: self.env.namespace}}},
+            }),
+        ] {
+            let (kind, name) = (object["kind"].clone(), object["metadata"]["name"].clone());
+            let (kind, name) = (
+                kind.as_str().unwrap_or_default(),
+                name.as_str().unwrap_or_default(),
+            );
+            let patch = Patch::Apply(&object);
+            match kind {
+                "Namespace" => drop(
+                    Api::<Namespace>::all(hub.clone())
+                        .patch(name, &params, &patch)
+                        .await?,
+                ),
+                "RoleBinding" => drop(
+                    Api::<RoleBinding>::namespaced(hub.clone(), &namespace)
+                        .patch(name, &params, &patch)
+                        .await?,
+                ),
+                _ => drop(
+                    Api::<Inventory>::all(hub.clone())
+                        .patch(name, &params, &patch)
+                        .await?,
+                ),
+            }
+        }
+        Api::<MemberCluster>::all(hub.clone())
+            .patch(
+                &self.cluster,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {label: self.env.namespace}}})),
+            )
+            .await?;
+        self.profile_namespace = namespace;
+        self.wait_profile().await
+    }
+
     /// Removes what the test made outside its own hub namespace.
     async fn cleanup(self) -> anyhow::Result<()> {
         let dp = DeleteParams::default();
+        if self.profile_namespace != INVENTORY {
+            Api::<Inventory>::all(self.env.hub.clone())
+                .delete(&self.profile_namespace, &dp)
+                .await?;
+            Api::<Namespace>::all(self.env.hub.clone())
+                .delete(&self.profile_namespace, &dp)
+                .await?;
+        }
         Api::<MemberCluster>::all(self.env.hub.clone())
             .delete(&self.cluster, &dp)
             .await?;
@@ -421,6 +496,23 @@ fn assert_one_exec_info(setup: &Setup, info: &Value) {
 async fn upstream_secretreader_plugin_reaches_member_through_roster_profile() -> anyhow::Result<()>
 {
     let setup = Setup::start().await?;
+    secretreader_reaches_member(&setup).await?;
+    setup.cleanup().await
+}
+
+/// Both upstream Go library releases read a profile that an Inventory projected into a
+/// consumer's namespace, and reach the member through it.
+#[tokio::test]
+async fn go_access_library_reads_a_profile_projected_by_an_inventory() -> anyhow::Result<()> {
+    let mut setup = Setup::start().await?;
+    setup.project().await?;
+    secretreader_reaches_member(&setup).await?;
+    setup.cleanup().await
+}
+
+/// The upstream secretreader plugin, given a hub Secret holding the reader's token, reaches
+/// member-1 through the profile (every upstream library release in turn).
+async fn secretreader_reaches_member(setup: &Setup) -> anyhow::Result<()> {
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(setup.cluster.clone()),
@@ -454,7 +546,7 @@ async fn upstream_secretreader_plugin_reaches_member_through_roster_profile() ->
     setup
         .reaches_member(&providers, &plugin.display().to_string())
         .await?;
-    setup.cleanup().await
+    Ok(())
 }
 
 /// The whole consumer path of flows 4 and 6 from Go: the upstream library builds the config
