@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cluster_inventory::{names, v1alpha1, v1alpha2};
-use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
+
+#[path = "support/json.rs"]
+mod json;
+use json::{assert_no_nulls, round_trip};
 
 /// base64 of "-----BEGIN CERTIFICATE-----\n".
 const CA_B64: &str = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==";
@@ -67,39 +70,7 @@ fn profile(version: &str) -> Value {
     })
 }
 
-/// Deserializes `input`, serializes the result back, asserts nothing changed, returns it.
-fn round_trip<T: Serialize + DeserializeOwned>(input: &Value) -> T {
-    let typed: T = serde_json::from_value(input.clone()).expect("deserializes");
-    let output = serde_json::to_value(&typed).unwrap();
-    assert_eq!(&output, input, "serializing back changed the document");
-    typed
-}
-
-/// Paths of every `null` in a JSON document.
-fn nulls(value: &Value, path: &str, found: &mut Vec<String>) {
-    match value {
-        Value::Null => found.push(path.to_owned()),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                nulls(item, &format!("{path}[{i}]"), found);
-            }
-        }
-        Value::Object(map) => {
-            for (k, v) in map {
-                nulls(v, &format!("{path}.{k}"), found);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn assert_no_nulls(value: &Value) {
-    let mut found = Vec::new();
-    nulls(value, "", &mut found);
-    assert!(found.is_empty(), "null at {found:?} in {value}");
-}
-
-fn labels(meta: &kube::api::ObjectMeta) -> (&str, &str) {
+fn labels(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (&str, &str) {
     let labels = meta.labels.as_ref().expect("labels");
     (
         labels[names::LABEL_CLUSTER_MANAGER].as_str(),

@@ -9,8 +9,11 @@ use roster_api::{
     member_cluster::Heartbeat,
     remote_service_account::{ClusterSelection, MemberSelector, TokenSettings},
 };
-use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
+
+#[path = "../../cluster-inventory/tests/support/json.rs"]
+mod json;
+use json::{assert_no_nulls, round_trip};
 
 /// base64 of "-----BEGIN CERTIFICATE-----\n".
 const CA_B64: &str = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==";
@@ -55,36 +58,6 @@ fn brief_documents() -> (String, String) {
     let text = BRIEF_EXAMPLES.replace("<base64 PEM>", CA_B64);
     let (member, rsa) = text.split_once("\n---\n").expect("two documents");
     (member.to_owned(), rsa.to_owned())
-}
-
-fn round_trip<T: Serialize + DeserializeOwned>(input: &Value) -> T {
-    let typed: T = serde_json::from_value(input.clone()).expect("deserializes");
-    let output = serde_json::to_value(&typed).unwrap();
-    assert_eq!(&output, input, "serializing back changed the document");
-    typed
-}
-
-fn nulls(value: &Value, path: &str, found: &mut Vec<String>) {
-    match value {
-        Value::Null => found.push(path.to_owned()),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                nulls(item, &format!("{path}[{i}]"), found);
-            }
-        }
-        Value::Object(map) => {
-            for (k, v) in map {
-                nulls(v, &format!("{path}.{k}"), found);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn assert_no_nulls(value: &Value) {
-    let mut found = Vec::new();
-    nulls(value, "", &mut found);
-    assert!(found.is_empty(), "null at {found:?} in {value}");
 }
 
 fn member_cluster_json() -> Value {
