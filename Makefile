@@ -136,9 +136,10 @@ crds-check: ## Fail if crds/, deploy/agent/ or deploy/hub/webhook.yaml differs f
 
 # go vet with the build's -trimpath reuses the build's compiled packages (without it, vet
 # compiles the whole Kubernetes graph a second time).
-lint: ## Formatting and clippy, warnings are errors.
+lint: ## Formatting, clippy (warnings are errors) and no module cycles.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) run --locked -q -p xtask -- modules
 	cd e2e/controlplane && test -z "$$(gofmt -l .)" && $(GO) vet -trimpath ./...
 	cd e2e/interop && test -z "$$(gofmt -l .)" && $(GO) vet -trimpath ./... && $(GO) vet -trimpath -modfile=go.v013.mod ./...
 	cd e2e/pause && test -z "$$(gofmt -l .)" && $(GO) vet -trimpath ./...

@@ -1,7 +1,7 @@
 //! Module cycles: which files of a crate use each other in a ring. A cycle means two modules
 //! cannot be understood (or moved) apart; `make lint` keeps `crates/` and `e2e/` free of them.
 //!
-//! A module depends on another when its non-test code names it: a `use` of `crate::`, `super::`
+//! A module depends on another when its non-test code (comment lines aside) names it: a `use` of `crate::`, `super::`
 //! or `self::` paths, such a path inline, or a child module's name followed by `::`. A parent
 //! declaring `mod child;` does not depend on it by that alone. The reading is textual, which is
 //! enough for this codebase's style (no glob re-exports across modules, no macros naming paths).
@@ -34,12 +34,11 @@ pub fn module_of(relative: &Path) -> Option<Module> {
 }
 
 /// The code of a file without its tests (everything from the first `#[cfg(test)]`) and
-/// without comment lines (doc links name modules without using them).
+/// without comment lines: a doc link (`[`super::x`]`) names a module but does not use it.
 fn without_tests(text: &str) -> String {
     let code = text.find("#[cfg(test)]").map_or(text, |i| &text[..i]);
-    code.lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .map(|l| format!("{l}\n"))
+    code.split_inclusive('\n')
+        .filter(|line| !line.trim_start().starts_with("//"))
         .collect()
 }
 
@@ -350,10 +349,7 @@ mod tests {
     #[test]
     fn declaring_children_and_tests_do_not_count() {
         let deps = graph(&[
-            (
-                "",
-                "pub mod a;\npub mod b;\n/// See [`crate::a::y`].\npub fn shared() {}",
-            ),
+            ("", "pub mod a;\npub mod b;\npub fn shared() {}"),
             (
                 "a",
                 "use crate::shared;\n#[cfg(test)]\nmod tests { use crate::b::x; }",
@@ -362,5 +358,19 @@ mod tests {
         ]);
         assert!(cycles(&deps).is_empty(), "{deps:?}");
         assert!(!deps[&m("a")].contains(&m("b")));
+    }
+
+    #[test]
+    fn doc_links_do_not_count() {
+        let deps = graph(&[
+            ("", "pub mod a;\npub mod b;"),
+            (
+                "a",
+                "//! Fed by [`crate::b`].\n/// See [`super::b::run`].\npub fn y() {}",
+            ),
+            ("b", "pub fn run() { crate::a::y() }"),
+        ]);
+        assert!(cycles(&deps).is_empty(), "{deps:?}");
+        assert!(deps[&m("a")].is_empty(), "{deps:?}");
     }
 }

@@ -39,7 +39,7 @@ use roster_testenv::{
 use serde_json::Value;
 
 use self::histogram::Histogram;
-use crate::{Figure, percentile};
+use crate::figure::{Figure, percentile};
 
 const SUITE: &str = "admission";
 

@@ -11,6 +11,7 @@
 //!    `BuildConfigFromCP` + `kubernetes.NewForConfig` (`roster-interop bench-build`).
 
 mod build;
+mod parameters;
 mod plugins;
 
 use std::path::PathBuf;
@@ -23,33 +24,11 @@ use kube::{
 use roster_api::names::{self, token_secret};
 use roster_testenv::{Fleet, identity, upstream};
 
-use crate::Figure;
-
-const SUITE: &str = "credentials";
-
-/// Namespace of the Secrets and of the plugins' identity on the hub.
-const NAMESPACE: &str = "bench-credentials";
-/// The member cluster the ExecCredential is asked for.
-const CLUSTER: &str = "member-1";
-/// The RemoteServiceAccount `roster-credential` is told to use.
-const RSA: &str = "bench";
-/// The service account both plugins authenticate to the hub as.
-const PLUGIN_IDENTITY: &str = "credential-plugin";
-
-/// Timed runs per plugin, after [`WARMUP_RUNS`] untimed ones.
-const RUNS: usize = 100;
-const WARMUP_RUNS: usize = 10;
-/// Runs per plugin under `/usr/bin/time` for peak memory.
-const MEMORY_RUNS: usize = 10;
-/// In-process config builds per library and loop.
-const BUILD_ITERATIONS: usize = 3000;
-const BUILD_WARMUP: usize = 300;
-/// In-process Rust client builds: each runs the plugin (see `build`).
-const CLIENT_ITERATIONS: usize = 100;
-const CLIENT_WARMUP: usize = 10;
-
-/// The target the issue sets: `roster-credential` at least this many times faster.
-const SPEEDUP_TARGET: f64 = 5.0;
+use crate::figure::Figure;
+use parameters::{
+    BUILD_ITERATIONS, BUILD_WARMUP, CLIENT_ITERATIONS, CLIENT_WARMUP, CLUSTER, NAMESPACE,
+    PLUGIN_IDENTITY, RSA, RUNS, SPEEDUP_TARGET, SUITE, WARMUP_RUNS,
+};
 
 /// Runs the suite.
 pub async fn run() -> anyhow::Result<Vec<Figure>> {
@@ -157,7 +136,7 @@ async fn connect_and_get(kubeconfig: &kube::config::Kubeconfig) -> anyhow::Resul
             samples.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let p50 = crate::percentile(&mut samples, 50.0);
+    let p50 = crate::figure::percentile(&mut samples, 50.0);
     Ok(Figure::new(
         SUITE,
         "new connection + GET of the Secret, in process, p50",

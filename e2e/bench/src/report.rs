@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::Figure;
+use crate::figure::Figure;
 
 /// Everything one `make bench` run measured, with the machine it ran on.
 #[derive(Debug, Serialize)]

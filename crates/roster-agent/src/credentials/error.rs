@@ -1,11 +1,9 @@
-//! Why the agent has no hub credential, and how the hub's answers map onto it.
+//! Why the agent has no hub credential.
 
 use std::path::PathBuf;
 
 use k8s_openapi::jiff::Timestamp;
 use roster_api::names;
-
-use roster_runtime::errors::Category;
 
 /// Why the agent has no hub credential.
 #[derive(Debug, thiserror::Error)]
@@ -75,63 +73,5 @@ impl CredentialError {
     /// Whether retrying later may help (the hub is down or busy).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable(_))
-    }
-}
-
-/// The credential problem a failed TokenRequest reveals.
-pub(super) fn classify(error: kube::Error, settings: &super::Settings) -> CredentialError {
-    match (Category::of(&error), &error) {
-        (Category::Unauthorized, _) => CredentialError::Refused {
-            member: settings.member.clone(),
-        },
-        (Category::Forbidden, kube::Error::Api(status)) => CredentialError::Forbidden {
-            namespace: settings.namespace.clone(),
-            message: status.message.clone(),
-        },
-        (category, _) if category.is_transient() => CredentialError::Unavailable(error),
-        _ => CredentialError::Rejected(error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::credentials::Settings;
-
-    #[test]
-    fn refusals_and_outages_are_told_apart() {
-        let settings = Settings {
-            member: "m".into(),
-            namespace: "ns".into(),
-            bootstrap_kubeconfig: "/b".into(),
-            state_dir: "/s".into(),
-            ttl_seconds: 3600,
-            kept: None,
-        };
-        let api = |code| {
-            kube::Error::Api(
-                kube::core::Status::failure("no", "x")
-                    .with_code(code)
-                    .boxed(),
-            )
-        };
-        assert!(matches!(
-            classify(api(401), &settings),
-            CredentialError::Refused { .. }
-        ));
-        assert!(matches!(
-            classify(api(403), &settings),
-            CredentialError::Forbidden { .. }
-        ));
-        assert!(classify(api(503), &settings).is_transient());
-        // The hub may not have prepared the member's service account yet.
-        assert!(classify(api(404), &settings).is_transient());
-        assert!(!classify(api(422), &settings).is_transient());
-        let refused = classify(api(401), &settings).to_string();
-        assert!(
-            refused.starts_with("the hub refused the credential"),
-            "{refused}"
-        );
-        assert!(refused.contains("kubectl roster join m"), "{refused}");
     }
 }

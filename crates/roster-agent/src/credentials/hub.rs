@@ -1,4 +1,5 @@
-//! Talking to the hub for credentials: reading the bootstrap kubeconfig and the TokenRequest.
+//! Talking to the hub for credentials: reading the bootstrap kubeconfig, the TokenRequest, and
+//! what its failures mean.
 
 use std::path::Path;
 
@@ -14,7 +15,9 @@ use kube::{
 use roster_api::names;
 use secrecy::ExposeSecret;
 
-use super::{CredentialError, Settings, Token, error::classify};
+use roster_runtime::errors::Category;
+
+use super::{error::CredentialError, settings::Settings, token::Token};
 use crate::clients;
 
 /// The hub's client configuration (no user) and the bootstrap token, from the bootstrap
@@ -82,4 +85,61 @@ pub(super) async fn mint(
         minted.expires = Some(exp.0);
     }
     Ok(minted)
+}
+
+/// The credential problem a failed TokenRequest reveals.
+fn classify(error: kube::Error, settings: &Settings) -> CredentialError {
+    match (Category::of(&error), &error) {
+        (Category::Unauthorized, _) => CredentialError::Refused {
+            member: settings.member.clone(),
+        },
+        (Category::Forbidden, kube::Error::Api(status)) => CredentialError::Forbidden {
+            namespace: settings.namespace.clone(),
+            message: status.message.clone(),
+        },
+        (category, _) if category.is_transient() => CredentialError::Unavailable(error),
+        _ => CredentialError::Rejected(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_and_outages_are_told_apart() {
+        let settings = Settings {
+            member: "m".into(),
+            namespace: "ns".into(),
+            bootstrap_kubeconfig: "/b".into(),
+            state_dir: "/s".into(),
+            ttl_seconds: 3600,
+            kept: None,
+        };
+        let api = |code| {
+            kube::Error::Api(
+                kube::core::Status::failure("no", "x")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        assert!(matches!(
+            classify(api(401), &settings),
+            CredentialError::Refused { .. }
+        ));
+        assert!(matches!(
+            classify(api(403), &settings),
+            CredentialError::Forbidden { .. }
+        ));
+        assert!(classify(api(503), &settings).is_transient());
+        // The hub may not have prepared the member's service account yet.
+        assert!(classify(api(404), &settings).is_transient());
+        assert!(!classify(api(422), &settings).is_transient());
+        let refused = classify(api(401), &settings).to_string();
+        assert!(
+            refused.starts_with("the hub refused the credential"),
+            "{refused}"
+        );
+        assert!(refused.contains("kubectl roster join m"), "{refused}");
+    }
 }

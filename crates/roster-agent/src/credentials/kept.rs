@@ -16,7 +16,7 @@ use roster_api::names;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
-use super::Token;
+use super::token::Token;
 
 /// Key of the token in the kept Secret.
 pub const TOKEN_KEY: &str = "token";

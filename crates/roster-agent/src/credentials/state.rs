@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::CredentialError;
+use super::error::CredentialError;
 
 /// Name of the token file in the state folder.
 pub const TOKEN_FILE: &str = "hub-token";

@@ -3,7 +3,7 @@
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 
-use super::CredentialError;
+use super::error::CredentialError;
 use crate::jwt;
 
 /// How long before expiry the hub token file must hold the next token, so that kube (which

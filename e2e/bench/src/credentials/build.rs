@@ -16,9 +16,9 @@ use cluster_inventory_access::{ConfigBuilder, ProviderFile};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{Figure, percentile};
+use crate::figure::{Figure, percentile};
 
-use super::SUITE;
+use super::parameters::SUITE;
 
 /// The profile and provider file both libraries read.
 #[derive(Debug)]
@@ -73,7 +73,7 @@ impl Inputs {
             "execConfig": {
                 "apiVersion": "client.authentication.k8s.io/v1",
                 "command": command,
-                "args": ["--remote-service-account", super::RSA],
+                "args": ["--remote-service-account", super::parameters::RSA],
                 "env": [{"name": "KUBECONFIG", "value": kubeconfig.display().to_string()}],
                 "provideClusterInfo": true,
                 "interactiveMode": "Never",

@@ -9,9 +9,9 @@ use std::{
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::{Figure, percentile};
+use crate::figure::{Figure, percentile};
 
-use super::SUITE;
+use super::parameters::SUITE;
 
 /// The ExecCredential version both plugins are asked for.
 const API_VERSION: &str = "client.authentication.k8s.io/v1";
@@ -217,7 +217,7 @@ pub fn measure(setup: &Setup, runs: usize, warmup: usize) -> anyhow::Result<Timi
             }
         }
     }
-    let memory_runs = super::MEMORY_RUNS;
+    let memory_runs = super::parameters::MEMORY_RUNS;
     let time = Path::new(TIME);
     let memory = if time.is_file() {
         let (mut r, mut g) = (vec![], vec![]);

@@ -3,7 +3,7 @@
 use super::simulate::Totals;
 
 use super::scrape::Counters;
-use crate::{Figure, percentile};
+use crate::figure::{Figure, percentile};
 
 const SUITE: &str = "fleet";
 

@@ -3,6 +3,7 @@
 
 mod grow;
 mod measure;
+mod members;
 
 use std::{
     net::SocketAddr,
@@ -15,19 +16,17 @@ use kube::Client;
 use roster_agent::heartbeat::Cadence;
 
 use super::simulate;
+use members::{LABEL, member_name};
 use roster_testenv::{Fleet, crds, ports::free_address, process::Process, roster};
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{
-    Options,
     figures::{self, Baseline, Stage},
-    observer::{self, Observer},
+    observer::Observer,
+    options::Options,
     procfs::{self, CpuSample},
     scrape::{self, Scrape},
 };
-
-/// Label on every MemberCluster the suite creates.
-const LABEL: &str = "bench.roster.dev/suite";
 
 /// How often waits look again.
 const POLL: Duration = Duration::from_millis(250);
@@ -271,7 +270,7 @@ impl Bench {
         stage.settle = self.settle().await?;
         self.say(&format!("steady window of {} s", self.opts.window));
         let mut window = self.window().await?;
-        window.objects = self.object_sizes(&grow::member_name(0)).await;
+        window.objects = self.object_sizes(&member_name(0)).await;
         stage.stopped = figures::not_carried(&window, members, self.opts.period)
             .map(|why| format!("N={members}: {why}"));
         stage.window = Some(window);

@@ -7,7 +7,12 @@ use std::{
 
 use anyhow::Context;
 
-use super::{Binaries, NodeCluster, cgroup, fabric::Fabric, plan};
+use super::{
+    cgroup,
+    cluster::{Binaries, NodeCluster},
+    fabric::Fabric,
+    plan,
+};
 use crate::image::roster;
 
 /// Environment variable naming the folder of containerd, ctr, the shim and pause.

@@ -5,7 +5,8 @@ use std::{cell::RefCell, time::Duration};
 use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, api::ListParams};
 
-use crate::{node::NodeCluster, wait};
+use super::cluster::NodeCluster;
+use crate::wait;
 
 /// Whether `pod` is Running with every container ready.
 pub fn running_and_ready(pod: &Pod) -> bool {

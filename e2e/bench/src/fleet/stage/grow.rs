@@ -9,15 +9,14 @@ use futures::StreamExt;
 use kube::{Api, api::PostParams};
 use roster_api::{MemberCluster, MemberClusterSpec, member_cluster::Heartbeat};
 
-use super::{super::Options, Bench, LABEL, observer::Observer};
+use super::{
+    super::{observer::Observer, options::Options},
+    Bench,
+    members::{LABEL, member_name},
+};
 
 /// MemberClusters created concurrently.
 const CREATE_CONCURRENCY: usize = 16;
-
-/// Name of the `i`-th simulated member.
-pub fn member_name(i: usize) -> String {
-    format!("sim-{i:05}")
-}
 
 /// How long one member may take to join when joined alone.
 const JOIN_ONE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -175,15 +174,4 @@ async fn create(
     }
     observer.created(&name, sent);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn members_are_named_in_order() {
-        assert_eq!(member_name(7), "sim-00007");
-        assert!(member_name(9) < member_name(10));
-    }
 }

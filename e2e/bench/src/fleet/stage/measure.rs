@@ -16,7 +16,7 @@ use super::{
         scrape::Scrape,
     },
     Bench,
-    grow::member_name,
+    members::member_name,
 };
 
 /// Members of a fleet of `members` whose heartbeats the loss test stops: a tenth, at least 20
