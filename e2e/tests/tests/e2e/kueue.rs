@@ -228,7 +228,7 @@ async fn kueue_multikueue_dispatches_a_job_to_a_roster_member() -> anyhow::Resul
         "leaderElection": {"leaderElect": false},
         "internalCertManagement": {"enable": true},
         "integrations": {"frameworks": ["batch/job"]},
-        "featureGates": {"MultiKueueClusterProfile": true},
+        "featureGates": {"MultiKueueClusterProfile": true, "VisibilityOnDemand": false},
         "multiKueue": {"clusterProfile": {"accessProviders": [{
             "name": names::ACCESS_PROVIDER,
             "execConfig": {
@@ -245,6 +245,13 @@ async fn kueue_multikueue_dispatches_a_job_to_a_roster_member() -> anyhow::Resul
             },
         }]}},
     });
+    // The Secret Kueue's certificate rotator fills; Kueue's manifests create it empty.
+    apply_typed(
+        &Api::<Secret>::namespaced(hub.clone(), KUEUE_NAMESPACE),
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "kueue-webhook-server-cert", "namespace": KUEUE_NAMESPACE}}),
+    )
+    .await?;
     let config_path = dir.join("kueue-config.yaml");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
     let log = dir.join("kueue.log");
@@ -259,6 +266,17 @@ async fn kueue_multikueue_dispatches_a_job_to_a_roster_member() -> anyhow::Resul
             fleet.hub.kubeconfig_path().into_os_string(),
         )],
     })?;
+    // What the kubelet does in Kueue's pod: mount the rotator's Secret at the certificate
+    // folder (Kueue's rotator waits for the files before it says it is ready).
+    let certs = wait::until("Kueue's webhook certificate", TIMEOUT, || async {
+        let secret = secrets.get("kueue-webhook-server-cert").await?;
+        let files = ["ca.crt", "tls.crt", "tls.key"].map(|k| (k, secret::text(&secret, k)));
+        Ok(files.iter().all(|(_, v)| !v.is_empty()).then_some(files))
+    })
+    .await?;
+    for (name, text) in certs {
+        std::fs::write(dir.join("certs").join(name), text)?;
+    }
     let diagnostics = |what: &str| {
         format!(
             "{what}\n--- kueue log ---\n{}\n--- members ---\n{}",
