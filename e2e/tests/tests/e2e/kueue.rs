@@ -454,6 +454,33 @@ async fn kueue_multikueue_dispatches_a_job_to_a_roster_member() -> anyhow::Resul
         "the Workload keeps the Job's queue"
     );
 
+    // On the hub the Job's Workload holds its quota (the ClusterQueue admitted it), and waits on
+    // the MultiKueue check, which now names the worker it dispatched to.
+    let local = Api::<DynamicObject>::namespaced_with(
+        hub.clone(),
+        &ns,
+        &kueue_resource("Workload", "workloads"),
+    );
+    let hub_workload = local
+        .get(&workload.metadata.name.clone().unwrap_or_default())
+        .await?;
+    let reserved = hub_workload.data["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "QuotaReserved" && c["status"] == "True");
+    assert!(
+        reserved,
+        "the hub Workload reserved quota: {}",
+        hub_workload.data["status"]
+    );
+    let checks = hub_workload.data["status"]["admissionChecks"].clone();
+    assert_eq!(checks[0]["name"], "roster", "{checks}");
+    eprintln!(
+        "hub Workload: quota reserved, check roster {}: {}",
+        checks[0]["state"], checks[0]["message"]
+    );
+
     // Leave the shared fleet as found: the label goes, the profile copy and the grant with it.
     jobs.delete("sample", &DeleteParams::background())
         .await
