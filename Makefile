@@ -21,6 +21,12 @@ INTEROP_V013_MOD := e2e/interop/go.v013.mod e2e/interop/go.v013.sum
 INTEROP_SRC := $(wildcard e2e/interop/*.go) $(INTEROP_MOD)
 INTEROP_V013_SRC := $(wildcard e2e/interop/*.go) $(INTEROP_V013_MOD)
 SECRETREADER_PKG := sigs.k8s.io/cluster-inventory-api/plugins/secretreader/cmd/plugin
+# Kueue's manager, unchanged, from the module proxy: e2e/kueue/go.mod pins sigs.k8s.io/kueue
+# (and, through Kueue's own go.mod, its whole graph); its `tool` directive keeps cmd/kueue in it.
+# Stamp-keyed on go.mod/go.sum: a version bump rebuilds, nothing else does.
+KUEUE := $(BIN)/kueue
+KUEUE_MOD := e2e/kueue/go.mod e2e/kueue/go.sum
+KUEUE_PKG := sigs.k8s.io/kueue/cmd/kueue
 # The binaries report the Kubernetes release they were built from, like upstream's release builds.
 K8S_VERSION = $(shell cd e2e/controlplane && $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
 K8S_LDFLAGS = $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
@@ -57,7 +63,7 @@ CONTAINER_ENGINE ?= $(shell for e in docker podman; do \
 	command -v $$e >/dev/null && $$e info >/dev/null 2>&1 && { command -v $$e; break; }; done)
 
 .PHONY: build test unit e2e crds crds-check lint fmt dev dev-local bench controlplane interop clean help images \
-	node node-deps containerd pause node-images
+	node node-deps containerd pause node-images kueue
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -85,6 +91,12 @@ $(INTEROP_V013): $(INTEROP_V013_SRC)
 $(SECRETREADER): $(INTEROP_MOD)
 	@mkdir -p $(BIN)
 	cd e2e/interop && $(GO) build -trimpath -ldflags "-s -w" -o $(SECRETREADER) $(SECRETREADER_PKG)
+
+kueue: $(KUEUE) ## Build Kueue's manager (e2e/kueue/go.mod's version) from the Go module proxy.
+
+$(KUEUE): $(KUEUE_MOD)
+	@mkdir -p $(BIN)
+	cd e2e/kueue && $(GO) build -trimpath -ldflags "-s -w" -o $(KUEUE) $(KUEUE_PKG)
 
 node: controlplane containerd pause node-deps ## Everything a real node needs: binaries and Debian packages.
 
@@ -143,6 +155,7 @@ lint: ## Formatting, clippy (warnings are errors) and no module cycles.
 	cd e2e/controlplane && test -z "$$(gofmt -l .)" && $(GO) vet -trimpath ./...
 	cd e2e/interop && test -z "$$(gofmt -l .)" && $(GO) vet -trimpath ./... && $(GO) vet -trimpath -modfile=go.v013.mod ./...
 	cd e2e/pause && test -z "$$(gofmt -l .)" && $(GO) vet -trimpath ./...
+	cd e2e/kueue && $(GO) mod tidy -diff
 
 fmt: ## Format the code.
 	$(CARGO) fmt --all
@@ -150,7 +163,7 @@ fmt: ## Format the code.
 	cd e2e/interop && gofmt -w .
 	cd e2e/pause && gofmt -w .
 
-test: lint crds-check controlplane interop node ## Everything a change must pass, end-to-end tests included.
+test: lint crds-check controlplane interop kueue node ## Everything a change must pass, end-to-end tests included.
 	# The end-to-end tests run the binaries in target/debug, which `cargo test` does not rebuild.
 	$(CARGO) build --locked --workspace --bins
 	$(CARGO) test --locked --workspace --all-targets

@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod identity;
 pub mod image;
 pub mod kubeconfig;
+pub mod kueue;
 pub mod metrics;
 pub mod node;
 pub mod pki;

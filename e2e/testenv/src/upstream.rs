@@ -138,7 +138,7 @@ fn interop_sources(root: &std::path::Path, modfile: &str, with_go_files: bool) -
 }
 
 /// Whether `output` is missing or older than any of `sources`.
-fn is_stale(output: &std::path::Path, sources: &[PathBuf]) -> anyhow::Result<bool> {
+pub(crate) fn is_stale(output: &std::path::Path, sources: &[PathBuf]) -> anyhow::Result<bool> {
     let Ok(built) = std::fs::metadata(output).and_then(|m| m.modified()) else {
         return Ok(true);
     };

@@ -16,6 +16,7 @@ mod e2e {
     pub mod inventories;
     pub mod journey;
     pub mod kubectl_roster;
+    pub mod kueue;
     pub mod members;
     pub mod metrics;
     pub mod remote_access;
