@@ -3,7 +3,9 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{MemberCluster, MemberReport, RemoteAccountGrant, RemoteServiceAccount};
+use crate::{
+    MemberCluster, MemberReport, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount,
+};
 
 /// Roster's CRDs and the ClusterProfile CRD, in installation order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -12,6 +14,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         RemoteServiceAccount::crd(),
         MemberReport::crd(),
         RemoteAccountGrant::crd(),
+        RemoteAccessPolicy::crd(),
     ];
     for crd in &mut roster {
         cluster_inventory::schema::normalize(crd);

@@ -76,10 +76,19 @@ pub struct ClusterSelection {
     /// the hub, which reports a bad key on the object: a CEL rule over unbounded map keys would
     /// exceed the API server's cost budget.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("!has(self.matchLabels) || self.matchLabels.all(k, !format.labelValue().validate(self.matchLabels[k]).hasValue())").message("selector.matchLabels values must be valid label values"))]
-    #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0)))").message("selector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist, and values are required exactly for In and NotIn"))]
+    #[x_kube(validation = Rule::new(SELECTOR_VALUES_RULE).message(SELECTOR_VALUES_MESSAGE))]
+    #[x_kube(validation = Rule::new(SELECTOR_OPERATORS_RULE).message(SELECTOR_OPERATORS_MESSAGE))]
     pub selector: Option<MemberSelector>,
 }
+
+/// CEL rule of every [`MemberSelector`] field: matchLabels values are label values.
+pub const SELECTOR_VALUES_RULE: &str = "!has(self.matchLabels) || self.matchLabels.all(k, !format.labelValue().validate(self.matchLabels[k]).hasValue())";
+/// Message of [`SELECTOR_VALUES_RULE`].
+pub const SELECTOR_VALUES_MESSAGE: &str = "selector.matchLabels values must be valid label values";
+/// CEL rule of every [`MemberSelector`] field: known operators, values exactly for In/NotIn.
+pub const SELECTOR_OPERATORS_RULE: &str = "!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0)))";
+/// Message of [`SELECTOR_OPERATORS_RULE`].
+pub const SELECTOR_OPERATORS_MESSAGE: &str = "selector.matchExpressions: operator must be In, NotIn, Exists or DoesNotExist, and values are required exactly for In and NotIn";
 
 /// A label selector over MemberClusters, with the bounds the API server needs to cost its
 /// validation rules. Same fields and meaning as a Kubernetes LabelSelector.
@@ -118,6 +127,38 @@ pub struct MemberSelectorRequirement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64), inner(length(max = 63)))]
     pub values: Option<Vec<String>>,
+}
+
+impl MemberSelector {
+    /// Whether `labels` satisfy the selector, as Kubernetes evaluates a label selector (an
+    /// empty selector selects everything; an unknown operator selects nothing).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let labels_ok = self
+            .match_labels
+            .iter()
+            .flatten()
+            .all(|(k, v)| labels.get(k) == Some(v));
+        labels_ok
+            && self
+                .match_expressions
+                .iter()
+                .flatten()
+                .all(|e| e.holds(labels))
+    }
+}
+
+impl MemberSelectorRequirement {
+    fn holds(&self, labels: &BTreeMap<String, String>) -> bool {
+        let value = labels.get(&self.key);
+        let values = self.values.as_deref().unwrap_or_default();
+        match self.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    }
 }
 
 impl From<&MemberSelector> for LabelSelector {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use roster_api::{
     MemberCluster,
-    remote_service_account::{ClusterSelection, MemberSelector, MemberSelectorRequirement},
+    remote_service_account::{ClusterSelection, MemberSelector},
 };
 
 /// One target cluster.
@@ -58,29 +58,7 @@ pub fn select<'a>(
 
 /// Whether `labels` satisfy `selector` (which [`validate`] accepted).
 pub fn matches(selector: &MemberSelector, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    labels_ok
-        && selector
-            .match_expressions
-            .iter()
-            .flatten()
-            .all(|e| requirement_holds(e, labels))
-}
-
-fn requirement_holds(e: &MemberSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
-    let value = labels.get(&e.key);
-    let values = e.values.as_deref().unwrap_or_default();
-    match e.operator.as_str() {
-        "In" => value.is_some_and(|v| values.contains(v)),
-        "NotIn" => value.is_none_or(|v| !values.contains(v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        _ => false,
-    }
+    selector.matches(labels)
 }
 
 /// Why `selector` cannot be evaluated: a label key that is not a valid Kubernetes label key
@@ -141,6 +119,7 @@ pub fn label_key_problem(key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use roster_api::remote_service_account::MemberSelectorRequirement;
     use std::sync::Arc;
 
     fn member(name: &str, labels: &[(&str, &str)]) -> Arc<MemberCluster> {
