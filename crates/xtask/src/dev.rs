@@ -25,6 +25,9 @@ use crate::dev_local::{MEMBERS, kubectl_hint, relative};
 
 /// The hub's node cluster.
 const HUB: &str = "hub";
+
+/// The sample RemoteAccessPolicy `make dev` and `make dev-local` install (workspace-relative).
+pub const SAMPLE_POLICY: &str = "config/remote-access-policy.yaml";
 /// The namespace of roster-hub on the hub and of the agents on the members.
 const SYSTEM_NAMESPACE: &str = "roster-system";
 /// roster-hub's pods.
@@ -156,6 +159,12 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
     )?;
     wait_pods_ready(hub, SYSTEM_NAMESPACE, HUB_SELECTOR, HUB_REPLICAS).await?;
     let hub_ready = applied.elapsed();
+    let policy = binary::workspace_root().join(SAMPLE_POLICY);
+    println!("kubectl apply -f {SAMPLE_POLICY}");
+    kubectl(
+        &hub_kubeconfig,
+        &["apply", "-f", &policy.display().to_string()],
+    )?;
     println!(
         "roster-hub: {HUB_REPLICAS} pods Ready {:.1} s after kubectl apply.",
         hub_ready.as_secs_f64()

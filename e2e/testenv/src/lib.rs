@@ -16,6 +16,7 @@ pub mod image;
 pub mod kubeconfig;
 pub mod node;
 pub mod pki;
+pub mod policy;
 pub mod ports;
 pub mod process;
 pub mod roster;

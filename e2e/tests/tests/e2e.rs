@@ -17,6 +17,7 @@ mod e2e {
     pub mod kubectl_roster;
     pub mod members;
     pub mod metrics;
+    pub mod policy;
     pub mod remote_access;
     pub mod repair;
     pub mod support;

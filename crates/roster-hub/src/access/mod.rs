@@ -5,6 +5,7 @@
 //! cluster leaves the selection or the RemoteServiceAccount is deleted.
 
 pub mod desired;
+pub mod policy;
 pub mod status;
 pub mod targets;
 pub mod writes;
@@ -12,7 +13,10 @@ pub mod writes;
 use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use k8s_openapi::{api::core::v1::Secret, jiff::Timestamp};
+use k8s_openapi::{
+    api::core::v1::{Namespace, Secret},
+    jiff::Timestamp,
+};
 use kube::{
     Api, Client, ResourceExt,
     runtime::{
@@ -23,7 +27,7 @@ use kube::{
     },
 };
 use roster_api::{
-    MemberCluster, RemoteAccountGrant, RemoteServiceAccount,
+    MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount,
     names::{self, token_secret},
 };
 use tracing::{info, instrument, warn};
@@ -50,6 +54,10 @@ pub struct Stores {
     pub grants: Store<RemoteAccountGrant>,
     /// Roster's Secrets: grant deliveries and consumer token Secrets.
     pub secrets: Store<Secret>,
+    /// RemoteAccessPolicies (see [`policy`]).
+    pub policies: Store<RemoteAccessPolicy>,
+    /// Hub namespaces, for the labels policies select consumers by.
+    pub namespaces: Store<Namespace>,
 }
 
 /// Shared state of the remote access controller.
@@ -92,6 +100,8 @@ impl Context {
             let _ = members_ready.await;
             let _ = waiting.grants.wait_until_ready().await;
             let _ = waiting.secrets.wait_until_ready().await;
+            let _ = waiting.policies.wait_until_ready().await;
+            let _ = waiting.namespaces.wait_until_ready().await;
             let _ = tx.send(true);
         });
         Self {
@@ -163,10 +173,13 @@ async fn provision(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, 
     let mut clusters = Vec::with_capacity(targets.len());
     let mut requeue = RESYNC;
     let mut served = Vec::new();
+    let policies = ctx.stores.policies.state();
+    let namespace_labels = policy::namespace_labels(&ctx.stores.namespaces, &namespace);
     for target in &targets {
         let problem = match target.member {
             None => Some(format!("MemberCluster {} does not exist", target.name)),
-            Some(_) => names::member_namespace_problem(&target.name),
+            Some(member) => names::member_namespace_problem(&target.name)
+                .or_else(|| policy::refusal(rsa, &namespace_labels, member, &policies)),
         };
         let (grant, delivered) = match problem {
             Some(_) => (None, None),
@@ -204,7 +217,7 @@ async fn provision(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, 
         if member.as_ref().is_none_or(|m| !served.contains(m)) {
             info!(
                 member = member.as_deref().unwrap_or("?"),
-                "revoking: cluster left the selection"
+                "revoking: cluster left the selection or is not allowed by policy"
             );
             writes::delete_grant(ctx, &grant).await?;
         }
@@ -314,6 +327,12 @@ pub async fn run(
         Api::<Secret>::all(client.clone()),
         watch::config().labels(&managed),
     );
+    let (policies, policy_events) = watch::cached(
+        Api::<RemoteAccessPolicy>::all(client.clone()),
+        watch::config(),
+    );
+    let (namespaces, namespace_events) =
+        watch::cached(Api::<Namespace>::all(client.clone()), watch::config());
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -323,6 +342,8 @@ pub async fn run(
             members: members.store(),
             grants,
             secrets,
+            policies,
+            namespaces,
         },
         members.ready(),
         instance.as_deref(),
@@ -336,8 +357,23 @@ pub async fn run(
     });
     let (rsas, rsa_events) =
         watch::cached(Api::<RemoteServiceAccount>::all(client), watch::config());
-    let all = rsas.clone();
+    let (all, for_policies, for_namespaces) = (rsas.clone(), rsas.clone(), rsas.clone());
     Controller::for_stream(rsa_events.applied_objects(), rsas)
+        // A policy change can allow or refuse any RemoteServiceAccount anywhere; a namespace's
+        // labels, those in it.
+        .watches_stream(
+            policy_events.touched_objects(),
+            move |_: RemoteAccessPolicy| {
+                for_policies
+                    .state()
+                    .iter()
+                    .map(|r| ObjectRef::from_obj(r.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches_stream(namespace_events.touched_objects(), move |n: Namespace| {
+            policy::in_namespace(&for_namespaces, &n.name_any())
+        })
         // A member's labels or endpoint can change any RemoteServiceAccount's targets or Secrets.
         .watches_stream(members.touched(), move |_: MemberCluster| {
             all.state()

@@ -121,6 +121,7 @@ async fn automount_env() -> anyhow::Result<TestEnv> {
 }
 
 async fn create_rsa(env: &TestEnv, name: &str, spec: Value) -> anyhow::Result<()> {
+    roster_testenv::policy::allow_everything(&env.hub, &env.namespace).await?;
     let rsa: RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1",
         "kind": "RemoteServiceAccount",
