@@ -39,7 +39,7 @@ pub struct HubOptions {
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Approve a member cluster and write its agent's install manifest.
-    Join(JoinArgs),
+    Join(Box<JoinArgs>),
     /// Remove a member cluster and everything the hub created for it.
     Unjoin(UnjoinArgs),
     /// Show the fleet as a table.
@@ -126,6 +126,18 @@ pub struct JoinArgs {
     /// override.
     #[arg(long, env = "ROSTER_AGENT_API_SERVER_URL", value_name = "URL")]
     pub agent_api_server_url: Option<String>,
+
+    /// ClusterRoles the member's agent may bind for remote service accounts, comma-separated
+    /// ("*": any, cluster-admin included). The manifest gives the agent `bind` on exactly these,
+    /// and the agent refuses any grant asking for another, whatever the hub asks.
+    #[arg(long, env = "ROSTER_GRANTABLE_CLUSTER_ROLES", value_name = "NAMES", value_delimiter = ',',
+          default_values_t = roster_api::ceiling::DEFAULT_GRANTABLE_CLUSTER_ROLES.iter().map(|r| (*r).to_owned()))]
+    pub grantable_cluster_roles: Vec<String>,
+
+    /// Let remote service accounts carry extra `rules` on this member. The agent then holds
+    /// `escalate` and `bind` on any ClusterRole there: cluster-admin-level power.
+    #[arg(long, env = "ROSTER_ALLOW_RULES")]
+    pub allow_rules: bool,
 
     /// Hub API server URL written into the bootstrap kubeconfig, when the member reaches the
     /// hub by another name than this kubeconfig does [default: the kubeconfig's server].

@@ -18,7 +18,7 @@ pub mod unjoin;
 /// Runs one subcommand.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
-        cli::Command::Join(args) => join::run(&cli.hub, args).await,
+        cli::Command::Join(args) => join::run(&cli.hub, *args).await,
         cli::Command::Unjoin(args) => unjoin::run(&cli.hub, args).await,
         cli::Command::Status(args) => status::run(&cli.hub, args).await,
     }

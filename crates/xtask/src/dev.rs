@@ -28,6 +28,9 @@ const HUB: &str = "hub";
 
 /// The sample RemoteAccessPolicy `make dev` and `make dev-local` install (workspace-relative).
 pub const SAMPLE_POLICY: &str = "config/remote-access-policy.yaml";
+
+/// What the dev members' agents may grant: what the sample policy allows.
+pub const GRANTABLE_CLUSTER_ROLES: &str = "view,edit";
 /// The namespace of roster-hub on the hub and of the agents on the members.
 const SYSTEM_NAMESPACE: &str = "roster-system";
 /// roster-hub's pods.
@@ -193,7 +196,7 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
         let manifest = join_dir.join(format!("{name}.yaml"));
         println!(
             "kubectl roster join {name} --agent-image {agent_image} --hub-server {} \
-             --agent-api-server-url {}",
+             --agent-api-server-url {} --grantable-cluster-roles {GRANTABLE_CLUSTER_ROLES}",
             hub.fleet_server(),
             member.fleet_server()
         );
@@ -289,6 +292,8 @@ async fn join(
             hub_server,
             "--agent-api-server-url",
             api_server_url,
+            "--grantable-cluster-roles",
+            GRANTABLE_CLUSTER_ROLES,
             "--file",
         ])
         .arg(manifest)

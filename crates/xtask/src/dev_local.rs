@@ -124,6 +124,10 @@ async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>>
                 ),
                 format!("--state-dir={}", dir.join("agents").join(name).display()),
                 format!("--admin-address={}", agent_admin(index)),
+                format!(
+                    "--grantable-cluster-roles={}",
+                    crate::dev::GRANTABLE_CLUSTER_ROLES
+                ),
             ],
             &[],
             &logs.join(format!("roster-agent-{name}.log")),

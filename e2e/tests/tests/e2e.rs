@@ -5,6 +5,7 @@
 mod e2e {
     pub mod agent;
     pub mod agent_identity;
+    pub mod ceiling;
     pub mod controlplane;
     pub mod crds;
     pub mod credential;
