@@ -617,3 +617,78 @@ async fn narrowing_a_policy_revokes_and_widening_restores() -> anyhow::Result<()
     .await?;
     Ok(())
 }
+
+/// `deploy/hub` carries roster-remote-access-view/edit, aggregated into the built-in view,
+/// edit and admin only with the component `deploy/components/aggregate-remote-access`: applied
+/// on the hub, the cluster-role aggregation controller gives `edit` the authoring rights.
+#[tokio::test]
+async fn user_roles_aggregate_into_view_edit_and_admin_only_when_opted_in() -> anyhow::Result<()> {
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    use roster_testenv::deploy;
+
+    let env = TestEnv::start().await?;
+    let plain = deploy::kustomize(&deploy::base("hub")).await?;
+    let role = |objects: &[Value], name: &str| {
+        objects
+            .iter()
+            .find(|o| deploy::kind(o) == "ClusterRole" && o["metadata"]["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no ClusterRole {name}"))
+    };
+    for name in ["roster-remote-access-view", "roster-remote-access-edit"] {
+        let labels = role(&plain, name)["metadata"]["labels"].clone();
+        assert!(
+            !labels.to_string().contains("aggregate-to"),
+            "{name} aggregates without opting in: {labels}"
+        );
+    }
+    // An overlay as a user writes it, inside the workspace (kustomize loads relative paths).
+    let overlay = roster_testenv::binary::workspace_root()
+        .join("target")
+        .join(format!("aggregate-{}", env.namespace));
+    std::fs::create_dir_all(&overlay)?;
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n\
+         - ../../deploy/hub\ncomponents:\n- ../../deploy/components/aggregate-remote-access\n",
+    )?;
+    let opted = deploy::kustomize(&overlay).await;
+    std::fs::remove_dir_all(&overlay)?;
+    let opted = opted?;
+    let edit_role = role(&opted, "roster-remote-access-edit");
+    assert_eq!(
+        edit_role["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"],
+        "true"
+    );
+    assert_eq!(
+        role(&opted, "roster-remote-access-view")["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"],
+        "true"
+    );
+    let roles = Api::<ClusterRole>::all(env.hub.clone());
+    for name in ["roster-remote-access-view", "roster-remote-access-edit"] {
+        roles
+            .patch(
+                name,
+                &PatchParams::apply("roster-tests").force(),
+                &Patch::Apply(role(&opted, name)),
+            )
+            .await?;
+    }
+    wait::until(
+        "edit aggregating RemoteServiceAccount authoring",
+        TIMEOUT,
+        || async {
+            let edit = roles.get("edit").await?;
+            let authors = edit.rules.iter().flatten().any(|r| {
+                r.resources
+                    .iter()
+                    .flatten()
+                    .any(|x| x == "remoteserviceaccounts")
+                    && r.verbs.iter().any(|v| v == "create")
+            });
+            Ok(authors.then_some(()))
+        },
+    )
+    .await?;
+    Ok(())
+}
