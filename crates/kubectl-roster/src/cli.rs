@@ -44,6 +44,9 @@ pub enum Command {
     Unjoin(UnjoinArgs),
     /// Show the fleet as a table.
     Status(StatusArgs),
+    /// List every remote identity: rights, allowing policy, token expiry; exit 1 when any is
+    /// beyond policy or a member's ceiling, or its token was not refreshed in time.
+    Audit(AuditArgs),
 }
 
 /// What `join` writes.
@@ -183,6 +186,14 @@ pub enum StatusOutput {
     Json,
     /// The MemberCluster list as YAML.
     Yaml,
+}
+
+/// Flags of `audit`.
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    /// Output format (json and yaml: the identities as a list).
+    #[arg(long, short, env = "ROSTER_AUDIT_OUTPUT", value_enum, default_value_t)]
+    pub output: StatusOutput,
 }
 
 /// Flags of `status`.

@@ -692,3 +692,131 @@ async fn user_roles_aggregate_into_view_edit_and_admin_only_when_opted_in() -> a
     .await?;
     Ok(())
 }
+
+/// Runs `kubectl roster audit` on the shared hub as its admin: exit success, standard output.
+async fn audit(env: &TestEnv, output: &str) -> anyhow::Result<(bool, String)> {
+    let out = tokio::process::Command::new(roster_testenv::roster::binary_path("kubectl-roster")?)
+        .arg(format!(
+            "--kubeconfig={}",
+            env.fleet.hub.kubeconfig_path().display()
+        ))
+        .args(["audit", "-o", output])
+        .output()
+        .await?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn the_audit_lists_identities_and_marks_the_one_beyond_policy() -> anyhow::Result<()> {
+    use roster_api::{
+        RemoteAccountGrant, RemoteAccountGrantSpec,
+        remote_account_grant::{GrantOwner, GrantServiceAccount},
+    };
+
+    let env = TestEnv::start().await?;
+    members::joined().await;
+    let ns = env.namespace.clone();
+    let name = format!("audited-{ns}");
+    apply_policy(
+        &env.hub,
+        &name,
+        json!({"consumers": {"namespaces": [ns]}, "members": {}, "clusterRoles": ["view"]}),
+    )
+    .await?;
+    let on = json!({"names": [MEMBER]});
+    admitted_soon(
+        &env.hub,
+        &ns,
+        json!({"clusters": on, "clusterRoles": ["view"]}),
+    )
+    .await?;
+    try_create(
+        &env.hub,
+        &ns,
+        "audited",
+        json!({"clusters": on, "clusterRoles": ["view"]}),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    wait_ready(&env, "audited", 1).await?;
+    // Beyond the policy, within member-1's ceiling: what a compromised hub could write.
+    let grants: Api<RemoteAccountGrant> =
+        Api::namespaced(env.hub.clone(), &names::member_namespace(MEMBER));
+    let mut rogue = RemoteAccountGrant::new(
+        &names::grant_name(&ns, "rogue"),
+        RemoteAccountGrantSpec {
+            remote_service_account: GrantOwner {
+                namespace: ns.clone(),
+                name: "rogue".into(),
+                uid: "rogue".into(),
+            },
+            service_account: GrantServiceAccount {
+                namespace: names::DEFAULT_REMOTE_NAMESPACE.into(),
+                name: format!("{ns}-rogue"),
+            },
+            cluster_roles: vec!["edit".into()],
+            ..Default::default()
+        },
+    );
+    rogue.metadata.namespace = Some(names::member_namespace(MEMBER));
+    grants.create(&PostParams::default(), &rogue).await?;
+
+    let (ok, json) = audit(&env, "json").await?;
+    assert!(!ok, "a marked identity fails the audit");
+    let rows: Vec<Value> = serde_json::from_str(&json)?;
+    let ours: Vec<&Value> = rows.iter().filter(|r| r["namespace"] == ns).collect();
+    assert_eq!(ours.len(), 2, "{ours:#?}");
+    let audited = ours
+        .iter()
+        .find(|r| r["remoteServiceAccount"] == "audited")
+        .expect("the audited row");
+    assert_eq!(audited["member"], MEMBER);
+    assert_eq!(
+        audited["serviceAccount"],
+        format!("roster-remote/{ns}-audited")
+    );
+    assert_eq!(audited["clusterRoles"], json!(["view"]));
+    assert_eq!(audited["allowedBy"], json!([name]));
+    assert_eq!(audited["findings"], json!([]));
+    let rsa = Api::<RemoteServiceAccount>::namespaced(env.hub.clone(), &ns)
+        .get("audited")
+        .await?;
+    let cluster = &rsa.status.unwrap_or_default().clusters[0];
+    let expiry = cluster.token_expiry.as_ref().expect("an expiry").0;
+    assert_eq!(audited["tokenExpiry"], json!(expiry.to_string()));
+    assert!(audited["lastRefresh"].is_string());
+    let rogue_row = ours
+        .iter()
+        .find(|r| r["remoteServiceAccount"] == "rogue")
+        .expect("the rogue row");
+    let findings = rogue_row["findings"].to_string();
+    assert_mentions(
+        &findings,
+        &[
+            "beyond policy: not allowed for namespace",
+            "ClusterRole edit",
+            "no RemoteServiceAccount behind it",
+        ],
+    );
+    let (_, table) = audit(&env, "table").await?;
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with('!') && l.contains(&format!("{ns}/rogue"))),
+        "{table}"
+    );
+    eprintln!("kubectl roster audit (this test's rows):");
+    for line in table
+        .lines()
+        .filter(|l| l.contains(&ns) || l.contains("NAMESPACE/ACCOUNT"))
+    {
+        eprintln!("{line}");
+    }
+    grants
+        .delete(&names::grant_name(&ns, "rogue"), &Default::default())
+        .await?;
+    Ok(())
+}
