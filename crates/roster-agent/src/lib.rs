@@ -103,6 +103,10 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
     let grant_settings = grants::Settings {
         namespace: namespace.clone(),
         refresh_fraction: cli.token_refresh_fraction,
+        ceiling: roster_api::ceiling::Ceiling {
+            cluster_roles: cli.grantable_cluster_roles.clone(),
+            allow_rules: cli.allow_rules,
+        },
     };
     let served = tokio::try_join!(
         credentials.keep_fresh(),

@@ -38,6 +38,7 @@ fn generates_one_file_per_crd_with_a_header() {
             "remoteserviceaccounts.roster.dev.yaml",
             "memberreports.roster.dev.yaml",
             "remoteaccountgrants.roster.dev.yaml",
+            "remoteaccesspolicies.roster.dev.yaml",
             "kustomization.yaml",
         ]
     );

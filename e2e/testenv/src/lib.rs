@@ -19,6 +19,7 @@ pub mod kubeconfig;
 pub mod metrics;
 pub mod node;
 pub mod pki;
+pub mod policy;
 pub mod ports;
 pub mod process;
 pub mod roster;
