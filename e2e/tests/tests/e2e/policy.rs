@@ -766,7 +766,17 @@ async fn the_audit_lists_identities_and_marks_the_one_beyond_policy() -> anyhow:
 
     let (ok, json) = audit(&env, "json").await?;
     assert!(!ok, "a marked identity fails the audit");
-    let rows: Vec<Value> = serde_json::from_str(&json)?;
+    let report: Value = serde_json::from_str(&json)?;
+    let rows = report["identities"].as_array().cloned().unwrap_or_default();
+    let agent = report["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["member"] == MEMBER).cloned())
+        .expect("member-1's agent");
+    assert_eq!(
+        agent["ceiling"],
+        json!({"clusterRoles": ["view", "edit"], "allowRules": true}),
+        "the agent's rights as it reports them"
+    );
     let ours: Vec<&Value> = rows.iter().filter(|r| r["namespace"] == ns).collect();
     assert_eq!(ours.len(), 2, "{ours:#?}");
     let audited = ours
@@ -809,10 +819,12 @@ async fn the_audit_lists_identities_and_marks_the_one_beyond_policy() -> anyhow:
         "{table}"
     );
     eprintln!("kubectl roster audit (this test's rows):");
-    for line in table
-        .lines()
-        .filter(|l| l.contains(&ns) || l.contains("NAMESPACE/ACCOUNT"))
-    {
+    for line in table.lines().filter(|l| {
+        l.contains(&ns)
+            || l.contains("NAMESPACE/ACCOUNT")
+            || l.contains("member-")
+            || l.contains("AGENT ON")
+    }) {
         eprintln!("{line}");
     }
     grants
