@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
 use crate::{RemoteAccountGrantSpec, remote_access_policy::ANY};
 
 /// ClusterRoles an agent may bind when its member admin did not say: reading only.
@@ -18,10 +21,13 @@ pub const FLAG_GRANTABLE_CLUSTER_ROLES: &str = "grantable-cluster-roles";
 /// The agent flag (and `kubectl roster join` flag) allowing `rules`.
 pub const FLAG_ALLOW_RULES: &str = "allow-rules";
 
-/// What an agent may grant on its member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an agent may grant on its member (the agent also reports it in its MemberReport, so
+/// `kubectl roster audit` shows each agent's rights from the hub).
+#[derive(KubeSchema, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct Ceiling {
     /// ClusterRoles it may bind, cluster-wide or in a namespace; `*` for any.
+    #[schemars(length(max = 64), inner(length(max = 253)))]
     pub cluster_roles: Vec<String>,
     /// Whether grants may carry `rules` (a ClusterRole the agent writes, which needs
     /// `escalate`, and `bind` on names nobody can list in advance).

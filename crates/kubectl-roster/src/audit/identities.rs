@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use roster_api::{
-    MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount, names,
+    MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount,
+    ceiling::Ceiling,
+    names,
     policy::{self, Decision, Request, Subject},
 };
 use serde::Serialize;
@@ -66,6 +68,34 @@ pub struct Hub {
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     /// Every member.
     pub members: Vec<MemberCluster>,
+    /// Each member's ceiling, as its agent reports it.
+    pub ceilings: BTreeMap<String, Ceiling>,
+}
+
+/// One agent's rights on its member, as it reports them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    /// The member.
+    pub member: String,
+    /// What the agent may grant there; none when it does not report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling: Option<Ceiling>,
+}
+
+/// Every member's agent rights, sorted by member.
+pub fn agents(hub: &Hub) -> Vec<Agent> {
+    let mut agents: Vec<Agent> = hub
+        .members
+        .iter()
+        .filter_map(|m| m.metadata.name.clone())
+        .map(|member| Agent {
+            ceiling: hub.ceilings.get(&member).cloned(),
+            member,
+        })
+        .collect();
+    agents.sort_by(|a, b| a.member.cmp(&b.member));
+    agents
 }
 
 /// Every identity, sorted by namespace, account and member.
@@ -128,8 +158,12 @@ fn identity(hub: &Hub, grant: &RemoteAccountGrant, now: Timestamp) -> Identity {
         findings.push("no RemoteServiceAccount behind it (written on the hub directly?)".into());
     }
     let status = grant.status.clone().unwrap_or_default();
-    if status.message.contains("ceiling") {
-        findings.push(format!("refused by the member: {}", status.message));
+    match hub.ceilings.get(&member).and_then(|c| c.refusal(spec)) {
+        Some(refusal) => findings.push(refusal),
+        None if status.message.contains("ceiling") => {
+            findings.push(format!("refused by the member: {}", status.message));
+        }
+        None => {}
     }
     let expiry = status.token_expiry.as_ref().map(|t| t.0);
     let refreshed = status.last_refresh.as_ref().map(|t| t.0);
@@ -244,6 +278,7 @@ mod tests {
             )],
             namespaces: BTreeMap::new(),
             members: vec![MemberCluster::new("member-1", Default::default())],
+            ceilings: BTreeMap::new(),
         }
     }
 
@@ -275,6 +310,27 @@ mod tests {
         assert_eq!(
             rows[1].findings,
             ["token expired at 1970-01-01T01:00:00Z and was not refreshed"]
+        );
+    }
+
+    #[test]
+    fn the_reported_ceiling_marks_grants_beyond_it_and_lists_agent_rights() {
+        let mut hub = hub();
+        hub.ceilings.insert("member-1".into(), Ceiling::default());
+        let rows = identities(&hub, at(60));
+        assert!(
+            rows[0].findings.iter().any(|f| f
+                .starts_with("beyond this member's ceiling, set when it joined: ClusterRole edit")),
+            "{:?}",
+            rows[0].findings
+        );
+        assert!(!rows[1].marked());
+        assert_eq!(
+            agents(&hub),
+            [Agent {
+                member: "member-1".into(),
+                ceiling: Some(Ceiling::default())
+            }]
         );
     }
 }

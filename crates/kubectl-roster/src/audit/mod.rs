@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use k8s_openapi::{api::core::v1::Namespace, jiff::Timestamp};
 use kube::{Api, Client, api::ListParams};
-use roster_api::{MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount};
+use roster_api::{
+    MemberCluster, MemberReport, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount,
+    names,
+};
+use serde::Serialize;
 
 use serde::de::DeserializeOwned;
 
@@ -34,13 +38,32 @@ pub async fn run(hub_opts: &crate::cli::HubOptions, args: AuditArgs) -> anyhow::
             .filter_map(|n| Some((n.metadata.name?, n.metadata.labels.unwrap_or_default())))
             .collect::<BTreeMap<_, _>>(),
         members: list::<MemberCluster>(&client, "MemberClusters").await?,
+        ceilings: list::<MemberReport>(&client, "MemberReports")
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let member = names::member_of_namespace(r.metadata.namespace.as_deref()?)?;
+                Some((member.to_owned(), r.spec.grant_ceiling?))
+            })
+            .collect(),
     };
     let rows = identities::identities(&hub, Timestamp::now());
+    let agents = identities::agents(&hub);
+    let report = Report {
+        identities: rows.clone(),
+        agents: agents.clone(),
+    };
     match args.output {
-        StatusOutput::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        StatusOutput::Yaml => print!("{}", serde_saphyr::to_string(&rows)?),
-        StatusOutput::Table if rows.is_empty() => eprintln!("No remote identities."),
-        StatusOutput::Table => print!("{}", render(&rows, Timestamp::now())),
+        StatusOutput::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        StatusOutput::Yaml => print!("{}", serde_saphyr::to_string(&report)?),
+        StatusOutput::Table => {
+            if rows.is_empty() {
+                println!("No remote identities.");
+            } else {
+                print!("{}", render(&rows, Timestamp::now()));
+            }
+            print!("\n{}", render_agents(&agents));
+        }
     }
     let marked = rows.iter().filter(|r| r.marked()).count();
     anyhow::ensure!(
@@ -61,6 +84,51 @@ where
         .await
         .with_context(|| format!("listing {what} on the hub"))?
         .items)
+}
+
+/// What `-o json|yaml` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    identities: Vec<Identity>,
+    agents: Vec<identities::Agent>,
+}
+
+/// Each agent's rights on its member: which ClusterRoles it may bind, whether it may write
+/// rules (and so holds `escalate`).
+pub fn render_agents(agents: &[identities::Agent]) -> String {
+    let rows: Vec<[String; 3]> = agents
+        .iter()
+        .map(|a| {
+            let (bind, rules) = match &a.ceiling {
+                Some(c) if c.allow_rules => (
+                    format!("{} (its RBAC: any)", c.cluster_roles.join(",")),
+                    "yes",
+                ),
+                Some(c) => (c.cluster_roles.join(","), "no"),
+                None => ("unknown (not reported)".to_owned(), "?"),
+            };
+            [a.member.clone(), bind, rules.to_owned()]
+        })
+        .collect();
+    let header = ["AGENT ON", "MAY BIND", "RULES/ESCALATE"].map(str::to_owned);
+    let lines: Vec<&[String; 3]> = std::iter::once(&header).chain(&rows).collect();
+    let mut widths = [0; 3];
+    for line in &lines {
+        for (w, c) in widths.iter_mut().zip(line.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    lines
+        .iter()
+        .map(|line| {
+            let text: String = line
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<0$}", w + 3))
+                .collect();
+            format!("{}\n", text.trim_end())
+        })
+        .collect()
 }
 
 const HEADER: [&str; 8] = [

@@ -2,9 +2,11 @@
 //! /validate-remoteserviceaccounts` refuses a creation, or an update of the spec, asking for
 //! anything the policies do not allow on a member it targets now, with the message of
 //! [`roster_api::policy`] (what is refused, and which policy would allow it). It never patches.
-//! The remote access controller applies the same decision at every reconcile, so what is
-//! admitted and later falls out of policy (a narrowed policy, a relabelled member or
-//! namespace, a member that joins later) is revoked there.
+//! A refusal from the caches is checked once more against a fresh list of the policies and the
+//! namespace's labels (a policy written just before may not be in the cache yet); admissions
+//! are answered from the caches alone. The remote access controller applies the same decision
+//! at every reconcile, so what is admitted and later falls out of policy (a narrowed policy, a
+//! relabelled member or namespace, a member that joins later) is revoked there.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -20,6 +22,7 @@ use futures::{FutureExt, future::BoxFuture};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client,
+    api::ListParams,
     core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation},
     runtime::reflector::ObjectRef,
 };
@@ -106,6 +109,49 @@ impl Stores {
     }
 }
 
+/// Policies and one namespace's labels as the API server has them now, with the cached members.
+struct Fresh {
+    members: Vec<Arc<MemberCluster>>,
+    policies: Vec<Arc<RemoteAccessPolicy>>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Stores {
+    async fn fresh(&self, namespace: &str) -> Result<Fresh, kube::Error> {
+        let policies = Api::<RemoteAccessPolicy>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await?;
+        // A list by name: the hub may list namespaces, not get them.
+        let namespaces = Api::<Namespace>::all(self.client.clone())
+            .list(&ListParams::default().fields(&format!("metadata.name={namespace}")))
+            .await?;
+        Ok(Fresh {
+            members: self.members(),
+            policies: policies.items.into_iter().map(Arc::new).collect(),
+            labels: namespaces
+                .items
+                .into_iter()
+                .next()
+                .and_then(|n| n.metadata.labels)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+impl Lookup for Fresh {
+    fn members(&self) -> Vec<Arc<MemberCluster>> {
+        self.members.clone()
+    }
+
+    fn policies(&self) -> Vec<Arc<RemoteAccessPolicy>> {
+        self.policies.clone()
+    }
+
+    fn namespace_labels(&self, _: &str) -> BTreeMap<String, String> {
+        self.labels.clone()
+    }
+}
+
 impl Lookup for Stores {
     fn members(&self) -> Vec<Arc<MemberCluster>> {
         self.members.store().state()
@@ -152,7 +198,27 @@ async fn review(State(stores): State<Stores>, body: Bytes) -> Response {
             .into_response();
     };
     let response = if stores.ready().await {
-        decide(&request, &stores)
+        let cached = decide(&request, &stores);
+        if cached.allowed {
+            cached
+        } else {
+            let namespace = request.namespace.as_deref().unwrap_or_default();
+            match stores.fresh(namespace).await {
+                Ok(fresh) => {
+                    let answer = decide(&request, &fresh);
+                    debug!(
+                        policies = fresh.policies.len(),
+                        allowed = answer.allowed,
+                        "refusal checked again against the API server"
+                    );
+                    answer
+                }
+                Err(e) => {
+                    debug!(error = %e, "cannot read policies afresh; answering from the caches");
+                    cached
+                }
+            }
+        }
     } else {
         AdmissionResponse::from(&request).deny(
             "roster-hub has not loaded the RemoteAccessPolicies, Namespaces and MemberClusters \
