@@ -39,11 +39,14 @@ pub struct HubOptions {
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Approve a member cluster and write its agent's install manifest.
-    Join(JoinArgs),
+    Join(Box<JoinArgs>),
     /// Remove a member cluster and everything the hub created for it.
     Unjoin(UnjoinArgs),
     /// Show the fleet as a table.
     Status(StatusArgs),
+    /// List every remote identity: rights, allowing policy, token expiry; exit 1 when any is
+    /// beyond policy or a member's ceiling, or its token was not refreshed in time.
+    Audit(AuditArgs),
 }
 
 /// What `join` writes.
@@ -127,6 +130,18 @@ pub struct JoinArgs {
     #[arg(long, env = "ROSTER_AGENT_API_SERVER_URL", value_name = "URL")]
     pub agent_api_server_url: Option<String>,
 
+    /// ClusterRoles the member's agent may bind for remote service accounts, comma-separated
+    /// ("*": any, cluster-admin included). The manifest gives the agent `bind` on exactly these,
+    /// and the agent refuses any grant asking for another, whatever the hub asks.
+    #[arg(long, env = "ROSTER_GRANTABLE_CLUSTER_ROLES", value_name = "NAMES", value_delimiter = ',',
+          default_values_t = roster_api::ceiling::DEFAULT_GRANTABLE_CLUSTER_ROLES.iter().map(|r| (*r).to_owned()))]
+    pub grantable_cluster_roles: Vec<String>,
+
+    /// Let remote service accounts carry extra `rules` on this member. The agent then holds
+    /// `escalate` and `bind` on any ClusterRole there: cluster-admin-level power.
+    #[arg(long, env = "ROSTER_ALLOW_RULES")]
+    pub allow_rules: bool,
+
     /// Hub API server URL written into the bootstrap kubeconfig, when the member reaches the
     /// hub by another name than this kubeconfig does [default: the kubeconfig's server].
     #[arg(long, env = "ROSTER_HUB_SERVER", value_name = "URL")]
@@ -171,6 +186,14 @@ pub enum StatusOutput {
     Json,
     /// The MemberCluster list as YAML.
     Yaml,
+}
+
+/// Flags of `audit`.
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    /// Output format (json and yaml: the identities as a list).
+    #[arg(long, short, env = "ROSTER_AUDIT_OUTPUT", value_enum, default_value_t)]
+    pub output: StatusOutput,
 }
 
 /// Flags of `status`.

@@ -55,6 +55,12 @@ pub async fn run(hub_opts: &HubOptions, args: JoinArgs) -> anyhow::Result<()> {
             image: &args.agent_image,
             bootstrap_kubeconfig: &bootstrap,
             api_server_url: args.agent_api_server_url.as_deref(),
+            grantable_cluster_roles: &args
+                .grantable_cluster_roles
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            allow_rules: args.allow_rules,
         }
         .render()?,
     };
@@ -230,7 +236,7 @@ mod tests {
             .into_iter()
             .chain(flags.iter().copied());
         match crate::cli::Cli::parse_from(argv).command {
-            crate::cli::Command::Join(args) => args,
+            crate::cli::Command::Join(args) => *args,
             other => panic!("not join: {other:?}"),
         }
     }

@@ -18,7 +18,7 @@ use k8s_openapi::{
     },
 };
 use kube::api::ObjectMeta;
-use roster_api::names;
+use roster_api::{ceiling::Ceiling, names};
 use serde::Serialize;
 
 /// Name of the agent's Deployment, ServiceAccount, ClusterRole and ClusterRoleBinding.
@@ -61,6 +61,12 @@ pub struct AgentInstall<'a> {
     /// The member API server URL the agent reports (its `--api-server-url`), when consumers
     /// reach the member by another address than the agent's in-cluster one.
     pub api_server_url: Option<&'a str>,
+    /// ClusterRoles the agent may bind on the member (`*`: any): its `bind` in the manifest's
+    /// ClusterRole is limited to these names, and its `--grantable-cluster-roles`.
+    pub grantable_cluster_roles: &'a [&'a str],
+    /// Whether grants may carry rules: the agent then holds `escalate` (and `bind` on any
+    /// ClusterRole, since the names of the ClusterRoles it writes cannot be listed in advance).
+    pub allow_rules: bool,
 }
 
 /// One object of the manifest.
@@ -95,7 +101,7 @@ impl AgentInstall<'_> {
             }),
             Object::ClusterRole(ClusterRole {
                 metadata: self.meta(AGENT, None),
-                rules: Some(agent_rules()),
+                rules: Some(agent_rules(&self.ceiling())),
                 ..ClusterRole::default()
             }),
             Object::ClusterRoleBinding(ClusterRoleBinding {
@@ -213,6 +219,18 @@ impl AgentInstall<'_> {
         }
     }
 
+    /// What the agent may grant on the member.
+    pub fn ceiling(&self) -> Ceiling {
+        Ceiling {
+            cluster_roles: self
+                .grantable_cluster_roles
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect(),
+            allow_rules: self.allow_rules,
+        }
+    }
+
     fn container(&self) -> Container {
         let args = [
             "--member-name",
@@ -229,6 +247,7 @@ impl AgentInstall<'_> {
             &format!("0.0.0.0:{ADMIN_PORT}"),
         ];
         let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        args.extend(self.ceiling().args());
         if let Some(url) = self.api_server_url {
             args.extend(["--api-server-url".to_owned(), url.to_owned()]);
         }
@@ -299,9 +318,11 @@ fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
 }
 
 /// What the agent may do on its member: read what it reports, and create the service accounts
-/// and RBAC of remote service accounts (which needs `bind` and `escalate` to grant roles it
-/// does not hold itself).
-fn agent_rules() -> Vec<PolicyRule> {
+/// and RBAC of remote service accounts, within `ceiling`: `bind` (grant a ClusterRole it does
+/// not hold) only on the grantable ClusterRoles by name, `escalate` (write a ClusterRole with
+/// rights it does not hold) only when rules are allowed, and then `bind` on any ClusterRole
+/// (the agent's own `roster:…` ClusterRoles have names nobody can list in advance).
+pub fn agent_rules(ceiling: &Ceiling) -> Vec<PolicyRule> {
     const READ: &[&str] = &["get", "list", "watch"];
     const WRITE: &[&str] = &[
         "get", "list", "watch", "create", "update", "patch", "delete",
@@ -332,13 +353,27 @@ fn agent_rules() -> Vec<PolicyRule> {
             ],
             WRITE,
         ),
-        rule(
-            "rbac.authorization.k8s.io",
-            &["roles", "clusterroles"],
-            &["bind", "escalate"],
-        ),
         rule("", &["secrets"], &["get", "create", "update", "patch"]),
     ]
+    .into_iter()
+    .chain(grant_rules(ceiling))
+    .collect()
+}
+
+/// The `bind` and `escalate` rules of `ceiling`.
+fn grant_rules(ceiling: &Ceiling) -> Vec<PolicyRule> {
+    let rbac = "rbac.authorization.k8s.io";
+    if ceiling.allow_rules {
+        return vec![rule(rbac, &["clusterroles"], &["bind", "escalate"])];
+    }
+    let mut bind = rule(rbac, &["clusterroles"], &["bind"]);
+    if !ceiling.any_cluster_role() {
+        if ceiling.cluster_roles.is_empty() {
+            return Vec::new();
+        }
+        bind.resource_names = Some(ceiling.cluster_roles.clone());
+    }
+    vec![bind]
 }
 
 fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
@@ -361,6 +396,8 @@ mod tests {
         image: "example.com/roster-agent:1",
         bootstrap_kubeconfig: "apiVersion: v1\nkind: Config\nusers:\n- name: x\n",
         api_server_url: None,
+        grantable_cluster_roles: &["view"],
+        allow_rules: false,
     };
 
     fn docs() -> Vec<Value> {
@@ -461,7 +498,8 @@ mod tests {
                 "--bootstrap-secret",
                 "roster-system/roster-bootstrap",
                 "--admin-address",
-                "0.0.0.0:8081"
+                "0.0.0.0:8081",
+                "--grantable-cluster-roles=view"
             ])
         );
         assert_eq!(
@@ -491,7 +529,10 @@ mod tests {
 
     #[test]
     fn the_cluster_role_lets_the_agent_grant_remote_roles() {
-        let rules = agent_rules();
+        let rules = agent_rules(&Ceiling {
+            cluster_roles: vec!["view".into()],
+            allow_rules: true,
+        });
         let allows = |resource: &str, verb: &str| {
             rules.iter().any(|r| {
                 r.resources.iter().flatten().any(|x| x == resource)
@@ -512,9 +553,57 @@ mod tests {
             assert!(allows(resource, "watch"), "{resource}");
         }
         assert!(allows("clusterroles", "escalate"));
-        assert!(allows("roles", "bind"));
+        assert!(allows("clusterroles", "bind"));
+        assert!(
+            !allows("roles", "bind"),
+            "the agent binds ClusterRoles only"
+        );
         assert!(allows("secrets", "patch"));
         assert!(!allows("namespaces", "delete"));
         assert!(!allows("secrets", "list"));
+    }
+
+    #[test]
+    fn bind_is_limited_to_the_grantable_cluster_roles_and_escalate_to_rules() {
+        let grant_rules_of = |ceiling: Ceiling| {
+            agent_rules(&ceiling)
+                .into_iter()
+                .filter(|r| r.verbs.iter().any(|v| v == "bind" || v == "escalate"))
+                .collect::<Vec<_>>()
+        };
+        let default = grant_rules_of(Ceiling::default());
+        assert_eq!(default.len(), 1);
+        assert_eq!(default[0].verbs, ["bind"]);
+        assert_eq!(
+            default[0].resource_names.as_deref(),
+            Some(&["view".to_owned()][..])
+        );
+        let any = grant_rules_of(Ceiling {
+            cluster_roles: vec!["*".into()],
+            allow_rules: false,
+        });
+        assert_eq!(
+            (any[0].verbs.as_slice(), &any[0].resource_names),
+            (&["bind".to_owned()][..], &None)
+        );
+        assert!(
+            grant_rules_of(Ceiling {
+                cluster_roles: Vec::new(),
+                allow_rules: false,
+            })
+            .is_empty()
+        );
+        let rules = grant_rules_of(Ceiling {
+            cluster_roles: vec!["view".into()],
+            allow_rules: true,
+        });
+        assert_eq!(rules[0].verbs, ["bind", "escalate"]);
+        assert_eq!(rules[0].resource_names, None);
+        // The agent is told the same ceiling.
+        let args = docs_args(&docs());
+        assert!(
+            args.iter().any(|a| a == "--grantable-cluster-roles=view"),
+            "{args:?}"
+        );
     }
 }

@@ -77,6 +77,18 @@ pub struct Cli {
           value_parser = refresh_fraction)]
     pub token_refresh_fraction: f64,
 
+    /// ClusterRoles this agent may bind on its member, comma-separated ("*": any). A grant
+    /// asking for another is refused, whatever the hub asks; the join manifest gives the agent
+    /// `bind` on exactly these (`kubectl roster join --grantable-cluster-roles`).
+    #[arg(long, env = "ROSTER_GRANTABLE_CLUSTER_ROLES", value_delimiter = ',',
+          default_values_t = roster_api::ceiling::DEFAULT_GRANTABLE_CLUSTER_ROLES.iter().map(|r| (*r).to_owned()))]
+    pub grantable_cluster_roles: Vec<String>,
+
+    /// Whether grants may carry `rules` (then the join manifest gives the agent `escalate`, and
+    /// `bind` on any ClusterRole: cluster-admin-level power on the member).
+    #[arg(long, env = "ROSTER_ALLOW_RULES")]
+    pub allow_rules: bool,
+
     /// Address of the admin server: /metrics (Prometheus), /healthz, and /readyz (ready once
     /// the agent holds a hub token and has heartbeated).
     #[arg(long, env = "ROSTER_ADMIN_ADDRESS", default_value = "0.0.0.0:8081")]
@@ -119,6 +131,8 @@ mod tests {
         assert_eq!(cli.hub_token_ttl, names::DEFAULT_AGENT_TOKEN_TTL_SECONDS);
         assert_eq!(cli.member_kubeconfig, None);
         assert_eq!(cli.admin_address, "0.0.0.0:8081".parse().unwrap());
+        assert_eq!(cli.grantable_cluster_roles, ["view"]);
+        assert!(!cli.allow_rules);
     }
 
     #[test]

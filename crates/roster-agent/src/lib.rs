@@ -97,12 +97,18 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
     let probe = probe::Probe::new(cli.probe_failure_threshold, timing::now());
     let (cadence_tx, cadence_rx) = watch::channel(heartbeat::Cadence::default());
     let (health_tx, health_rx) = watch::channel(probe.health().clone());
-    let reporter =
-        report::Reporter::new(hub.clone(), &namespace, member_client.clone(), endpoint).await;
+    let ceiling = roster_api::ceiling::Ceiling {
+        cluster_roles: cli.grantable_cluster_roles.clone(),
+        allow_rules: cli.allow_rules,
+    };
+    let reporter = report::Reporter::new(hub.clone(), &namespace, member_client.clone(), endpoint)
+        .await
+        .with_ceiling(&ceiling);
     let revoker = member_client.clone();
     let grant_settings = grants::Settings {
         namespace: namespace.clone(),
         refresh_fraction: cli.token_refresh_fraction,
+        ceiling,
     };
     let served = tokio::try_join!(
         credentials.keep_fresh(),

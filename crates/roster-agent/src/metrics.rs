@@ -24,6 +24,7 @@ pub struct Metrics {
     token_expiry: TimeGauge,
     grants: IntGauge,
     grant_errors: IntCounterVec,
+    grants_refused: IntCounter,
     repairs: IntCounterVec,
 }
 
@@ -69,6 +70,11 @@ impl Metrics {
                 ),
                 &["category"],
             )?,
+            grants_refused: IntCounter::new(
+                "roster_agent_grants_refused_total",
+                "Grant reconciles refused because the grant asks for more than the member's \
+                 ceiling (--grantable-cluster-roles, --allow-rules) allows.",
+            )?,
             repairs: IntCounterVec::new(
                 Opts::new(
                     "roster_agent_grant_repairs_total",
@@ -85,6 +91,7 @@ impl Metrics {
             Box::new(metrics.token_expiry.clone()),
             Box::new(metrics.grants.clone()),
             Box::new(metrics.grant_errors.clone()),
+            Box::new(metrics.grants_refused.clone()),
             Box::new(metrics.repairs.clone()),
         ];
         for collector in collectors {
@@ -127,6 +134,11 @@ impl Metrics {
         self.grant_errors
             .with_label_values(&[category.as_str()])
             .inc();
+    }
+
+    /// Counts one grant reconcile refused for exceeding the member's ceiling.
+    pub fn grant_refused(&self) {
+        self.grants_refused.inc();
     }
 
     /// Counts one grant woken because a `kind` object of it saw `drift`.

@@ -3,7 +3,10 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::{Inventory, MemberCluster, MemberReport, RemoteAccountGrant, RemoteServiceAccount};
+use crate::{
+    Inventory, MemberCluster, MemberReport, RemoteAccessPolicy, RemoteAccountGrant,
+    RemoteServiceAccount,
+};
 
 /// Roster's CRDs and the ClusterProfile CRD, in installation order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -13,6 +16,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         MemberReport::crd(),
         RemoteAccountGrant::crd(),
         Inventory::crd(),
+        RemoteAccessPolicy::crd(),
     ];
     for crd in &mut roster {
         cluster_inventory::schema::normalize(crd);

@@ -69,6 +69,10 @@ pub struct MemberReportSpec {
     /// Version of the reporting roster-agent.
     #[schemars(length(max = 64))]
     pub agent_version: String,
+
+    /// What the agent may grant on its member (its ceiling, set at join).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_ceiling: Option<crate::ceiling::Ceiling>,
 }
 
 /// The member API server's URL and CA.

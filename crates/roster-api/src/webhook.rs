@@ -27,6 +27,16 @@ pub const WEBHOOK: &str = "pods.roster.dev";
 /// The path the hub serves AdmissionReviews on.
 pub const PATH: &str = "/mutate-pods";
 
+/// The webhook reviewing RemoteServiceAccounts under the RemoteAccessPolicies.
+pub const RSA_WEBHOOK: &str = "remoteserviceaccounts.roster.dev";
+
+/// The path the hub reviews RemoteServiceAccounts on.
+pub const RSA_PATH: &str = "/validate-remoteserviceaccounts";
+
+/// Name of the match condition that sends only creations and spec changes of live
+/// RemoteServiceAccounts (never the hub's own finalizer updates).
+pub const RSA_MATCH_CONDITION: &str = "creates-or-changes-the-spec";
+
 /// Name of the match condition that sends only annotated pods.
 pub const MATCH_CONDITION: &str = "asks-for-remote-service-accounts";
 
@@ -79,6 +89,12 @@ impl Endpoint {
 
     /// The client config pointing there, trusting `ca_bundle` when given.
     pub fn client_config(&self, ca_bundle: Option<&[u8]>) -> WebhookClientConfig {
+        self.client_config_at(PATH, ca_bundle)
+    }
+
+    /// The client config for the hub's `path`: a Service's path, or a URL's path replaced
+    /// (the URL names the pod webhook; the others are on the same host).
+    pub fn client_config_at(&self, path: &str, ca_bundle: Option<&[u8]>) -> WebhookClientConfig {
         let ca_bundle = ca_bundle.map(|b| ByteString(b.to_vec()));
         match self {
             Self::Service {
@@ -89,14 +105,18 @@ impl Endpoint {
                 service: Some(ServiceReference {
                     namespace: namespace.clone(),
                     name: name.clone(),
-                    path: Some(PATH.to_owned()),
+                    path: Some(path.to_owned()),
                     port: Some(*port),
                 }),
                 ca_bundle,
                 url: None,
             },
             Self::Url(url) => WebhookClientConfig {
-                url: Some(url.clone()),
+                url: Some(if path == PATH {
+                    url.clone()
+                } else {
+                    url_at(url, path)
+                }),
                 ca_bundle,
                 service: None,
             },
@@ -150,6 +170,16 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// `url` (`https://host[:port][/path]`) with its path replaced by `path`.
+fn url_at(url: &str, path: &str) -> String {
+    let rest = url.strip_prefix("https://").unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or_default();
+    format!("https://{host}{path}")
+}
+
+/// The CEL expression of [`RSA_MATCH_CONDITION`].
+pub const RSA_MATCH_EXPRESSION: &str = "request.operation == 'CREATE' || (!has(object.metadata.deletionTimestamp) && object.spec != oldObject.spec)";
+
 /// The CEL expression of [`MATCH_CONDITION`]: the pod carries the automount annotation.
 pub fn match_expression() -> String {
     format!(
@@ -189,36 +219,70 @@ pub fn configuration(
             )])),
             ..ObjectMeta::default()
         },
-        webhooks: Some(vec![MutatingWebhook {
-            name: WEBHOOK.to_owned(),
-            admission_review_versions: vec!["v1".to_owned()],
-            side_effects: "None".to_owned(),
-            failure_policy: Some("Fail".to_owned()),
-            reinvocation_policy: Some("IfNeeded".to_owned()),
-            timeout_seconds: Some(TIMEOUT_SECONDS),
-            client_config: endpoint.client_config(ca_bundle),
-            rules: Some(vec![RuleWithOperations {
-                api_groups: Some(vec![String::new()]),
-                api_versions: Some(vec!["v1".to_owned()]),
-                operations: Some(vec!["CREATE".to_owned()]),
-                resources: Some(vec!["pods".to_owned()]),
-                scope: Some("Namespaced".to_owned()),
-            }]),
-            namespace_selector: Some(LabelSelector {
-                match_expressions: Some(vec![LabelSelectorRequirement {
-                    key: "kubernetes.io/metadata.name".to_owned(),
-                    operator: "NotIn".to_owned(),
-                    values: Some(excluded),
+        webhooks: Some(vec![
+            MutatingWebhook {
+                name: WEBHOOK.to_owned(),
+                admission_review_versions: vec!["v1".to_owned()],
+                side_effects: "None".to_owned(),
+                failure_policy: Some("Fail".to_owned()),
+                reinvocation_policy: Some("IfNeeded".to_owned()),
+                timeout_seconds: Some(TIMEOUT_SECONDS),
+                client_config: endpoint.client_config(ca_bundle),
+                rules: Some(vec![RuleWithOperations {
+                    api_groups: Some(vec![String::new()]),
+                    api_versions: Some(vec!["v1".to_owned()]),
+                    operations: Some(vec!["CREATE".to_owned()]),
+                    resources: Some(vec!["pods".to_owned()]),
+                    scope: Some("Namespaced".to_owned()),
                 }]),
-                match_labels: None,
-            }),
-            match_conditions: Some(vec![MatchCondition {
-                name: MATCH_CONDITION.to_owned(),
-                expression: match_expression(),
-            }]),
-            match_policy: None,
-            object_selector: None,
+                namespace_selector: Some(LabelSelector {
+                    match_expressions: Some(vec![LabelSelectorRequirement {
+                        key: "kubernetes.io/metadata.name".to_owned(),
+                        operator: "NotIn".to_owned(),
+                        values: Some(excluded),
+                    }]),
+                    match_labels: None,
+                }),
+                match_conditions: Some(vec![MatchCondition {
+                    name: MATCH_CONDITION.to_owned(),
+                    expression: match_expression(),
+                }]),
+                match_policy: None,
+                object_selector: None,
+            },
+            rsa_webhook(endpoint, ca_bundle),
+        ]),
+    }
+}
+
+/// The webhook refusing RemoteServiceAccounts beyond the RemoteAccessPolicies. It never
+/// patches (`reinvocationPolicy: IfNeeded` has it look again when a later webhook changes the
+/// object), fails closed (`failurePolicy: Fail`: no hub, no new rights), and sees creations and
+/// spec changes only, so the hub's finalizer updates and deletions never depend on it. In
+/// every namespace: a tenant may own any namespace but the hub's.
+fn rsa_webhook(endpoint: &Endpoint, ca_bundle: Option<&[u8]>) -> MutatingWebhook {
+    MutatingWebhook {
+        name: RSA_WEBHOOK.to_owned(),
+        admission_review_versions: vec!["v1".to_owned()],
+        side_effects: "None".to_owned(),
+        failure_policy: Some("Fail".to_owned()),
+        reinvocation_policy: Some("IfNeeded".to_owned()),
+        timeout_seconds: Some(TIMEOUT_SECONDS),
+        client_config: endpoint.client_config_at(RSA_PATH, ca_bundle),
+        rules: Some(vec![RuleWithOperations {
+            api_groups: Some(vec![crate::GROUP.to_owned()]),
+            api_versions: Some(vec!["v1alpha1".to_owned()]),
+            operations: Some(vec!["CREATE".to_owned(), "UPDATE".to_owned()]),
+            resources: Some(vec!["remoteserviceaccounts".to_owned()]),
+            scope: Some("Namespaced".to_owned()),
         }]),
+        namespace_selector: Some(LabelSelector::default()),
+        match_conditions: Some(vec![MatchCondition {
+            name: RSA_MATCH_CONDITION.to_owned(),
+            expression: RSA_MATCH_EXPRESSION.to_owned(),
+        }]),
+        match_policy: None,
+        object_selector: None,
     }
 }
 
@@ -279,9 +343,24 @@ mod tests {
         let config = configuration("roster-hub", &service(), "roster-system", None);
         assert_eq!(config.metadata.name.as_deref(), Some("roster-hub"));
         let hooks = config.webhooks.unwrap();
-        let [hook] = hooks.as_slice() else {
-            panic!("one webhook: {hooks:?}")
+        let [hook, rsas] = hooks.as_slice() else {
+            panic!("two webhooks: {hooks:?}")
         };
+        assert_eq!(rsas.name, RSA_WEBHOOK);
+        assert_eq!(rsas.failure_policy.as_deref(), Some("Fail"));
+        assert_eq!(
+            rsas.client_config.service.as_ref().unwrap().path.as_deref(),
+            Some(RSA_PATH)
+        );
+        let rsa_rules = &rsas.rules.as_ref().unwrap()[0];
+        assert_eq!(
+            rsa_rules.resources.as_deref(),
+            Some(&["remoteserviceaccounts".to_owned()][..])
+        );
+        assert_eq!(
+            rsa_rules.operations.as_deref(),
+            Some(&["CREATE".to_owned(), "UPDATE".to_owned()][..])
+        );
         assert_eq!(hook.name, WEBHOOK);
         assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
         assert_eq!(hook.reinvocation_policy.as_deref(), Some("IfNeeded"));
@@ -335,12 +414,19 @@ mod tests {
     fn a_url_and_a_ca_bundle_go_into_the_client_config() {
         let url = Endpoint::url("https://127.0.0.1:9443/mutate-pods").unwrap();
         let config = configuration("private", &url, "kube-system", Some(b"PEM"));
-        let hook = &config.webhooks.unwrap()[0];
+        let hook = &config.webhooks.as_ref().unwrap()[0];
         assert_eq!(
             hook.client_config.url.as_deref(),
             Some("https://127.0.0.1:9443/mutate-pods")
         );
         assert!(hook.client_config.service.is_none());
+        assert_eq!(
+            config.webhooks.as_ref().unwrap()[1]
+                .client_config
+                .url
+                .as_deref(),
+            Some("https://127.0.0.1:9443/validate-remoteserviceaccounts")
+        );
         assert_eq!(
             hook.client_config.ca_bundle,
             Some(ByteString(b"PEM".to_vec()))

@@ -93,6 +93,8 @@ pub fn agent_files() -> anyhow::Result<Vec<(String, String)>> {
         image: &image,
         bootstrap_kubeconfig: "",
         api_server_url: None,
+        grantable_cluster_roles: roster_api::ceiling::DEFAULT_GRANTABLE_CLUSTER_ROLES,
+        allow_rules: false,
     };
     let mut docs = Vec::new();
     for object in install.objects() {

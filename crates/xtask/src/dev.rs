@@ -21,9 +21,11 @@ use roster_testenv::{
 };
 
 use crate::dev_local::{MEMBERS, kubectl_hint, relative};
+use crate::fleet_settings::{GRANTABLE_CLUSTER_ROLES, SAMPLE_POLICY};
 
 /// The hub's node cluster.
 const HUB: &str = "hub";
+
 /// The namespace of roster-hub on the hub and of the agents on the members.
 const SYSTEM_NAMESPACE: &str = "roster-system";
 /// roster-hub's pods.
@@ -160,6 +162,13 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
     )
     .await?;
     let hub_ready = applied.elapsed();
+    let policy = binary::workspace_root().join(SAMPLE_POLICY);
+    println!("kubectl apply -f {SAMPLE_POLICY}");
+    command::kubectl(
+        &hub_kubeconfig,
+        &["apply", "-f", &policy.display().to_string()],
+    )?
+    .run()?;
     println!(
         "roster-hub: {HUB_REPLICAS} pods Ready {:.1} s after kubectl apply.",
         hub_ready.as_secs_f64()
@@ -188,7 +197,7 @@ async fn start(dir: &Path, started: Instant) -> anyhow::Result<Dev> {
         let manifest = join_dir.join(format!("{name}.yaml"));
         println!(
             "kubectl roster join {name} --agent-image {agent_image} --hub-server {} \
-             --agent-api-server-url {}",
+             --agent-api-server-url {} --grantable-cluster-roles {GRANTABLE_CLUSTER_ROLES}",
             hub.fleet_server(),
             member.fleet_server()
         );
@@ -262,6 +271,8 @@ async fn join(
         hub_server,
         "--agent-api-server-url",
         api_server_url,
+        "--grantable-cluster-roles",
+        GRANTABLE_CLUSTER_ROLES,
         "--file",
     ];
     command::kubectl_roster(hub_kubeconfig, &args)?

@@ -44,6 +44,7 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let hub = fleet.hub.client().await?;
     crds::install(&hub, &roster_api::crd::all()).await?;
+    install_sample_policy(&hub).await?;
 
     let mut kubeconfigs = Vec::new();
     for cluster in fleet.clusters() {
@@ -109,6 +110,10 @@ async fn start_roster(dir: &Path, fleet: &Fleet) -> anyhow::Result<Vec<Process>>
                 ),
                 format!("--state-dir={}", dir.join("agents").join(name).display()),
                 format!("--admin-address={}", agent_admin(index)),
+                format!(
+                    "--grantable-cluster-roles={}",
+                    crate::fleet_settings::GRANTABLE_CLUSTER_ROLES
+                ),
             ],
             &[],
             &logs.join(format!("roster-agent-{name}.log")),
@@ -219,5 +224,24 @@ pub async fn wait_for_interrupt() -> anyhow::Result<()> {
         result = tokio::signal::ctrl_c() => result?,
         _ = term.recv() => {}
     }
+    Ok(())
+}
+
+/// Applies [`crate::fleet_settings::SAMPLE_POLICY`], so the README's RemoteServiceAccount examples work.
+async fn install_sample_policy(hub: &kube::Client) -> anyhow::Result<()> {
+    let path = roster_testenv::binary::workspace_root().join(crate::fleet_settings::SAMPLE_POLICY);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let policy: roster_api::RemoteAccessPolicy =
+        serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let name = policy.metadata.name.clone().unwrap_or_default();
+    kube::Api::<roster_api::RemoteAccessPolicy>::all(hub.clone())
+        .patch(
+            &name,
+            &kube::api::PatchParams::apply(roster_api::names::CLI_FIELD_MANAGER).force(),
+            &kube::api::Patch::Apply(&policy),
+        )
+        .await
+        .with_context(|| format!("applying {}", path.display()))?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod dev;
 pub mod dev_local;
+pub mod fleet_settings;
 pub mod images;
 pub mod modules;
 

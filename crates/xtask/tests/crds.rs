@@ -39,6 +39,7 @@ fn generates_one_file_per_crd_with_a_header() {
             "memberreports.roster.dev.yaml",
             "remoteaccountgrants.roster.dev.yaml",
             "inventories.roster.dev.yaml",
+            "remoteaccesspolicies.roster.dev.yaml",
             "kustomization.yaml",
         ]
     );

@@ -28,6 +28,8 @@ fn the_agent_rbac_is_the_join_manifests() {
         image: "i",
         bootstrap_kubeconfig: "",
         api_server_url: None,
+        grantable_cluster_roles: roster_api::ceiling::DEFAULT_GRANTABLE_CLUSTER_ROLES,
+        allow_rules: false,
     }
     .render()
     .unwrap();

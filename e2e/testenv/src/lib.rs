@@ -20,6 +20,7 @@ pub mod kueue;
 pub mod metrics;
 pub mod node;
 pub mod pki;
+pub mod policy;
 pub mod ports;
 pub mod process;
 pub mod roster;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// Creates the namespace `namespace`, a MemberCluster per name in `members` (no agents: the
 /// webhook mounts named clusters all the same) and the RemoteServiceAccount `rsa` in
-/// `namespace` naming them all.
+/// `namespace` naming them all, which a policy allows everything.
 pub async fn automount(
     admin: &Client,
     namespace: &str,
@@ -39,6 +39,7 @@ pub async fn automount(
             .create(&pp, &member)
             .await?;
     }
+    crate::policy::allow_everything(admin, namespace).await?;
     let rsa: RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1",
         "kind": "RemoteServiceAccount",

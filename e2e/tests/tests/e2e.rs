@@ -5,6 +5,7 @@
 mod e2e {
     pub mod agent;
     pub mod agent_identity;
+    pub mod ceiling;
     pub mod controlplane;
     pub mod crds;
     pub mod credential;
@@ -19,6 +20,7 @@ mod e2e {
     pub mod kueue;
     pub mod members;
     pub mod metrics;
+    pub mod policy;
     pub mod remote_access;
     pub mod repair;
     pub mod support;

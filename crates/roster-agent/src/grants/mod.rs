@@ -9,6 +9,7 @@
 //! `roster_agent_grant_errors_total{category}` and reported in the grant's status, naming the
 //! object and the error.
 
+pub mod ceiling;
 pub mod desired;
 pub mod drift;
 pub mod hub;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub namespace: String,
     /// Point of a token's granted life at which it is refreshed.
     pub refresh_fraction: f64,
+    /// What this agent may grant on its member (see [`ceiling`]).
+    pub ceiling: roster_api::ceiling::Ceiling,
 }
 
 /// What each grant reconcile shares.
@@ -177,6 +180,11 @@ pub fn failure_message(error: &Error, attempts: u32) -> Option<String> {
 #[instrument(skip_all, fields(grant = %grant.name_any()))]
 pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.count_grants();
+    if let Some(message) = ctx.settings.ceiling.refusal(&grant.spec) {
+        ctx.metrics.grant_refused();
+        ceiling::refuse(&grant, (&ctx.hub, &ctx.member), ctx.live_uids(), &message).await;
+        return Ok(Action::requeue(REFUSED_RETRY));
+    }
     let name = grant.name_any();
     let error = match serve(&grant, &ctx).await {
         Ok(action) => {

@@ -99,6 +99,7 @@ pub struct Reporter {
     member: Client,
     endpoint: endpoint::Endpoint,
     first_seen: build::FirstSeen,
+    ceiling: Option<roster_api::ceiling::Ceiling>,
 }
 
 impl std::fmt::Debug for Reporter {
@@ -128,13 +129,20 @@ impl Reporter {
             writer,
             member,
             endpoint,
+            ceiling: None,
         }
+    }
+
+    /// Reports `ceiling` too: what this agent may grant (see `grants::ceiling`).
+    pub fn with_ceiling(mut self, ceiling: &roster_api::ceiling::Ceiling) -> Self {
+        self.ceiling = Some(ceiling.clone());
+        self
     }
 
     /// Gathers the member's state and writes it if it changed; returns whether it wrote.
     /// When the member cannot be read, the previous report is rewritten with `health`.
     pub async fn report(&mut self, health: &ApiServerHealth) -> anyhow::Result<bool> {
-        let spec = match gather::gather(&self.member).await {
+        let mut spec = match gather::gather(&self.member).await {
             Ok(obs) => build_spec(&mut self.first_seen, &obs, &self.endpoint, health),
             Err(e) => {
                 let Some(previous) = self.writer.last_written() else {
@@ -145,6 +153,7 @@ impl Reporter {
                 build::with_health(previous, health.clone())
             }
         };
+        spec.grant_ceiling.clone_from(&self.ceiling);
         self.writer.write(spec).await
     }
 }

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Client,
     runtime::reflector::{ObjectRef, Store},
 };
-use roster_api::{MemberCluster, RemoteAccountGrant};
+use roster_api::{MemberCluster, RemoteAccessPolicy, RemoteAccountGrant};
 
 use super::plan;
 use crate::{clock::Clock, metrics::Metrics};
@@ -22,6 +24,10 @@ pub struct Stores {
     pub grants: Store<RemoteAccountGrant>,
     /// Roster's Secrets: grant deliveries and consumer token Secrets.
     pub secrets: Store<Secret>,
+    /// RemoteAccessPolicies (see [`super::policy`]).
+    pub policies: Store<RemoteAccessPolicy>,
+    /// Hub namespaces, for the labels policies select consumers by.
+    pub namespaces: Store<Namespace>,
 }
 
 /// Shared state of the remote access controller.
@@ -64,6 +70,8 @@ impl Context {
             let _ = members_ready.await;
             let _ = waiting.grants.wait_until_ready().await;
             let _ = waiting.secrets.wait_until_ready().await;
+            let _ = waiting.policies.wait_until_ready().await;
+            let _ = waiting.namespaces.wait_until_ready().await;
             let _ = tx.send(true);
         });
         Self {
@@ -110,6 +118,14 @@ impl plan::View for Context {
         self.stores
             .secrets
             .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    fn policies(&self) -> Vec<Arc<RemoteAccessPolicy>> {
+        self.stores.policies.state()
+    }
+
+    fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
+        super::policy::namespace_labels(&self.stores.namespaces, namespace)
     }
 
     fn consumer_secrets(&self, namespace: &str, name: &str) -> Vec<Arc<Secret>> {

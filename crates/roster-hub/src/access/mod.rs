@@ -7,6 +7,7 @@
 pub mod context;
 pub mod desired;
 pub mod plan;
+pub mod policy;
 pub mod reconcile;
 pub mod status;
 pub mod targets;
@@ -16,13 +17,13 @@ pub use context::{Context, Stores};
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Api, Client, ResourceExt,
     runtime::{Controller, WatchStreamExt, reflector::ObjectRef},
 };
 use roster_api::{
-    MemberCluster, RemoteAccountGrant, RemoteServiceAccount,
+    MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount,
     names::{self, token_secret},
 };
 
@@ -66,6 +67,12 @@ pub async fn run(
         Api::<Secret>::all(client.clone()),
         watch::config().labels(&managed),
     );
+    let (policies, policy_events) = watch::cached(
+        Api::<RemoteAccessPolicy>::all(client.clone()),
+        watch::config(),
+    );
+    let (namespaces, namespace_events) =
+        watch::cached(Api::<Namespace>::all(client.clone()), watch::config());
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -75,6 +82,8 @@ pub async fn run(
             members: members.store(),
             grants,
             secrets,
+            policies,
+            namespaces,
         },
         members.ready(),
         instance.as_deref(),
@@ -88,8 +97,23 @@ pub async fn run(
     });
     let (rsas, rsa_events) =
         watch::cached(Api::<RemoteServiceAccount>::all(client), watch::config());
-    let all = rsas.clone();
+    let (all, for_policies, for_namespaces) = (rsas.clone(), rsas.clone(), rsas.clone());
     let controller = Controller::for_stream(rsa_events.applied_objects(), rsas)
+        // A policy change can allow or refuse any RemoteServiceAccount anywhere; a namespace's
+        // labels, those in it.
+        .watches_stream(
+            policy_events.touched_objects(),
+            move |_: RemoteAccessPolicy| {
+                for_policies
+                    .state()
+                    .iter()
+                    .map(|r| ObjectRef::from_obj(r.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches_stream(namespace_events.touched_objects(), move |n: Namespace| {
+            policy::in_namespace(&for_namespaces, &n.name_any())
+        })
         // A member's labels or endpoint can change any RemoteServiceAccount's targets or Secrets.
         .watches_stream(members.touched(), move |_: MemberCluster| {
             all.state()

@@ -4,18 +4,19 @@
 //! revoke, and the status with the Events of its transitions. It reads only the [`View`] it is
 //! given and writes nothing; `reconcile` decides, then hands the plan to `writes`.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use k8s_openapi::{
     api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp,
 };
 use kube::{ResourceExt, runtime::events::Event};
 use roster_api::{
-    MemberCluster, RemoteAccountGrant, RemoteServiceAccount, RemoteServiceAccountStatus,
+    MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccount,
+    RemoteServiceAccountStatus,
     names::{self, token_secret},
 };
 
-use super::{desired, status, targets};
+use super::{desired, policy, status, targets};
 use crate::{clock::whole_seconds, conditions, events};
 
 /// Without events, each RemoteServiceAccount is looked at again this often.
@@ -31,6 +32,10 @@ pub trait View {
     fn grants_of(&self, namespace: &str, name: &str) -> Vec<Arc<RemoteAccountGrant>>;
     /// Roster's Secret `namespace/name`.
     fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>>;
+    /// Every RemoteAccessPolicy.
+    fn policies(&self) -> Vec<Arc<RemoteAccessPolicy>>;
+    /// The labels of the hub namespace `namespace` (none when it is not cached).
+    fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String>;
     /// The consumer token Secrets of the RemoteServiceAccount `namespace/name`.
     fn consumer_secrets(&self, namespace: &str, name: &str) -> Vec<Arc<Secret>>;
 }
@@ -99,6 +104,8 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
     let namespace = rsa.namespace().unwrap_or_default();
     let name = rsa.name_any();
     let members = view.members();
+    let policies = view.policies();
+    let namespace_labels = view.namespace_labels(&namespace);
     let (targets, selection_error) = match targets::select(&rsa.spec.clusters, &members) {
         Ok(t) => (t, None),
         Err(e) => (Vec::new(), Some(e)),
@@ -117,7 +124,8 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
     for target in &targets {
         let problem = match target.member {
             None => Some(format!("MemberCluster {} does not exist", target.name)),
-            Some(_) => names::member_namespace_problem(&target.name),
+            Some(member) => names::member_namespace_problem(&target.name)
+                .or_else(|| policy::refusal(rsa, &namespace_labels, member, &policies)),
         };
         let (grant, delivered) = match problem {
             Some(_) => (None, None),
@@ -274,6 +282,7 @@ mod tests {
         members: Vec<Arc<MemberCluster>>,
         grants: HashMap<(String, String), Arc<RemoteAccountGrant>>,
         secrets: HashMap<(String, String), Arc<Secret>>,
+        policies: Vec<Arc<RemoteAccessPolicy>>,
     }
 
     impl View for Cached {
@@ -293,6 +302,12 @@ mod tests {
         fn secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
             self.secrets.get(&(namespace.into(), name.into())).cloned()
         }
+        fn policies(&self) -> Vec<Arc<RemoteAccessPolicy>> {
+            self.policies.clone()
+        }
+        fn namespace_labels(&self, _: &str) -> BTreeMap<String, String> {
+            BTreeMap::new()
+        }
         fn consumer_secrets(&self, namespace: &str, name: &str) -> Vec<Arc<Secret>> {
             let mine = |s: &&Arc<Secret>| is_consumer_secret_of(s, namespace, name);
             self.secrets.values().filter(mine).cloned().collect()
@@ -308,6 +323,19 @@ mod tests {
             let key = (s.namespace().unwrap(), s.name_any());
             self.secrets.insert(key, Arc::new(s));
         }
+    }
+
+    /// Lets team-a have the ClusterRoles view and edit on every member.
+    fn view_policy() -> Vec<Arc<RemoteAccessPolicy>> {
+        let policy: RemoteAccessPolicy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "roster.dev/v1alpha1",
+            "kind": "RemoteAccessPolicy",
+            "metadata": {"name": "team-a"},
+            "spec": {"consumers": {"namespaces": ["team-a"]}, "members": {},
+                     "clusterRoles": ["view", "edit"]},
+        }))
+        .unwrap();
+        vec![Arc::new(policy)]
     }
 
     fn rsa(clusters: &[&str]) -> RemoteServiceAccount {
@@ -378,6 +406,7 @@ mod tests {
     fn a_new_request_hands_a_grant_to_each_member_and_waits() {
         let cached = Cached {
             members: vec![member("m1")],
+            policies: view_policy(),
             ..Default::default()
         };
         let plan = decide(&rsa(&["m1", "gone"]), &cached, t(NOW));
@@ -404,6 +433,19 @@ mod tests {
         assert_eq!(plan.status.ready_clusters, Some(0));
         assert_eq!(plan.events.len(), 1, "Ready appears");
         assert_eq!(plan.requeue, RESYNC);
+
+        // Without a policy allowing it, nothing is handed out and the status says why.
+        let unallowed = Cached {
+            policies: Vec::new(),
+            ..cached
+        };
+        let plan = decide(&rsa(&["m1"]), &unallowed, t(NOW));
+        assert!(plan.grants.is_empty() && plan.served.is_empty());
+        let message = plan.status.clusters[0].message.clone().unwrap_or_default();
+        assert!(
+            !message.is_empty() && plan.status.ready_clusters == Some(0),
+            "{message}"
+        );
     }
 
     #[test]
@@ -411,6 +453,7 @@ mod tests {
         let r = rsa(&["m1"]);
         let mut cached = Cached {
             members: vec![member("m1")],
+            policies: view_policy(),
             ..Default::default()
         };
         let g = provisioned(&r, "m1", 1);
@@ -433,6 +476,7 @@ mod tests {
         let mut r = rsa(&["m1"]);
         let mut cached = Cached {
             members: vec![member("m1")],
+            policies: view_policy(),
             ..Default::default()
         };
         let g = provisioned(&r, "m1", 1);
@@ -453,6 +497,7 @@ mod tests {
         let r = rsa(&["m1"]);
         let mut cached = Cached {
             members: vec![member("m1"), member("m2")],
+            policies: view_policy(),
             ..Default::default()
         };
         cached.put_grant(provisioned(&r, "m1", 1));

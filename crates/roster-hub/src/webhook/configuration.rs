@@ -171,7 +171,13 @@ mod tests {
     #[test]
     fn removals_and_changes_of_what_the_hub_sets_are_drift() {
         let empty = MutatingWebhookConfiguration::default();
-        assert_eq!(drift(&desired(), &empty), ["webhooks[pods.roster.dev]"]);
+        assert_eq!(
+            drift(&desired(), &empty),
+            [
+                "webhooks[pods.roster.dev]",
+                "webhooks[remoteserviceaccounts.roster.dev]"
+            ]
+        );
         let cases: [(&str, Edit); 8] = [
             ("failurePolicy", |w| {
                 w.failure_policy = Some("Ignore".into())

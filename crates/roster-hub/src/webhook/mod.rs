@@ -12,10 +12,12 @@
 //! | HTTPS | `server.rs` |
 //! | certificates: files, self-generated CA and rotation rules | `tls/` |
 //! | when the MutatingWebhookConfiguration needs putting back | `configuration.rs` (pure) |
+//! | RemoteServiceAccounts under the RemoteAccessPolicies (deny only) | `policy.rs` |
 
 pub mod annotation;
 pub mod configuration;
 pub mod mutate;
+pub mod policy;
 pub mod resolve;
 pub mod review;
 pub mod server;
@@ -86,15 +88,17 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the webhook to {address} (--webhook-address)"))?;
     info!(address = %listener.local_addr()?, path = review::PATH, "webhook listening (HTTPS)");
+    let (policy_stores, policy_caches) = policy::Stores::start(client.clone(), members.clone());
     let (stores, caches) = caches(client, members);
     let ready = ready(stores.clone(), current, readiness.condition("webhook"));
-    let router = review::router(stores, Some(metrics));
+    let router = review::router(stores, Some(metrics)).merge(policy::router(policy_stores));
     Ok(async move {
         // Only the signal ends this: the other tasks loop forever.
         tokio::select! {
             () = server::serve(listener, tls, router) => error!("webhook server ended"),
             () = certificates => error!("webhook certificate task ended"),
             () = caches => error!("webhook caches ended"),
+            () = policy_caches => error!("webhook policy caches ended"),
             () = ready.then(|()| std::future::pending()) => {}
             () = roster_runtime::shutdown_signal() => info!("webhook stopped"),
         }

@@ -512,6 +512,8 @@ async fn the_agent_heartbeats_and_reports_once_until_something_changes() -> anyh
         probe_failure_threshold: 3,
         hub_token_ttl: 600,
         token_refresh_fraction: 0.8,
+        grantable_cluster_roles: vec!["view".into()],
+        allow_rules: false,
         admin_address: "127.0.0.1:0".parse()?,
         log: LogOptions {
             log_format: LogFormat::Plain,

@@ -274,6 +274,8 @@ fn rsa(name: &str, spec: Value) -> Value {
 #[tokio::test]
 async fn remote_service_account_validation() -> anyhow::Result<()> {
     let env = TestEnv::start().await?;
+    // What the schema refuses, not what a policy would.
+    roster_testenv::policy::allow_everything(&env.hub, &env.namespace).await?;
     let api: Api<DynamicObject> = Api::namespaced_with(
         env.hub.clone(),
         &env.namespace,

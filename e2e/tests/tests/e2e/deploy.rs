@@ -107,6 +107,17 @@ async fn hub_base_passes_a_server_side_dry_run_on_the_hub() -> anyhow::Result<()
         .map(|c| c.metadata.name.unwrap())
         .collect();
     assert_eq!(crds, ours, "deploy/hub installs every CRD, from crds/");
+    // The shared hub keeps its own configuration `roster-hub` (with a URL): a dry run of the
+    // base's (with a Service) under that name would hold both, which the API server refuses.
+    let objects: Vec<Value> = objects
+        .into_iter()
+        .map(|mut o| {
+            if deploy::kind(&o) == "MutatingWebhookConfiguration" {
+                o["metadata"]["name"] = format!("roster-hub-dry-run-{}", env.namespace).into();
+            }
+            o
+        })
+        .collect();
     dry_run(&env.hub, &objects).await;
     Ok(())
 }

@@ -658,6 +658,7 @@ async fn go_access_library_acts_as_a_real_remote_service_account() -> anyhow::Re
     Api::<ConfigMap>::namespaced(member.clone(), &apps)
         .create(&pp, &cm)
         .await?;
+    roster_testenv::policy::allow_everything(&env.hub, &env.namespace).await?;
     let rsa: roster_api::RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
         "metadata": {"name": "go-consumer"},

@@ -235,6 +235,7 @@ async fn join_heartbeat_outages_and_unjoin_through_the_real_binaries() -> anyhow
 
     // A remote service account on the member, to see it revoked when the member leaves.
     let team = roster_testenv::env::create_namespace(&j.hub).await?;
+    roster_testenv::policy::allow_everything(&j.hub, &team).await?;
     let rsa: RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
         "metadata": {"name": "ops"},

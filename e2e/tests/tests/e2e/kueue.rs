@@ -23,7 +23,7 @@ use kube::{
         ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
     },
 };
-use roster_api::{Inventory, MemberCluster, RemoteServiceAccount, names};
+use roster_api::{Inventory, MemberCluster, RemoteAccessPolicy, RemoteServiceAccount, names};
 use roster_testenv::{identity, kubeconfig, kueue, ports, process, roster, secret, wait};
 use serde_json::{Value, json};
 
@@ -160,6 +160,19 @@ async fn kueue_multikueue_dispatches_a_job_to_a_roster_member() -> anyhow::Resul
     // Kueue's identity on the workers: the worker's admin defines what MultiKueue may do there,
     // the RemoteServiceAccount binds exactly that ClusterRole.
     apply_typed(&Api::<ClusterRole>::all(member.clone()), worker_role()).await?;
+    // The platform admin's policy: kueue-system may have that ClusterRole on Kueue's workers,
+    // nothing else anywhere (and the shared members' ceiling lets their agents bind it).
+    apply_typed(
+        &Api::<RemoteAccessPolicy>::all(hub.clone()),
+        json!({
+            "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteAccessPolicy",
+            "metadata": {"name": "kueue-multikueue"},
+            "spec": {"consumers": {"namespaces": [KUEUE_NAMESPACE]},
+                     "members": {"matchLabels": {LABEL: "worker"}},
+                     "clusterRoles": [WORKER_ROLE]},
+        }),
+    )
+    .await?;
     apply_typed(
         &Api::<RemoteServiceAccount>::namespaced(hub.clone(), KUEUE_NAMESPACE),
         json!({

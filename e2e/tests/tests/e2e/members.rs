@@ -23,6 +23,13 @@ use super::support;
 /// Label every joined member carries, for selector tests.
 pub const LABEL: (&str, &str) = ("e2e.roster.dev/joined", "true");
 
+/// The ceiling of the shared members (`kubectl roster join` and the agents get the same
+/// flags): the ClusterRoles the tests grant, and rules; cluster-admin is beyond it.
+pub const CEILING: [&str; 2] = [
+    "--grantable-cluster-roles=view,edit,multikueue-worker",
+    "--allow-rules",
+];
+
 /// Point of a remote token's life at which the agents refresh it: a 600 s token is replaced
 /// after 12 s, so rotation is seen in a test.
 pub const REFRESH_FRACTION: &str = "0.02";
@@ -61,6 +68,7 @@ async fn join_all() -> anyhow::Result<Joined> {
         command::kubectl_roster(&fleet.hub.kubeconfig_path(), &join)?
             .arg(format!("--file={}", manifest.display()))
             .arg(format!("--label={}={}", LABEL.0, LABEL.1))
+            .args(CEILING)
             .run_async()
             .await?;
         let member_client = member.client().await?;
@@ -84,6 +92,8 @@ async fn join_all() -> anyhow::Result<Joined> {
                 "--report-interval=2".into(),
                 format!("--token-refresh-fraction={REFRESH_FRACTION}"),
                 "--admin-address=127.0.0.1:0".into(),
+                CEILING[0].into(),
+                CEILING[1].into(),
             ],
             &[("RUST_LOG", "info,roster_agent=debug")],
             &log,

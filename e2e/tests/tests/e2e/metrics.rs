@@ -177,6 +177,7 @@ async fn hub_and_agent_metrics_through_a_join_a_token_and_a_removal() -> anyhow:
 
     // A remote service account: the agent mints, the hub issues; both count down to expiry.
     let team = roster_testenv::env::create_namespace(&hub).await?;
+    roster_testenv::policy::allow_everything(&hub, &team).await?;
     let rsa: RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
         "metadata": {"name": "ops"},

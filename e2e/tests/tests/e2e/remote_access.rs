@@ -43,11 +43,14 @@ pub(super) fn diagnostics(env: &TestEnv) -> String {
     )
 }
 
+/// Creates the RemoteServiceAccount `name` in the test's namespace, which a RemoteAccessPolicy
+/// lets have anything (these tests are not about policies; `policy.rs` is).
 pub(super) async fn create_rsa(
     env: &TestEnv,
     name: &str,
     spec: serde_json::Value,
 ) -> anyhow::Result<()> {
+    roster_testenv::policy::allow_everything(&env.hub, &env.namespace).await?;
     let api: Api<RemoteServiceAccount> = Api::namespaced(env.hub.clone(), &env.namespace);
     let rsa: RemoteServiceAccount = serde_json::from_value(json!({
         "apiVersion": "roster.dev/v1alpha1",

@@ -98,6 +98,11 @@ pub async fn reaches_the_member(hub: &NodeCluster, member: &str, dir: &Path) -> 
 
     let rsa = json!({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        // Without a RemoteAccessPolicy the hub's webhook refuses the account.
+        {"apiVersion": "roster.dev/v1alpha1", "kind": "RemoteAccessPolicy",
+         "metadata": {"name": format!("view-for-{NAMESPACE}")},
+         "spec": {"consumers": {"namespaces": [NAMESPACE]}, "members": {},
+                  "clusterRoles": ["view"]}},
         {"apiVersion": "roster.dev/v1alpha1", "kind": "RemoteServiceAccount",
          "metadata": {"name": RSA, "namespace": NAMESPACE},
          "spec": {"clusters": {"names": [member]}, "clusterRoles": ["view"]}},

@@ -1,0 +1,45 @@
+//! The member's ceiling in the grant loop: a grant asking for more than the member's admin let
+//! this agent grant (`--grantable-cluster-roles`, `--allow-rules`; the decision is
+//! [`roster_api::ceiling::Ceiling::refusal`], pure) is not provisioned, whatever the hub asks.
+//! Anything an earlier, allowed spec of it left on the member is revoked (its service account
+//! deleted, so its tokens die), and the refusal goes into the grant's status, which the hub
+//! shows on the RemoteServiceAccount.
+
+use std::collections::HashSet;
+
+use kube::{Client, ResourceExt};
+use roster_api::RemoteAccountGrant;
+use tracing::warn;
+
+use super::{hub, member};
+use roster_runtime::errors;
+
+/// Refuses `grant` with `message`: revokes what it holds on the member (every Roster object
+/// there not owned by a grant in `live`, which the grant is taken out of) and reports it in
+/// the grant's status on the hub.
+pub async fn refuse(
+    grant: &RemoteAccountGrant,
+    clients: (&Client, &Client),
+    mut live: HashSet<String>,
+    message: &str,
+) {
+    let (hub_client, member_client) = clients;
+    if let Some(uid) = grant.uid() {
+        live.remove(&uid);
+    }
+    match member::sweep(member_client, &live).await {
+        Ok(0) => {}
+        Ok(n) => warn!(
+            revoked = n,
+            "revoked a grant now beyond the member's ceiling"
+        ),
+        Err(e) => warn!(error = %errors::chain(&e), "cannot revoke a grant beyond the ceiling"),
+    }
+    let status = hub::refused(grant, message);
+    if grant.status.as_ref() != Some(&status) {
+        warn!(%message, "refusing a grant beyond the member's ceiling");
+        if let Err(e) = hub::report(hub_client, grant, &status).await {
+            warn!(error = %errors::chain(&e), "cannot report the refusal in the grant's status");
+        }
+    }
+}
