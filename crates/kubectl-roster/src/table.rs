@@ -12,11 +12,12 @@ use roster_api::{
 use crate::member::condition;
 
 /// Column titles.
-const HEADER: [&str; 7] = [
+const HEADER: [&str; 8] = [
     "NAME",
     "JOINED",
     "HEALTHY",
     "VERSION",
+    "INVENTORIES",
     "CLUSTER ID",
     "LAST HEARTBEAT",
     "AGE",
@@ -30,7 +31,7 @@ const NONE: &str = "-";
 
 /// One member's line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row(pub [String; 7]);
+pub struct Row(pub [String; 8]);
 
 /// The line of `member`, whose agent last renewed its lease at `heartbeat`, seen at `now`.
 pub fn row(member: &MemberCluster, heartbeat: Option<Timestamp>, now: Timestamp) -> Row {
@@ -47,6 +48,12 @@ pub fn row(member: &MemberCluster, heartbeat: Option<Timestamp>, now: Timestamp)
         summary(condition(member, CONDITION_JOINED)),
         summary(condition(member, CONDITION_CONTROL_PLANE_HEALTHY)),
         text(status.and_then(|s| s.kubernetes_version.as_ref())),
+        text(
+            status
+                .map(|s| s.inventories.join(","))
+                .filter(|i| !i.is_empty())
+                .as_ref(),
+        ),
         text(status.and_then(|s| s.cluster_id.as_ref())),
         since(heartbeat),
         since(member.metadata.creation_timestamp.as_ref().map(|t| t.0)),
@@ -79,7 +86,7 @@ pub fn short_duration(elapsed: SignedDuration) -> String {
 pub fn render(rows: &[Row]) -> String {
     let header = Row(HEADER.map(str::to_owned));
     let lines: Vec<&Row> = std::iter::once(&header).chain(rows).collect();
-    let mut widths = [0; 7];
+    let mut widths = [0; HEADER.len()];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(&line.0) {
             *width = (*width).max(cell.chars().count());
@@ -144,6 +151,7 @@ mod tests {
         if let Some(status) = healthy.status.as_mut() {
             status.kubernetes_version = Some("v1.37.2".into());
             status.cluster_id = Some("5f1c".into());
+            status.inventories = vec!["cluster-inventory".into(), "kueue".into()];
         }
         let silent = member(
             "member-2",
@@ -160,7 +168,17 @@ mod tests {
         ];
         assert_eq!(
             rows[0].0,
-            ["member-1", "True", "True", "v1.37.2", "5f1c", "4s", "3h"].map(str::to_owned)
+            [
+                "member-1",
+                "True",
+                "True",
+                "v1.37.2",
+                "cluster-inventory,kueue",
+                "5f1c",
+                "4s",
+                "3h"
+            ]
+            .map(str::to_owned)
         );
         assert_eq!(
             rows[1].0,
@@ -171,15 +189,16 @@ mod tests {
                 "-",
                 "-",
                 "-",
+                "-",
                 "-"
             ]
             .map(str::to_owned)
         );
         let table = render(&rows);
         let expected = "\
-NAME       JOINED   HEALTHY                     VERSION   CLUSTER ID   LAST HEARTBEAT   AGE
-member-1   True     True                        v1.37.2   5f1c         4s               3h
-member-2   -        Unknown (HeartbeatMissed)   -         -            -                -
+NAME       JOINED   HEALTHY                     VERSION   INVENTORIES               CLUSTER ID   LAST HEARTBEAT   AGE
+member-1   True     True                        v1.37.2   cluster-inventory,kueue   5f1c         4s               3h
+member-2   -        Unknown (HeartbeatMissed)   -         -                         -            -                -
 ";
         assert_eq!(table, expected);
     }
