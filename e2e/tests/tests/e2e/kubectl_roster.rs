@@ -218,7 +218,10 @@ async fn join_issues_a_working_bootstrap_credential_then_status_and_unjoin() -> 
         .filter(|c| !c.is_empty())
         .collect();
     assert_eq!(cells[1], "False (AwaitingAgent)", "{line}");
-    assert_eq!(cells[4], "cluster-inventory", "in the default inventory: {line}");
+    assert_eq!(
+        cells[4], "cluster-inventory",
+        "in the default inventory: {line}"
+    );
     assert_eq!(cells[6], "-", "no heartbeat yet: {line}");
 
     // unjoin removes the MemberCluster and waits until the hub's objects are collected.

@@ -127,20 +127,32 @@ pub async fn joins_from_the_manifest(
     let profiles: Api<ClusterProfile> =
         Api::namespaced(hub.client().await?, names::DEFAULT_INVENTORY_NAMESPACE);
     let server = member.fleet_server();
-    let profile = wait::until("the ClusterProfile's access provider", TIMEOUT, || {
-        let profiles = profiles.clone();
-        let server = server.clone();
-        async move {
-            let profile = profiles.get_opt(name).await.ok().flatten();
-            Ok(profile.filter(|p| {
-                p.status.as_ref().is_some_and(|s| {
-                    s.access_providers
-                        .iter()
-                        .any(|a| a.cluster.as_ref().is_some_and(|c| c.server == server))
-                })
-            }))
-        }
-    })
+    let profile = wait::until(
+        "the ClusterProfile's access provider with the member's CA",
+        TIMEOUT,
+        || {
+            let profiles = profiles.clone();
+            let server = server.clone();
+            async move {
+                let profile = profiles.get_opt(name).await.ok().flatten();
+                // Its server and, once the agent's report is in, the member's CA (an override of
+                // the server alone shows before the report does).
+                Ok(profile.filter(|p| {
+                    p.status.as_ref().is_some_and(|s| {
+                        s.access_providers.iter().any(|a| {
+                            a.cluster.as_ref().is_some_and(|c| {
+                                c.server == server
+                                    && c.certificate_authority_data.as_ref().is_some_and(|ca| {
+                                        String::from_utf8_lossy(&ca.0)
+                                            .contains(member.ca_pem().trim())
+                                    })
+                            })
+                        })
+                    })
+                }))
+            }
+        },
+    )
     .await?;
     let status = profile.status.context("no profile status")?;
     let cluster = status.access_providers[0]
