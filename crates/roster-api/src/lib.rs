@@ -7,6 +7,7 @@
 pub mod ceiling;
 pub mod conditions;
 pub mod crd;
+pub mod federation;
 pub mod inventory;
 pub mod member_cluster;
 pub mod member_report;
