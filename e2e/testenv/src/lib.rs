@@ -15,6 +15,7 @@ pub mod env;
 pub mod fleet;
 pub mod identity;
 pub mod image;
+pub mod inventory;
 pub mod kubeconfig;
 pub mod kueue;
 pub mod metrics;

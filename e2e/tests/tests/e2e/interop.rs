@@ -17,10 +17,7 @@ use std::{
 use cluster_inventory::v1alpha1::ClusterProfile;
 use k8s_openapi::{
     ByteString,
-    api::{
-        core::v1::{ConfigMap, Namespace, Secret},
-        rbac::v1::RoleBinding,
-    },
+    api::core::v1::{ConfigMap, Namespace, Secret},
     jiff::Timestamp,
 };
 use kube::{
@@ -209,47 +206,16 @@ impl Setup {
         let namespace = format!("{}-inventory", self.env.namespace);
         let params = PatchParams::apply("e2e-interop").force();
         let label = "e2e.roster.dev/interop-inventory";
-        for object in [
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-            json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": {"name": "roster-hub-inventory", "namespace": namespace},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": "roster-hub-inventory"},
-                "subjects": [{"kind": "ServiceAccount", "name": "roster-hub",
-                              "namespace": "roster-system"}],
-            }),
-            json!({
-                "apiVersion": "roster.dev/v1alpha1", "kind": "Inventory",
-                "metadata": {"name": namespace},
-                "spec": {"namespace": namespace,
-                         "members": {"matchLabels": {label: self.env.namespace}}},
-            }),
-        ] {
-            let (kind, name) = (object["kind"].clone(), object["metadata"]["name"].clone());
-            let (kind, name) = (
-                kind.as_str().unwrap_or_default(),
-                name.as_str().unwrap_or_default(),
-            );
-            let patch = Patch::Apply(&object);
-            match kind {
-                "Namespace" => drop(
-                    Api::<Namespace>::all(hub.clone())
-                        .patch(name, &params, &patch)
-                        .await?,
-                ),
-                "RoleBinding" => drop(
-                    Api::<RoleBinding>::namespaced(hub.clone(), &namespace)
-                        .patch(name, &params, &patch)
-                        .await?,
-                ),
-                _ => drop(
-                    Api::<Inventory>::all(hub.clone())
-                        .patch(name, &params, &patch)
-                        .await?,
-                ),
-            }
-        }
+        roster_testenv::inventory::open_namespace(hub, &namespace).await?;
+        let inventory = json!({
+            "apiVersion": "roster.dev/v1alpha1", "kind": "Inventory",
+            "metadata": {"name": namespace},
+            "spec": {"namespace": namespace,
+                     "members": {"matchLabels": {label: self.env.namespace}}},
+        });
+        Api::<Inventory>::all(hub.clone())
+            .patch(&namespace, &params, &Patch::Apply(&inventory))
+            .await?;
         Api::<MemberCluster>::all(hub.clone())
             .patch(
                 &self.cluster,

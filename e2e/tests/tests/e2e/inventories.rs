@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use cluster_inventory::{names::LABEL_INVENTORY_MEMBER_ID, v1alpha1::ClusterProfile};
-use k8s_openapi::api::{core::v1::Namespace, rbac::v1::RoleBinding};
 use kube::{
     Api, Client,
     api::{DeleteParams, Patch, PatchParams, PostParams},
@@ -21,30 +20,19 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const NAMESPACE: &str = "e2e-kueue-system";
 const LABEL: &str = "e2e.roster.dev/kueue";
 
+/// Applies the Inventory `object`.
 async fn apply(hub: &Client, object: serde_json::Value) -> anyhow::Result<()> {
-    let params = PatchParams::apply("e2e-inventories").force();
     let name = object["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    match object["kind"].as_str() {
-        Some("Namespace") => {
-            Api::<Namespace>::all(hub.clone())
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await?;
-        }
-        Some("RoleBinding") => {
-            Api::<RoleBinding>::namespaced(hub.clone(), NAMESPACE)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await?;
-        }
-        Some("Inventory") => {
-            Api::<Inventory>::all(hub.clone())
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await?;
-        }
-        other => anyhow::bail!("unexpected kind {other:?}"),
-    }
+    Api::<Inventory>::all(hub.clone())
+        .patch(
+            &name,
+            &PatchParams::apply("e2e-inventories").force(),
+            &Patch::Apply(&object),
+        )
+        .await?;
     Ok(())
 }
 
@@ -89,18 +77,7 @@ async fn a_second_inventory_follows_labels_and_goes_with_its_inventory() -> anyh
 
     // What a platform admin does for an inventory in a namespace of their choosing: the
     // namespace, the hub's right to write profiles there, the Inventory.
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-    )
-    .await?;
-    apply(&hub, json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "roster-hub-inventory", "namespace": NAMESPACE},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "roster-hub-inventory"},
-        "subjects": [{"kind": "ServiceAccount", "name": "roster-hub", "namespace": "roster-system"}],
-    }))
-    .await?;
+    roster_testenv::inventory::open_namespace(&hub, NAMESPACE).await?;
     // Someone else's profile in the namespace: never touched.
     let foreign = ClusterProfile::new("foreign", Default::default());
     Api::<ClusterProfile>::namespaced(hub.clone(), NAMESPACE)

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::{
     batch::v1::Job,
     core::v1::{Namespace, Secret},
-    rbac::v1::{ClusterRole, RoleBinding},
+    rbac::v1::ClusterRole,
 };
 use kube::{
     Api,
@@ -127,19 +127,7 @@ async fn kueue_multikueue_dispatches_a_job_to_a_roster_member() -> anyhow::Resul
 
     // What the platform admin does: Kueue's namespace, the hub's right to write profiles there,
     // the inventory selecting the workers, the workers' label.
-    let namespaces = Api::<Namespace>::all(hub.clone());
-    apply_typed(
-        &namespaces,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KUEUE_NAMESPACE}}),
-    )
-    .await?;
-    apply_typed(&Api::<RoleBinding>::namespaced(hub.clone(), KUEUE_NAMESPACE), json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "roster-hub-inventory", "namespace": KUEUE_NAMESPACE},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "roster-hub-inventory"},
-        "subjects": [{"kind": "ServiceAccount", "name": "roster-hub", "namespace": "roster-system"}],
-    }))
-    .await?;
+    roster_testenv::inventory::open_namespace(&hub, KUEUE_NAMESPACE).await?;
     apply_typed(
         &Api::<Inventory>::all(hub.clone()),
         json!({
