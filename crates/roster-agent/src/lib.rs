@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod clients;
 pub mod credentials;
+pub mod federation;
 pub mod grants;
 pub mod heartbeat;
 pub mod jwt;
@@ -76,8 +77,9 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
         clients::REQUEST_TIMEOUT,
     ))
     .context("building the member cluster's client")?;
-    let probe_client = kube::Client::try_from(clients::tuned(member_config, probe::PROBE_TIMEOUT))
-        .context("building the member cluster's client")?;
+    let probe_client =
+        kube::Client::try_from(clients::tuned(member_config.clone(), probe::PROBE_TIMEOUT))
+            .context("building the member cluster's client")?;
 
     let credentials = credentials::Credentials::start(credentials::Settings {
         member: member.clone(),
@@ -103,7 +105,13 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
     };
     let reporter = report::Reporter::new(hub.clone(), &namespace, member_client.clone(), endpoint)
         .await
-        .with_ceiling(&ceiling);
+        .with_ceiling(&ceiling)
+        .with_trust_check(federation::TrustCheck::new(
+            hub.clone(),
+            member_config,
+            &member,
+            &namespace,
+        ));
     let revoker = member_client.clone();
     let grant_settings = grants::Settings {
         namespace: namespace.clone(),

@@ -6,6 +6,10 @@ pub use cluster_inventory::names::{CONDITION_CONTROL_PLANE_HEALTHY, CONDITION_JO
 /// MemberCluster condition: every property fits in the ClusterProfile.
 pub const CONDITION_PROPERTIES_PUBLISHED: &str = "PropertiesPublished";
 
+/// MemberCluster condition: the member's API server trusts the hub's service-account issuer,
+/// so federated RemoteServiceAccounts work there.
+pub const CONDITION_FEDERATION_TRUSTED: &str = "FederationTrusted";
+
 /// RemoteServiceAccount condition: every target cluster has a valid token.
 pub const CONDITION_READY: &str = "Ready";
 
@@ -39,6 +43,16 @@ pub mod properties {
     pub const PUBLISHED: &str = "Published";
     /// False: some values exceed the ClusterProfile's 1024-character limit and were left out.
     pub const VALUE_TOO_LONG: &str = "ValueTooLong";
+}
+
+/// Reasons of the FederationTrusted condition.
+pub mod federation {
+    /// True: the member authenticated a hub token for its audience as the federated user.
+    pub const HUB_ISSUER_TRUSTED: &str = "HubIssuerTrusted";
+    /// False: the member refused the hub token, or mapped it to another user.
+    pub const HUB_ISSUER_NOT_TRUSTED: &str = "HubIssuerNotTrusted";
+    /// Unknown: the agent has not reported a check (not joined yet, or an older agent).
+    pub const NOT_CHECKED: &str = "NotChecked";
 }
 
 /// Reasons of a RemoteServiceAccount's Ready condition.

@@ -73,6 +73,24 @@ pub struct MemberReportSpec {
     /// What the agent may grant on its member (its ceiling, set at join).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_ceiling: Option<crate::ceiling::Ceiling>,
+
+    /// Whether the member's API server trusts the hub's service-account issuer for federated
+    /// access (absent from agents that do not check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<FederationTrust>,
+}
+
+/// The agent's check of federated trust: a hub token of its own hub service account for the
+/// member's audience, presented to the member's API server in a SelfSubjectReview.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FederationTrust {
+    /// Whether the member authenticated the hub token as the expected federated user.
+    pub trusted: bool,
+    /// What the check saw, for humans (never a token).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(max = 1024))]
+    pub message: String,
 }
 
 /// The member API server's URL and CA.

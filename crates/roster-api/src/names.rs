@@ -8,6 +8,10 @@ pub const CLUSTER_MANAGER: &str = "roster";
 /// The access provider entry Roster publishes in each ClusterProfile.
 pub const ACCESS_PROVIDER: &str = "roster";
 
+/// Name of the federated access provider in every ClusterProfile whose member trusts the hub:
+/// consumers present their own hub token for the member's audience.
+pub const FEDERATED_ACCESS_PROVIDER: &str = "roster-federated";
+
 /// Default namespace holding the ClusterProfiles Roster publishes.
 pub const DEFAULT_INVENTORY_NAMESPACE: &str = "cluster-inventory";
 

@@ -22,6 +22,7 @@ use crate::remote_service_account::{NamespacedRole, TokenSettings};
     category = "roster",
     derive = "PartialEq",
     derive = "Default",
+    validation = Rule::new("has(self.spec.federatedUser) != (has(self.spec.serviceAccount) && self.spec.serviceAccount.name != '')").message("exactly one of spec.serviceAccount and spec.federatedUser"),
     doc = "RemoteAccountGrant is internal to Roster: the hub asks one member's agent, in the member's namespace on the hub, to provision a RemoteServiceAccount's service account and RBAC on its member and to deliver a token for it into the Secret of the same name.",
     printcolumn(
         name = "Service Account",
@@ -40,8 +41,16 @@ use crate::remote_service_account::{NamespacedRole, TokenSettings};
 pub struct RemoteAccountGrantSpec {
     /// The RemoteServiceAccount on the hub this grant serves.
     pub remote_service_account: GrantOwner,
-    /// The service account to create on the member.
+    /// The service account to create on the member (token access; empty with
+    /// `federatedUser`).
+    #[serde(default)]
     pub service_account: GrantServiceAccount,
+    /// Federated access: bind the rights to this member user (a hub service account's
+    /// federated user, `roster-hub:system:serviceaccount:<namespace>:<name>`) and create no
+    /// service account, mint no token and deliver nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub federated_user: Option<String>,
     /// ClusterRoles bound cluster-wide.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32), inner(length(max = 253)))]

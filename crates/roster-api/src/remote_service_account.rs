@@ -26,6 +26,9 @@ pub use crate::selector::{MemberSelector, MemberSelectorRequirement};
     doc = "RemoteServiceAccount gives the namespace it lives in an identity on member clusters: Roster creates a service account with the requested permissions on each selected member and keeps a short-lived token for it in the Secret <name>-<cluster> of this namespace.",
     validation = Rule::new("size(self.metadata.name) <= 63").message("a RemoteServiceAccount name is at most 63 characters: it names Secrets (<name>-<cluster>) and labels"),
     validation = Rule::new("!has(oldSelf.spec.serviceAccount) || (has(self.spec.serviceAccount) && self.spec.serviceAccount == oldSelf.spec.serviceAccount)").message("spec.serviceAccount is immutable: create a new RemoteServiceAccount instead"),
+    validation = Rule::new("has(self.spec.federation) == has(oldSelf.spec.federation) && (!has(self.spec.federation) || self.spec.federation == oldSelf.spec.federation)").message("spec.federation is immutable (it decides whose identity acts on the members): create a new RemoteServiceAccount instead"),
+    validation = Rule::new("!has(self.spec.federation) || !has(self.spec.serviceAccount)").message("spec.serviceAccount names a service account created on each member, which federated access does not create: set spec.federation or spec.serviceAccount, not both"),
+    validation = Rule::new("!has(self.spec.federation) || !has(self.spec.token) || !has(self.spec.token.audiences) || size(self.spec.token.audiences) == 0").message("spec.token.audiences cannot be set with spec.federation: a federated token's audience is always the member's (roster:<member>)"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Clusters", type_ = "integer", json_path = ".status.readyClusters"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
@@ -56,9 +59,31 @@ pub struct RemoteServiceAccountSpec {
     #[schemars(length(max = 64))]
     pub rules: Vec<PolicyRule>,
 
-    /// Token lifetime and audiences.
+    /// Token lifetime and audiences. With federation, only the lifetime counts: it is the
+    /// lifetime of the projected tokens the pod webhook mounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenSettings>,
+
+    /// Federated access: bind the rights on each member to a hub ServiceAccount of this
+    /// namespace (as the member user `roster-hub:system:serviceaccount:<namespace>:<name>`)
+    /// instead of creating a member service account. No token is minted or stored: consumers
+    /// present their own hub token for the member's audience `roster:<member>`, which the
+    /// member's API server must trust (see the MemberCluster's FederationTrusted condition).
+    /// Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<Federation>,
+}
+
+/// Federated access settings.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Federation {
+    /// The hub ServiceAccount, in this namespace, whose tokens act on the members. Default:
+    /// the RemoteServiceAccount's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new("!format.dns1123Subdomain().validate(self).hasValue()").message("serviceAccountName must be a valid service account name (DNS subdomain)"))]
+    pub service_account_name: Option<String>,
 }
 
 /// Which member clusters: exactly one of names or selector.
@@ -175,9 +200,35 @@ pub struct ClusterTokenStatus {
     /// Why the cluster is not ready, or what was last done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Federated access only: whether the member's API server trusts the hub's issuer, as its
+    /// agent last saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_trusts_hub: Option<bool>,
 }
 
 impl RemoteServiceAccount {
+    /// With federated access, the hub ServiceAccount (in the RemoteServiceAccount's namespace)
+    /// that acts on the members, default applied; `None` for token access.
+    pub fn federated_service_account(&self) -> Option<String> {
+        let federation = self.spec.federation.as_ref()?;
+        Some(
+            federation
+                .service_account_name
+                .clone()
+                .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default()),
+        )
+    }
+
+    /// With federated access, the member user that acts:
+    /// `roster-hub:system:serviceaccount:<namespace>:<service account>`.
+    pub fn federated_user(&self) -> Option<String> {
+        let name = self.federated_service_account()?;
+        Some(crate::federation::federated_user(
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            &name,
+        ))
+    }
+
     /// Namespace and name of the service account on each member, with defaults applied.
     pub fn remote_service_account(&self) -> (String, String) {
         let sa = self.spec.service_account.clone().unwrap_or_default();

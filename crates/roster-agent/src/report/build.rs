@@ -128,6 +128,7 @@ pub fn spec(
         properties,
         agent_version: AGENT_VERSION.to_owned(),
         grant_ceiling: None,
+        federation: None,
     }
 }
 

@@ -100,6 +100,8 @@ pub struct Reporter {
     endpoint: endpoint::Endpoint,
     first_seen: build::FirstSeen,
     ceiling: Option<roster_api::ceiling::Ceiling>,
+    trust: Option<crate::federation::TrustCheck>,
+    last_trust: Option<roster_api::member_report::FederationTrust>,
 }
 
 impl std::fmt::Debug for Reporter {
@@ -126,11 +128,20 @@ impl Reporter {
                 .last_written()
                 .map(|s| build::FirstSeen::from_reported(&s.properties))
                 .unwrap_or_default(),
+            last_trust: writer.last_written().and_then(|s| s.federation.clone()),
             writer,
             member,
             endpoint,
             ceiling: None,
+            trust: None,
         }
+    }
+
+    /// Checks and reports whether the member trusts the hub's issuer (see
+    /// [`crate::federation`]) with every report.
+    pub fn with_trust_check(mut self, check: crate::federation::TrustCheck) -> Self {
+        self.trust = Some(check);
+        self
     }
 
     /// Reports `ceiling` too: what this agent may grant (see `grants::ceiling`).
@@ -154,6 +165,12 @@ impl Reporter {
             }
         };
         spec.grant_ceiling.clone_from(&self.ceiling);
+        if let Some(check) = &mut self.trust
+            && let Some(verdict) = check.check().await
+        {
+            self.last_trust = Some(verdict);
+        }
+        spec.federation.clone_from(&self.last_trust);
         self.writer.write(spec).await
     }
 }

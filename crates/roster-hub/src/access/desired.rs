@@ -39,7 +39,14 @@ pub fn labels(namespace: &str, name: &str, member: &str) -> BTreeMap<String, Str
 pub fn grant(rsa: &RemoteServiceAccount, member: &str) -> RemoteAccountGrant {
     let namespace = rsa.namespace().unwrap_or_default();
     let name = rsa.name_any();
-    let (sa_namespace, sa_name) = rsa.remote_service_account();
+    let federated_user = rsa.federated_user();
+    // Federated access creates no member service account.
+    let service_account = if federated_user.is_some() {
+        GrantServiceAccount::default()
+    } else {
+        let (namespace, name) = rsa.remote_service_account();
+        GrantServiceAccount { namespace, name }
+    };
     let mut grant = RemoteAccountGrant::new(
         &names::grant_name(&namespace, &name),
         RemoteAccountGrantSpec {
@@ -48,10 +55,8 @@ pub fn grant(rsa: &RemoteServiceAccount, member: &str) -> RemoteAccountGrant {
                 name: name.clone(),
                 uid: rsa.uid().unwrap_or_default(),
             },
-            service_account: GrantServiceAccount {
-                namespace: sa_namespace,
-                name: sa_name,
-            },
+            service_account,
+            federated_user,
             cluster_roles: rsa.spec.cluster_roles.clone(),
             roles: rsa.spec.roles.clone(),
             rules: rsa.spec.rules.clone(),

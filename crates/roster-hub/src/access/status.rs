@@ -53,6 +53,7 @@ pub fn cluster(o: &Observed<'_>, now: Timestamp) -> ClusterTokenStatus {
         token_expiry: token.map(|d| Time(d.expiry)),
         last_refresh: token.and(grant_status.and_then(|s| s.last_refresh.clone())),
         message,
+        member_trusts_hub: None,
     }
 }
 
