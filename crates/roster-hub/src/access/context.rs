@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
     Client,
     runtime::reflector::{ObjectRef, Store},
@@ -28,6 +28,8 @@ pub struct Stores {
     pub policies: Store<RemoteAccessPolicy>,
     /// Hub namespaces, for the labels policies select consumers by.
     pub namespaces: Store<Namespace>,
+    /// Roster's ConfigMaps: the consumers' federated-access kubeconfigs.
+    pub config_maps: Store<ConfigMap>,
 }
 
 /// Shared state of the remote access controller.
@@ -52,6 +54,13 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
+    /// Roster's ConfigMap `namespace/name`.
+    pub fn config_map(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
+        self.stores
+            .config_maps
+            .get(&ObjectRef::new(name).within(namespace))
+    }
+
     /// A context over `stores`, whose members are ready when `members_ready` resolves; one
     /// task waits for the other stores' first lists (see
     /// `crate::member::Context::caches_ready` for why only one). The shared member store has
@@ -72,6 +81,7 @@ impl Context {
             let _ = waiting.secrets.wait_until_ready().await;
             let _ = waiting.policies.wait_until_ready().await;
             let _ = waiting.namespaces.wait_until_ready().await;
+            let _ = waiting.config_maps.wait_until_ready().await;
             let _ = tx.send(true);
         });
         Self {
@@ -133,7 +143,16 @@ impl plan::View for Context {
             .secrets
             .state()
             .into_iter()
-            .filter(|s| plan::is_consumer_secret_of(s, namespace, name))
+            .filter(|s| plan::is_consumer_object_of(s.as_ref(), namespace, name))
+            .collect()
+    }
+
+    fn consumer_config_maps(&self, namespace: &str, name: &str) -> Vec<Arc<ConfigMap>> {
+        self.stores
+            .config_maps
+            .state()
+            .into_iter()
+            .filter(|c| plan::is_consumer_object_of(c.as_ref(), namespace, name))
             .collect()
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{
     ByteString,
-    api::core::v1::Secret,
+    api::core::v1::{ConfigMap, Secret},
     apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
     jiff::Timestamp,
 };
@@ -152,6 +152,46 @@ pub fn consumer_secret(
                 .collect(),
         ),
         ..Secret::default()
+    }
+}
+
+/// The namespace a federated consumer's kubeconfig starts in (there is no member service
+/// account whose namespace it could be).
+pub const FEDERATED_NAMESPACE: &str = "default";
+
+/// Federated access: the `<rsa>-<cluster>` ConfigMap in the consumer's namespace holding what a
+/// pod needs besides its projected token (server, CA, namespace and a kubeconfig reading the
+/// token from the automount folder). It holds nothing secret, so it is not a Secret; the pod
+/// webhook projects it with the token.
+pub fn consumer_config_map(
+    rsa: &RemoteServiceAccount,
+    cluster: &str,
+    endpoint: &Endpoint,
+) -> ConfigMap {
+    let namespace = rsa.namespace().unwrap_or_default();
+    let name = rsa.name_any();
+    let text = |k: &str, v: String| (k.to_owned(), v);
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(names::token_secret_name(&name, cluster)),
+            namespace: Some(namespace.clone()),
+            labels: Some(labels(&namespace, &name, cluster)),
+            owner_references: owner(rsa).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([
+            text(
+                token_secret::CA,
+                String::from_utf8_lossy(&endpoint.ca).into_owned(),
+            ),
+            text(token_secret::SERVER, endpoint.server.clone()),
+            text(token_secret::NAMESPACE, FEDERATED_NAMESPACE.to_owned()),
+            text(
+                token_secret::KUBECONFIG,
+                kubeconfig(&name, cluster, &endpoint.server, FEDERATED_NAMESPACE),
+            ),
+        ])),
+        ..ConfigMap::default()
     }
 }
 

@@ -17,7 +17,7 @@ pub use context::{Context, Stores};
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
     Api, Client, ResourceExt,
     runtime::{Controller, WatchStreamExt, reflector::ObjectRef},
@@ -73,6 +73,10 @@ pub async fn run(
     );
     let (namespaces, namespace_events) =
         watch::cached(Api::<Namespace>::all(client.clone()), watch::config());
+    let (config_maps, config_map_events) = watch::cached(
+        Api::<ConfigMap>::all(client.clone()),
+        watch::config().labels(&managed),
+    );
 
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -84,6 +88,7 @@ pub async fn run(
             secrets,
             policies,
             namespaces,
+            config_maps,
         },
         members.ready(),
         instance.as_deref(),
@@ -127,6 +132,9 @@ pub async fn run(
         })
         .watches_stream(secret_events.touched_objects(), |s: Secret| {
             owner_of_labels(s.labels(), s.namespace())
+        })
+        .watches_stream(config_map_events.touched_objects(), |c: ConfigMap| {
+            owner_of_labels(c.labels(), c.namespace())
         });
     crate::controller::run(
         controller,

@@ -7,7 +7,9 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use k8s_openapi::{
-    api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp,
+    api::core::v1::{ConfigMap, Secret},
+    apimachinery::pkg::apis::meta::v1::Condition,
+    jiff::Timestamp,
 };
 use kube::{ResourceExt, runtime::events::Event};
 use roster_api::{
@@ -38,6 +40,8 @@ pub trait View {
     fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String>;
     /// The consumer token Secrets of the RemoteServiceAccount `namespace/name`.
     fn consumer_secrets(&self, namespace: &str, name: &str) -> Vec<Arc<Secret>>;
+    /// The consumer ConfigMaps (federated access) of the RemoteServiceAccount `namespace/name`.
+    fn consumer_config_maps(&self, namespace: &str, name: &str) -> Vec<Arc<ConfigMap>>;
 }
 
 /// One member's grant and what goes with it.
@@ -77,6 +81,12 @@ pub struct Plan {
     pub revoke: Vec<Arc<RemoteAccountGrant>>,
     /// The consumer's Secrets for those members.
     pub delete_secrets: Vec<String>,
+    /// Federated access: the consumer's `<rsa>-<cluster>` ConfigMaps (server, CA and a
+    /// kubeconfig reading the projected token the pod webhook mounts), for the members served
+    /// whose API server is known.
+    pub config_maps: Vec<ConfigMap>,
+    /// The consumer's ConfigMaps for members no longer served.
+    pub delete_config_maps: Vec<String>,
     /// The members it is served on.
     pub served: Vec<String>,
     /// Its status.
@@ -94,6 +104,8 @@ impl std::fmt::Debug for Plan {
             .field("tokens", &self.tokens.len())
             .field("revoke", &self.revoke.len())
             .field("delete_secrets", &self.delete_secrets)
+            .field("config_maps", &self.config_maps.len())
+            .field("delete_config_maps", &self.delete_config_maps)
             .field("status", &self.status)
             .finish_non_exhaustive()
     }
@@ -115,11 +127,14 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
         tokens: Vec::new(),
         revoke: Vec::new(),
         delete_secrets: Vec::new(),
+        config_maps: Vec::new(),
+        delete_config_maps: Vec::new(),
         served: Vec::new(),
         status: RemoteServiceAccountStatus::default(),
         events: Vec::new(),
         requeue: RESYNC,
     };
+    let federated = rsa.spec.federation.is_some();
     let mut clusters = Vec::with_capacity(targets.len());
     for target in &targets {
         let problem = match target.member {
@@ -133,6 +148,7 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
                 let g = grant_plan(rsa, &target.name, view);
                 let delivered = view
                     .secret(&names::member_namespace(&target.name), &g.grant.name_any())
+                    .filter(|_| !federated)
                     .and_then(|s| desired::delivered(&s));
                 plan.served.push(target.name.clone());
                 (Some(g), delivered)
@@ -148,7 +164,23 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
             has_endpoint: endpoint.is_some(),
             grant: as_stored.as_ref(),
             delivered: delivered.as_ref(),
+            federated: federated.then(|| {
+                target.member.map_or(
+                    status::Trust {
+                        trusted: None,
+                        message: "",
+                    },
+                    status::Trust::of,
+                )
+            }),
         };
+        if federated
+            && problem.is_none()
+            && let Some(endpoint) = &endpoint
+        {
+            plan.config_maps
+                .push(desired::consumer_config_map(rsa, &target.name, endpoint));
+        }
         if let (Some(token), Some(endpoint)) = (status::usable(&observed, now), &endpoint) {
             plan.tokens.push(TokenPlan {
                 member: target.name.clone(),
@@ -173,8 +205,14 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
         .filter(|s| !served(s.labels().get(names::LABEL_MEMBER)))
         .map(|s| s.name_any())
         .collect();
+    plan.delete_config_maps = view
+        .consumer_config_maps(&namespace, &name)
+        .into_iter()
+        .filter(|c| !served(c.labels().get(names::LABEL_MEMBER)) || !federated)
+        .map(|c| c.name_any())
+        .collect();
 
-    let ready = status::ready_condition(&clusters, selection_error.as_deref());
+    let ready = status::ready_condition(&clusters, selection_error.as_deref(), federated);
     let previous: &[Condition] = rsa
         .status
         .as_ref()
@@ -198,7 +236,9 @@ fn grant_plan(rsa: &RemoteServiceAccount, member: &str, view: &impl View) -> Gra
     let wanted = desired::grant(rsa, member);
     let namespace = names::member_namespace(member);
     let cached = view.grant(&namespace, &wanted.name_any());
-    let has_delivery = view.secret(&namespace, &wanted.name_any()).is_some();
+    // Federated grants deliver nothing: no Secret is ever created for them.
+    let federated = wanted.spec.federated_user.is_some();
+    let has_delivery = federated || view.secret(&namespace, &wanted.name_any()).is_some();
     GrantPlan {
         member: member.to_owned(),
         create_delivery: !has_delivery,
@@ -249,11 +289,11 @@ fn until(now: Timestamp, then: Timestamp) -> Duration {
     Duration::try_from(then.duration_since(now)).unwrap_or(Duration::ZERO) + Duration::from_secs(1)
 }
 
-/// Whether `secret` is one of the consumer token Secrets of the RemoteServiceAccount
-/// `namespace/name`.
-pub fn is_consumer_secret_of(secret: &Secret, namespace: &str, name: &str) -> bool {
-    secret.namespace().as_deref() == Some(namespace)
-        && secret
+/// Whether `object` is one of the consumer objects (token Secrets, federated ConfigMaps) of the
+/// RemoteServiceAccount `namespace/name`.
+pub fn is_consumer_object_of(object: &impl ResourceExt, namespace: &str, name: &str) -> bool {
+    object.namespace().as_deref() == Some(namespace)
+        && object
             .labels()
             .get(token_secret::LABEL_REMOTE_SERVICE_ACCOUNT)
             .map(String::as_str)
@@ -283,6 +323,7 @@ mod tests {
         grants: HashMap<(String, String), Arc<RemoteAccountGrant>>,
         secrets: HashMap<(String, String), Arc<Secret>>,
         policies: Vec<Arc<RemoteAccessPolicy>>,
+        config_maps: Vec<Arc<ConfigMap>>,
     }
 
     impl View for Cached {
@@ -309,8 +350,12 @@ mod tests {
             BTreeMap::new()
         }
         fn consumer_secrets(&self, namespace: &str, name: &str) -> Vec<Arc<Secret>> {
-            let mine = |s: &&Arc<Secret>| is_consumer_secret_of(s, namespace, name);
+            let mine = |s: &&Arc<Secret>| is_consumer_object_of(s.as_ref(), namespace, name);
             self.secrets.values().filter(mine).cloned().collect()
+        }
+        fn consumer_config_maps(&self, namespace: &str, name: &str) -> Vec<Arc<ConfigMap>> {
+            let mine = |c: &&Arc<ConfigMap>| is_consumer_object_of(c.as_ref(), namespace, name);
+            self.config_maps.iter().filter(mine).cloned().collect()
         }
     }
 
@@ -401,6 +446,75 @@ mod tests {
     }
 
     const NOW: &str = "2026-12-06T20:00:00Z";
+
+    #[test]
+    fn a_federated_request_binds_a_hub_identity_and_stores_no_token() {
+        use roster_api::{
+            conditions::CONDITION_FEDERATION_TRUSTED, remote_service_account::Federation,
+        };
+        let mut federated = rsa(&["m1", "m2"]);
+        federated.spec.federation = Some(Federation::default());
+        let trusting = |name: &str, trusted: &str| {
+            let mut m = (*member(name)).clone();
+            m.status.as_mut().unwrap().conditions = vec![Condition {
+                type_: CONDITION_FEDERATION_TRUSTED.into(),
+                status: trusted.into(),
+                reason: "R".into(),
+                message: "checked".into(),
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(NOW)),
+                observed_generation: None,
+            }];
+            Arc::new(m)
+        };
+        let mut cached = Cached {
+            members: vec![trusting("m1", "True"), trusting("m2", "False")],
+            policies: view_policy(),
+            ..Default::default()
+        };
+        let plan = decide(&federated, &cached, t(NOW));
+        for g in &plan.grants {
+            assert_eq!(
+                g.grant.spec.federated_user.as_deref(),
+                Some("roster-hub:system:serviceaccount:team-a:reader"),
+                "default: the hub service account named like the RemoteServiceAccount"
+            );
+            assert!(g.grant.spec.service_account.name.is_empty());
+            assert!(
+                !g.create_delivery && !g.request_delivery,
+                "no Secret at all"
+            );
+        }
+        let names: Vec<_> = plan.config_maps.iter().map(|c| c.name_any()).collect();
+        assert_eq!(names, ["reader-m1", "reader-m2"]);
+        let kubeconfig = &plan.config_maps[0].data.as_ref().unwrap()["kubeconfig"];
+        assert!(
+            kubeconfig.contains("/var/run/secrets/roster.dev/reader/m1/token"),
+            "{kubeconfig}"
+        );
+
+        cached.put_grant(provisioned(&federated, "m1", 1));
+        cached.put_grant(provisioned(&federated, "m2", 1));
+        let plan = decide(&federated, &cached, t(NOW));
+        assert!(plan.tokens.is_empty());
+        let ready: Vec<_> = plan
+            .status
+            .clusters
+            .iter()
+            .map(|c| (c.name.as_str(), c.ready, c.member_trusts_hub))
+            .collect();
+        assert_eq!(
+            ready,
+            [("m1", true, Some(true)), ("m2", false, Some(false))],
+            "bound on both, usable only where the member trusts the hub"
+        );
+        assert!(
+            plan.status.clusters[1]
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("does not trust")
+        );
+    }
 
     #[test]
     fn a_new_request_hands_a_grant_to_each_member_and_waits() {

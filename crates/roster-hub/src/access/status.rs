@@ -24,12 +24,93 @@ pub struct Observed<'a> {
     pub grant: Option<&'a RemoteAccountGrant>,
     /// The token the agent delivered, if any.
     pub delivered: Option<&'a Delivered>,
+    /// Federated access only: whether the member's API server trusts the hub's issuer.
+    pub federated: Option<Trust<'a>>,
+}
+
+/// A member's trust in the hub's issuer, from its MemberCluster's FederationTrusted condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trust<'a> {
+    /// True or False as the agent last checked; `None` when it has not reported.
+    pub trusted: Option<bool>,
+    /// The condition's message.
+    pub message: &'a str,
+}
+
+impl<'a> Trust<'a> {
+    /// The trust `member` reports.
+    pub fn of(member: &'a roster_api::MemberCluster) -> Self {
+        let condition = member.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == roster_api::conditions::CONDITION_FEDERATION_TRUSTED)
+        });
+        Self {
+            trusted: condition.and_then(|c| match c.status.as_str() {
+                "True" => Some(true),
+                "False" => Some(false),
+                _ => None,
+            }),
+            message: condition.map_or("", |c| c.message.as_str()),
+        }
+    }
+}
+
+/// Whether the agent has bound what the current spec asks for (federated access: no token).
+fn bound(o: &Observed<'_>) -> bool {
+    o.member_problem.is_none()
+        && o.grant.is_some_and(|g| {
+            g.status
+                .as_ref()
+                .is_some_and(|s| s.ready && s.observed_generation == g.metadata.generation)
+        })
+}
+
+/// The cluster's entry for federated access: ready once the agent has bound the rights, the
+/// member trusts the hub's issuer and its API server is known (for the consumer's kubeconfig).
+fn federated_cluster(o: &Observed<'_>, trust: Trust<'_>) -> ClusterTokenStatus {
+    let ready = bound(o) && trust.trusted == Some(true) && o.has_endpoint;
+    let message = if let Some(problem) = o.member_problem {
+        Some(problem.to_owned())
+    } else if !bound(o) {
+        Some(match o.grant {
+            None => "handing the request to the member's agent".into(),
+            Some(g) => match g.status.as_ref() {
+                None => "waiting for the member's agent to bind the rights".into(),
+                Some(s) if s.observed_generation != g.metadata.generation => {
+                    "waiting for the member's agent to apply the latest spec".into()
+                }
+                Some(s) => format!("the member's agent reports: {}", s.message),
+            },
+        })
+    } else if trust.trusted != Some(true) {
+        Some(format!(
+            "the rights are bound, but the member's API server does not trust the hub's \
+             service-account issuer (MemberCluster condition FederationTrusted): {}",
+            if trust.message.is_empty() {
+                "not checked yet"
+            } else {
+                trust.message
+            }
+        ))
+    } else if !o.has_endpoint {
+        Some("waiting for the member's agent to report its API server".into())
+    } else {
+        None
+    };
+    ClusterTokenStatus {
+        name: o.name.to_owned(),
+        ready,
+        message,
+        member_trusts_hub: trust.trusted,
+        ..ClusterTokenStatus::default()
+    }
 }
 
 /// The token to hand to the consumer, if the agent has delivered a valid one for the current
 /// spec.
 pub fn usable<'a>(o: &Observed<'a>, now: Timestamp) -> Option<&'a Delivered> {
-    if o.member_problem.is_some() || !o.has_endpoint {
+    if o.member_problem.is_some() || !o.has_endpoint || o.federated.is_some() {
         return None;
     }
     let grant = o.grant?;
@@ -40,6 +121,9 @@ pub fn usable<'a>(o: &Observed<'a>, now: Timestamp) -> Option<&'a Delivered> {
 
 /// The cluster's entry in the RemoteServiceAccount status.
 pub fn cluster(o: &Observed<'_>, now: Timestamp) -> ClusterTokenStatus {
+    if let Some(trust) = o.federated {
+        return federated_cluster(o, trust);
+    }
     let grant_status = o.grant.and_then(|g| g.status.as_ref());
     let token = usable(o, now);
     let message = match (o.member_problem, token) {
@@ -83,7 +167,16 @@ fn pending_reason(o: &Observed<'_>, now: Timestamp) -> String {
 }
 
 /// The Ready condition over `clusters`, or for a selection that could not be evaluated.
-pub fn ready_condition(clusters: &[ClusterTokenStatus], selection_error: Option<&str>) -> Desired {
+pub fn ready_condition(
+    clusters: &[ClusterTokenStatus],
+    selection_error: Option<&str>,
+    federated: bool,
+) -> Desired {
+    let what = if federated {
+        "federated access"
+    } else {
+        "tokens"
+    };
     if let Some(error) = selection_error {
         return Desired::new(CONDITION_READY, "False", ready::INVALID_SELECTOR, error);
     }
@@ -102,7 +195,7 @@ pub fn ready_condition(clusters: &[ClusterTokenStatus], selection_error: Option<
             CONDITION_READY,
             "True",
             ready::TOKENS_READY,
-            format!("tokens ready on {total} of {total} clusters"),
+            format!("{what} ready on {total} of {total} clusters"),
         );
     }
     let first = clusters.iter().find(|c| !c.ready);
@@ -119,7 +212,7 @@ pub fn ready_condition(clusters: &[ClusterTokenStatus], selection_error: Option<
         CONDITION_READY,
         "False",
         ready::TOKENS_PENDING,
-        format!("tokens ready on {ready_count} of {total} clusters{detail}"),
+        format!("{what} ready on {ready_count} of {total} clusters{detail}"),
     )
 }
 
@@ -161,6 +254,7 @@ mod tests {
             has_endpoint: true,
             grant: Some(&g),
             delivered: Some(&d),
+            federated: None,
         };
         let c = cluster(&o, t("2026-11-22T20:30:00Z"));
         assert!(c.ready);
@@ -213,6 +307,7 @@ mod tests {
                 has_endpoint,
                 grant: g,
                 delivered: Some(&d),
+                federated: None,
             };
             let c = cluster(&o, now);
             assert!(!c.ready);
@@ -228,18 +323,64 @@ mod tests {
             message: (!ready).then(|| "waiting".into()),
             ..Default::default()
         };
-        assert_eq!(ready_condition(&[], None).reason, ready::NO_CLUSTERS);
+        assert_eq!(ready_condition(&[], None, false).reason, ready::NO_CLUSTERS);
         assert_eq!(
-            ready_condition(&[], Some("bad")).reason,
+            ready_condition(&[], Some("bad"), false).reason,
             ready::INVALID_SELECTOR
         );
-        let all = ready_condition(&[c("a", true), c("b", true)], None);
+        let all = ready_condition(&[c("a", true), c("b", true)], None, false);
         assert_eq!(
             (all.status, all.message.as_str()),
             ("True", "tokens ready on 2 of 2 clusters")
         );
-        let some = ready_condition(&[c("a", true), c("b", false)], None);
+        let some = ready_condition(&[c("a", true), c("b", false)], None, false);
         assert_eq!(some.status, "False");
         assert_eq!(some.message, "tokens ready on 1 of 2 clusters; b: waiting");
+        let federated = ready_condition(&[c("a", true)], None, true);
+        assert_eq!(
+            federated.message,
+            "federated access ready on 1 of 1 clusters"
+        );
+    }
+
+    #[test]
+    fn federated_clusters_need_the_binding_and_the_members_trust() {
+        let now = t("2026-11-22T20:30:00Z");
+        let bound = grant(2, Some(ready_status(2)));
+        let stale = grant(3, Some(ready_status(2)));
+        let trusted = Trust {
+            trusted: Some(true),
+            message: "ok",
+        };
+        let refused = Trust {
+            trusted: Some(false),
+            message: "does not accept hub tokens (401)",
+        };
+        let observed = |g: Option<&'static RemoteAccountGrant>, trust| Observed {
+            name: "m1",
+            member_problem: None,
+            has_endpoint: true,
+            grant: g,
+            delivered: None,
+            federated: Some(trust),
+        };
+        let bound: &'static RemoteAccountGrant = Box::leak(Box::new(bound));
+        let stale: &'static RemoteAccountGrant = Box::leak(Box::new(stale));
+        let c = cluster(&observed(Some(bound), trusted), now);
+        assert!(c.ready, "{c:?}");
+        assert_eq!((c.token_expiry, c.member_trusts_hub), (None, Some(true)));
+        let c = cluster(&observed(Some(bound), refused), now);
+        assert!(!c.ready);
+        assert_eq!(c.member_trusts_hub, Some(false));
+        assert!(
+            c.message
+                .unwrap()
+                .contains("does not accept hub tokens (401)")
+        );
+        let c = cluster(&observed(Some(stale), trusted), now);
+        assert!(!c.ready);
+        assert!(c.message.unwrap().contains("latest spec"));
+        let c = cluster(&observed(None, trusted), now);
+        assert!(!c.ready, "nothing bound yet");
     }
 }

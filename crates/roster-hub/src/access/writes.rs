@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{
     Api, Resource, ResourceExt,
     api::Patch,
@@ -50,6 +50,17 @@ pub async fn apply_plan(
     }
     for secret in &plan.delete_secrets {
         delete_secret(ctx, &namespace, secret).await?;
+    }
+    for config_map in plan.config_maps {
+        consumer_config_map(ctx, config_map).await?;
+    }
+    for config_map in &plan.delete_config_maps {
+        info!(config_map = %config_map, "deleting the consumer's federated-access ConfigMap");
+        apply::delete(
+            Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace),
+            config_map,
+        )
+        .await?;
     }
     ctx.metrics.forget_tokens(&namespace, &name, &plan.served);
     status(ctx, rsa, plan.status, plan.events).await?;
@@ -118,6 +129,27 @@ async fn consumer_secret(ctx: &Context, wanted: Secret) -> Result<(), Error> {
     if observed.as_deref().and_then(token) != token(&wanted) {
         ctx.metrics.token_issued();
     }
+    Ok(())
+}
+
+/// Applies the consumer's federated-access ConfigMap unless the watched one already holds this
+/// content.
+async fn consumer_config_map(ctx: &Context, wanted: ConfigMap) -> Result<(), Error> {
+    let namespace = wanted.namespace().unwrap_or_default();
+    let name = wanted.name_any();
+    if let Some(observed) = ctx.config_map(&namespace, &name)
+        && observed.data == wanted.data
+        && labels_hold(observed.labels(), wanted.labels())
+        && observed.owner_references() == wanted.owner_references()
+    {
+        return Ok(());
+    }
+    info!(config_map = %name, "writing the consumer's federated-access ConfigMap");
+    apply::apply(
+        Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace),
+        &wanted,
+    )
+    .await?;
     Ok(())
 }
 

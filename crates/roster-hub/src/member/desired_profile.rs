@@ -188,13 +188,39 @@ pub fn access_provider(
     })
 }
 
+/// The `roster-federated` access provider: the `roster` one's server and CA, with the member's
+/// audience in the exec extension, published only while the member's agent reports that its
+/// API server trusts the hub's issuer (so a consumer never picks a provider that cannot work).
+pub fn federated_access_provider(
+    member: &MemberCluster,
+    report: Option<&MemberReportSpec>,
+) -> Option<AccessProvider> {
+    let trusted = report?.federation.as_ref().is_some_and(|f| f.trusted);
+    let mut provider = access_provider(member, report).filter(|_| trusted)?;
+    provider.name = names::FEDERATED_ACCESS_PROVIDER.to_owned();
+    if let Some(cluster) = provider.cluster.as_mut() {
+        let name = member_name(member);
+        cluster.extensions = vec![NamedExtension {
+            name: EXEC_EXTENSION.to_owned(),
+            extension: serde_json::json!({
+                "clusterName": name,
+                "audience": roster_api::federation::audience(name),
+            }),
+        }];
+    }
+    Some(provider)
+}
+
 /// Status of the profile; `conditions` are the member's Joined and ControlPlaneHealthy.
 pub fn status(
     member: &MemberCluster,
     report: Option<&MemberReportSpec>,
     conditions: Vec<Condition>,
 ) -> ClusterProfileStatus {
-    let providers: Vec<AccessProvider> = access_provider(member, report).into_iter().collect();
+    let providers: Vec<AccessProvider> = access_provider(member, report)
+        .into_iter()
+        .chain(federated_access_provider(member, report))
+        .collect();
     ClusterProfileStatus {
         conditions,
         version: report
@@ -300,6 +326,42 @@ mod tests {
             ]
         );
         assert_eq!(too_long, ["big (1025 characters)"]);
+    }
+
+    #[test]
+    fn the_federated_provider_appears_only_while_the_member_trusts_the_hub() {
+        use roster_api::member_report::FederationTrust;
+        let m = member(MemberClusterSpec::default());
+        let providers = |r: &MemberReportSpec| {
+            status(&m, Some(r), vec![])
+                .access_providers
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+        };
+        let mut r = report();
+        assert_eq!(providers(&r), ["roster"], "an agent that does not check");
+        r.federation = Some(FederationTrust {
+            trusted: false,
+            message: "401".into(),
+        });
+        assert_eq!(providers(&r), ["roster"]);
+        r.federation = Some(FederationTrust {
+            trusted: true,
+            message: String::new(),
+        });
+        assert_eq!(providers(&r), ["roster", "roster-federated"]);
+        let federated = federated_access_provider(&m, Some(&r)).unwrap();
+        let plain = access_provider(&m, Some(&r)).unwrap();
+        let (fc, pc) = (federated.cluster.unwrap(), plain.cluster.unwrap());
+        assert_eq!(
+            (fc.server, fc.certificate_authority_data),
+            (pc.server, pc.certificate_authority_data)
+        );
+        assert_eq!(
+            fc.extensions[0].extension,
+            serde_json::json!({"clusterName": "member-1", "audience": "roster:member-1"})
+        );
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub fn decide(member: &MemberCluster, observed: &Observed<'_>) -> Plan {
     if report.is_some() {
         let (_, too_long) = desired_profile::properties(member, report);
         wanted.push(status::properties_published(&too_long));
+        wanted.push(status::federation_trusted(
+            report.and_then(|r| r.federation.as_ref()),
+        ));
     }
     let previous = member
         .status

@@ -3,9 +3,12 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use roster_api::{
     MemberCluster, MemberClusterStatus,
-    conditions::{CONDITION_PROPERTIES_PUBLISHED, properties as reasons},
+    conditions::{
+        CONDITION_FEDERATION_TRUSTED, CONDITION_PROPERTIES_PUBLISHED, federation,
+        properties as reasons,
+    },
     member_cluster::ApiServer,
-    member_report::MemberReportSpec,
+    member_report::{FederationTrust, MemberReportSpec},
 };
 
 use crate::conditions::Desired;
@@ -30,6 +33,32 @@ pub fn properties_published(too_long: &[String]) -> Desired {
                 too_long.join(", ")
             ),
         )
+    }
+}
+
+/// The FederationTrusted condition, from the agent's last check (`None`: it has not reported
+/// one, which agents before federated access never do).
+pub fn federation_trusted(trust: Option<&FederationTrust>) -> Desired {
+    match trust {
+        None => Desired::new(
+            CONDITION_FEDERATION_TRUSTED,
+            "Unknown",
+            federation::NOT_CHECKED,
+            "the member's agent has not reported whether its API server trusts the hub's \
+             service-account issuer (an agent older than federated access does not check)",
+        ),
+        Some(t) if t.trusted => Desired::new(
+            CONDITION_FEDERATION_TRUSTED,
+            "True",
+            federation::HUB_ISSUER_TRUSTED,
+            t.message.clone(),
+        ),
+        Some(t) => Desired::new(
+            CONDITION_FEDERATION_TRUSTED,
+            "False",
+            federation::HUB_ISSUER_NOT_TRUSTED,
+            t.message.clone(),
+        ),
     }
 }
 
@@ -77,6 +106,31 @@ pub fn desired(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn federation_trust_follows_the_agents_check() {
+        let c = federation_trusted(None);
+        assert_eq!((c.status, c.reason), ("Unknown", federation::NOT_CHECKED));
+        let yes = FederationTrust {
+            trusted: true,
+            message: "ok".into(),
+        };
+        let c = federation_trusted(Some(&yes));
+        assert_eq!(
+            (c.status, c.reason),
+            ("True", federation::HUB_ISSUER_TRUSTED)
+        );
+        let no = FederationTrust {
+            trusted: false,
+            message: "401: add the configuration".into(),
+        };
+        let c = federation_trusted(Some(&no));
+        assert_eq!(
+            (c.status, c.reason),
+            ("False", federation::HUB_ISSUER_NOT_TRUSTED)
+        );
+        assert_eq!(c.message, "401: add the configuration");
+    }
 
     #[test]
     fn too_long_properties_are_named() {
