@@ -1,6 +1,9 @@
 //! The automount mutation, pure: given a pod and what to mount, the JSON patch that mounts each
 //! `<rsa>-<cluster>` token Secret read-only at `/var/run/secrets/roster.dev/<rsa>/<cluster>` in
-//! every container and init container.
+//! every container and init container. For a federated RemoteServiceAccount the folder is a
+//! projected volume instead: the `<rsa>-<cluster>` ConfigMap (server, CA, kubeconfig) and the
+//! pod's own service-account token for the member's audience (`roster:<cluster>`) at `token`,
+//! which the kubelet requests and rotates; no Secret is involved.
 //!
 //! The patch is idempotent: a volume the pod already has is not added again, and a container
 //! that already mounts something at the path keeps it (as Kubernetes' own service account
@@ -8,8 +11,11 @@
 //! webhook's new containers lack.
 
 use json_patch::{AddOperation, Patch, PatchOperation, jsonptr::PointerBuf};
-use k8s_openapi::api::core::v1::{Container, Pod, SecretVolumeSource, Volume, VolumeMount};
-use roster_api::names;
+use k8s_openapi::api::core::v1::{
+    ConfigMapProjection, Container, Pod, ProjectedVolumeSource, SecretVolumeSource,
+    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
+};
+use roster_api::{federation, names};
 use serde_json::Value;
 
 use crate::access::desired::mount_dir;
@@ -21,6 +27,9 @@ pub struct Mount {
     pub rsa: String,
     /// Its target clusters, in order.
     pub clusters: Vec<String>,
+    /// Federated access: the lifetime of the projected tokens, in seconds; `None` mounts the
+    /// token Secrets.
+    pub federated: Option<i64>,
 }
 
 /// Longest volume name Kubernetes accepts (a DNS label).
@@ -57,8 +66,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 pub enum PatchError {
     /// The pod's own volume takes the name Roster needs.
     #[error(
-        "the pod already has a volume named {volume:?} that is not Secret {secret:?}; Roster \
-         needs that name to mount {path} — rename the pod's volume"
+        "the pod already has a volume named {volume:?} that is not {secret}; Roster needs that \
+         name to mount {path} — rename the pod's volume"
     )]
     VolumeNameTaken {
         /// The volume name.
@@ -76,8 +85,33 @@ pub enum PatchError {
 /// One volume to mount.
 struct Wanted {
     volume: String,
-    secret: String,
+    /// The Secret, or with `audience` the ConfigMap, of that name.
+    object: String,
     path: String,
+    /// Federated access: the projected token's audience and lifetime.
+    token: Option<(String, i64)>,
+}
+
+impl Wanted {
+    /// What the volume holds, as error messages name it.
+    fn describe(&self) -> String {
+        match self.token {
+            None => format!("Secret {:?}", self.object),
+            Some(_) => format!("the projection of ConfigMap {:?}", self.object),
+        }
+    }
+
+    /// Whether `volume` is this one (as an earlier pass of this webhook added it).
+    fn is(&self, volume: &Volume) -> bool {
+        match self.token {
+            None => secret_of(volume) == Some(self.object.as_str()),
+            Some(_) => volume.projected.as_ref().is_some_and(|p| {
+                p.sources.iter().flatten().any(|s| {
+                    s.config_map.as_ref().map(|c| c.name.as_str()) == Some(self.object.as_str())
+                })
+            }),
+        }
+    }
 }
 
 /// The JSON patch mounting `mounts` into `pod`; empty when there is nothing to add. Errs when
@@ -91,8 +125,11 @@ pub fn patch(pod: &Pod, mounts: &[Mount]) -> Result<Patch, PatchError> {
         .flat_map(|m| {
             m.clusters.iter().map(|cluster| Wanted {
                 volume: volume_name(&m.rsa, cluster),
-                secret: names::token_secret_name(&m.rsa, cluster),
+                object: names::token_secret_name(&m.rsa, cluster),
                 path: mount_dir(&m.rsa, cluster),
+                token: m
+                    .federated
+                    .map(|seconds| (federation::audience(cluster), seconds)),
             })
         })
         .collect();
@@ -102,11 +139,11 @@ pub fn patch(pod: &Pod, mounts: &[Mount]) -> Result<Patch, PatchError> {
     for w in &wanted {
         match existing.iter().find(|v| v.name == w.volume) {
             None => volumes.push(volume(w)?),
-            Some(v) if secret_of(v) == Some(w.secret.as_str()) => {}
+            Some(v) if w.is(v) => {}
             Some(_) => {
                 return Err(PatchError::VolumeNameTaken {
                     volume: w.volume.clone(),
-                    secret: w.secret.clone(),
+                    secret: w.describe(),
                     path: w.path.clone(),
                 });
             }
@@ -163,13 +200,43 @@ fn mounts_already(container: &Container, w: &Wanted) -> bool {
 /// The Secret volume. Optional: the Secret appears only once the member's agent has delivered
 /// a token, and a pod must not be stuck in ContainerCreating because one of many members is
 /// slow or down; the kubelet fills the folder in when the Secret appears.
+/// For federated access, the projected volume: the ConfigMap (optional for the same reason)
+/// and the pod's own token for the member's audience.
 fn volume(w: &Wanted) -> Result<Value, PatchError> {
+    let Some((audience, seconds)) = &w.token else {
+        return to_value(&Volume {
+            name: w.volume.clone(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(w.object.clone()),
+                optional: Some(true),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    };
     to_value(&Volume {
         name: w.volume.clone(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(w.secret.clone()),
-            optional: Some(true),
-            ..SecretVolumeSource::default()
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![
+                VolumeProjection {
+                    config_map: Some(ConfigMapProjection {
+                        name: w.object.clone(),
+                        optional: Some(true),
+                        ..ConfigMapProjection::default()
+                    }),
+                    ..VolumeProjection::default()
+                },
+                VolumeProjection {
+                    service_account_token: Some(ServiceAccountTokenProjection {
+                        audience: Some(audience.clone()),
+                        expiration_seconds: Some(*seconds),
+                        path: names::token_secret::TOKEN.to_owned(),
+                        ..ServiceAccountTokenProjection::default()
+                    }),
+                    ..VolumeProjection::default()
+                },
+            ]),
+            ..ProjectedVolumeSource::default()
         }),
         ..Volume::default()
     })
@@ -221,10 +288,12 @@ mod tests {
             Mount {
                 rsa: "deployer".into(),
                 clusters: vec!["member-1".into(), "member-2".into()],
+                federated: None,
             },
             Mount {
                 rsa: "reader".into(),
                 clusters: vec!["member-1".into(), "member-2".into()],
+                federated: None,
             },
         ]
     }
@@ -384,6 +453,7 @@ mod tests {
         let mounts = [Mount {
             rsa: "deployer".into(),
             clusters: vec!["member-1".into()],
+            federated: None,
         }];
         let patch = patch(&original, &mounts).unwrap();
         // The volume is added (harmless), the container keeps its own mount.
@@ -400,6 +470,7 @@ mod tests {
         let mounts = [Mount {
             rsa: "deployer".into(),
             clusters: vec!["member-1".into()],
+            federated: None,
         }];
         assert_eq!(
             patch(&original, &mounts).unwrap_err().to_string(),
@@ -412,12 +483,44 @@ mod tests {
     }
 
     #[test]
+    fn federated_mounts_project_the_config_map_and_the_pods_own_token() {
+        let original = pod(json!({"spec": {"containers": [{"name": "a"}]}}));
+        let mounts = [Mount {
+            rsa: "ci".into(),
+            clusters: vec!["member-1".into()],
+            federated: Some(1200),
+        }];
+        let patched = apply(&original, &patch(&original, &mounts).unwrap());
+        let spec = patched.spec.as_ref().unwrap();
+        let volume = serde_json::to_value(&spec.volumes.as_ref().unwrap()[0]).unwrap();
+        assert_eq!(
+            volume,
+            json!({"name": volume_name("ci", "member-1"), "projected": {"sources": [
+                {"configMap": {"name": "ci-member-1", "optional": true}},
+                {"serviceAccountToken": {"audience": "roster:member-1",
+                    "expirationSeconds": 1200, "path": "token"}},
+            ]}})
+        );
+        assert!(!volume.to_string().contains("secret"), "no Secret at all");
+        assert_eq!(
+            spec.containers[0].volume_mounts.as_ref().unwrap()[0].mount_path,
+            "/var/run/secrets/roster.dev/ci/member-1"
+        );
+        assert_eq!(
+            patch(&patched, &mounts).unwrap(),
+            Patch(Vec::new()),
+            "idempotent"
+        );
+    }
+
+    #[test]
     fn nothing_to_mount_is_an_empty_patch() {
         let original = pod(json!({"spec": {"containers": [{"name": "a"}]}}));
         assert_eq!(patch(&original, &[]).unwrap(), Patch(Vec::new()));
         let no_clusters = [Mount {
             rsa: "idle".into(),
             clusters: vec![],
+            federated: None,
         }];
         assert_eq!(patch(&original, &no_clusters).unwrap(), Patch(Vec::new()));
         assert_eq!(

@@ -17,11 +17,14 @@ use roster_api::{MemberCluster, RemoteServiceAccount, names};
 use super::mutate::Mount;
 use crate::access::targets;
 
-/// What to mount for `rsas` (annotation order) in a pod of `namespace`, with warnings for the
-/// user; or why the pod is refused (every problem, one message).
+/// What to mount for `rsas` (annotation order) in a pod of `namespace` running as the service
+/// account `pod_account`, with warnings for the user; or why the pod is refused (every problem,
+/// one message). A federated RemoteServiceAccount acts as one hub service account, so only pods
+/// running as that account can use it: the projected token is always the pod's own.
 pub fn mounts(
     rsas: &[String],
     namespace: &str,
+    pod_account: &str,
     lookup: impl Fn(&str) -> Option<Arc<RemoteServiceAccount>>,
     members: &[Arc<MemberCluster>],
 ) -> Result<(Vec<Mount>, Vec<String>), String> {
@@ -59,6 +62,25 @@ pub fn mounts(
                 continue;
             }
         };
+        let federated = match rsa.federated_service_account() {
+            Some(account) if account != pod_account => {
+                problems.push(format!(
+                    "remote service account {name:?} in namespace {namespace:?} is federated \
+                     for the hub service account {account:?}, but the pod runs as \
+                     {pod_account:?}: set the pod's spec.serviceAccountName to {account:?}"
+                ));
+                continue;
+            }
+            Some(_) => Some(
+                rsa.spec
+                    .token
+                    .as_ref()
+                    .map_or(names::DEFAULT_TOKEN_EXPIRATION_SECONDS, |t| {
+                        t.expiration_seconds
+                    }),
+            ),
+            None => None,
+        };
         if clusters.is_empty() {
             warnings.push(format!(
                 "remote service account {name:?} targets no member cluster yet: nothing is \
@@ -68,6 +90,7 @@ pub fn mounts(
         mounts.push(Mount {
             rsa: rsa.name_any(),
             clusters,
+            federated,
         });
     }
     if problems.is_empty() {
@@ -140,6 +163,7 @@ mod tests {
         mounts(
             &names,
             "team-a",
+            "default",
             |n| rsas.iter().find(|r| r.name_any() == n).cloned(),
             &members,
         )
@@ -153,7 +177,8 @@ mod tests {
             [
                 Mount {
                     rsa: "prod".into(),
-                    clusters: vec!["member-1".into()]
+                    clusters: vec!["member-1".into()],
+                    federated: None,
                 },
                 Mount {
                     rsa: "deployer".into(),
@@ -161,7 +186,8 @@ mod tests {
                         "member-1".into(),
                         "member-2".into(),
                         "not-joined-yet".into()
-                    ]
+                    ],
+                    federated: None,
                 },
             ]
         );
@@ -195,6 +221,37 @@ mod tests {
     }
 
     #[test]
+    fn a_federated_account_serves_only_pods_running_as_its_hub_service_account() {
+        use roster_api::remote_service_account::{Federation, TokenSettings};
+        let mut federated = (*rsa("ci", named(&["member-1"]))).clone();
+        federated.spec.federation = Some(Federation {
+            service_account_name: Some("ci-runner".into()),
+        });
+        federated.spec.token = Some(TokenSettings {
+            expiration_seconds: 1200,
+            audiences: vec![],
+        });
+        let federated = Arc::new(federated);
+        let run = |account: &str| {
+            mounts(
+                &["ci".into()],
+                "team-a",
+                account,
+                |_| Some(federated.clone()),
+                &[member("member-1", "prod")],
+            )
+        };
+        let (mounts, _) = run("ci-runner").unwrap();
+        assert_eq!(mounts[0].federated, Some(1200));
+        assert_eq!(
+            run("default").unwrap_err(),
+            "remote service account \"ci\" in namespace \"team-a\" is federated for the hub \
+             service account \"ci-runner\", but the pod runs as \"default\": set the pod's \
+             spec.serviceAccountName to \"ci-runner\""
+        );
+    }
+
+    #[test]
     fn an_account_being_deleted_is_refused() {
         let mut leaving = (*rsa("leaving", named(&["member-1"]))).clone();
         leaving.metadata.deletion_timestamp =
@@ -205,6 +262,7 @@ mod tests {
         let err = mounts(
             &["leaving".into()],
             "team-a",
+            "default",
             |_| Some(leaving.clone()),
             &[],
         )

@@ -252,18 +252,27 @@ pub fn decide(
     else {
         return allow.deny("the review names no namespace for the pod");
     };
+    let pod: Pod = match serde_json::to_value(object).and_then(serde_json::from_value) {
+        Ok(pod) => pod,
+        Err(e) => return allow.deny(format!("the pod in the review cannot be read: {e}")),
+    };
+    // The ServiceAccount admission plugin, which runs before webhooks, sets `default` when the
+    // pod names none.
+    let pod_account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.as_deref())
+        .filter(|a| !a.is_empty())
+        .unwrap_or("default");
     let (mounts, warnings) = match resolve::mounts(
         &rsas,
         &namespace,
+        pod_account,
         |name| lookup.remote_service_account(&namespace, name),
         &lookup.members(),
     ) {
         Ok(found) => found,
         Err(e) => return allow.deny(e),
-    };
-    let pod: Pod = match serde_json::to_value(object).and_then(serde_json::from_value) {
-        Ok(pod) => pod,
-        Err(e) => return allow.deny(format!("the pod in the review cannot be read: {e}")),
     };
     let patch = match mutate::patch(&pod, &mounts) {
         Ok(patch) => patch,
