@@ -27,8 +27,12 @@ pub struct Identity {
     pub remote_service_account: String,
     /// The member.
     pub member: String,
-    /// `namespace/name` of the service account on the member.
+    /// `namespace/name` of the service account on the member (empty for federated access).
     pub service_account: String,
+    /// Federated access: the member user bound (a hub service account's identity); no token
+    /// exists for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federated_user: Option<String>,
     /// ClusterRoles bound cluster-wide.
     pub cluster_roles: Vec<String>,
     /// `namespace: ClusterRole` bindings.
@@ -174,10 +178,15 @@ fn identity(hub: &Hub, grant: &RemoteAccountGrant, now: Timestamp) -> Identity {
         namespace: owner.namespace.clone(),
         remote_service_account: owner.name.clone(),
         member,
-        service_account: format!(
-            "{}/{}",
-            spec.service_account.namespace, spec.service_account.name
-        ),
+        service_account: if spec.federated_user.is_some() {
+            String::new()
+        } else {
+            format!(
+                "{}/{}",
+                spec.service_account.namespace, spec.service_account.name
+            )
+        },
+        federated_user: spec.federated_user.clone(),
         cluster_roles: spec.cluster_roles.clone(),
         roles: spec
             .roles

@@ -175,7 +175,9 @@ pub fn render(rows: &[Identity], now: Timestamp) -> String {
                 if r.marked() { "!" } else { "" }.to_owned(),
                 format!("{}/{}", r.namespace, r.remote_service_account),
                 r.member.clone(),
-                r.service_account.clone(),
+                r.federated_user
+                    .as_ref()
+                    .map_or_else(|| r.service_account.clone(), |u| format!("user {u}")),
                 if may.is_empty() {
                     "-".into()
                 } else {
@@ -231,6 +233,7 @@ mod tests {
             remote_service_account: "rogue".into(),
             member: "member-1".into(),
             service_account: "roster-remote/team-a-rogue".into(),
+            federated_user: None,
             cluster_roles: vec!["edit".into()],
             roles: vec!["apps: view".into()],
             rules: vec!["rule verbs [get]".into()],
