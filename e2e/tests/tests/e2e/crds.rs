@@ -346,6 +346,24 @@ async fn remote_service_account_validation() -> anyhow::Result<()> {
             json!({"clusters": {"names": ["UPPER"]}}),
             "each cluster name must be a valid MemberCluster name",
         ),
+        (
+            "federated-with-member-account",
+            json!({"clusters": {"names": ["a"]}, "federation": {},
+                   "serviceAccount": {"name": "x"}}),
+            "set spec.federation or spec.serviceAccount, not both",
+        ),
+        (
+            "federated-with-audiences",
+            json!({"clusters": {"names": ["a"]}, "federation": {},
+                   "token": {"audiences": ["vault"]}}),
+            "spec.token.audiences cannot be set with spec.federation",
+        ),
+        (
+            "federated-bad-account",
+            json!({"clusters": {"names": ["a"]},
+                   "federation": {"serviceAccountName": "Not An Account"}}),
+            "serviceAccountName must be a valid service account name",
+        ),
     ];
     for (name, spec, expected) in cases {
         let msg = rejected(&api, rsa(name, spec)).await;
@@ -362,5 +380,27 @@ async fn remote_service_account_validation() -> anyhow::Result<()> {
         .await
         .expect_err("serviceAccount is immutable");
     assert_mentions(&err.to_string(), &["spec.serviceAccount is immutable"]);
+
+    // Whose identity acts on the members cannot change either, in either direction.
+    accepted(
+        &api,
+        rsa(
+            "federated",
+            json!({"clusters": {"names": ["member-1"]}, "federation": {"serviceAccountName": "ci"},
+                   "token": {"expirationSeconds": 1200}}),
+        ),
+    )
+    .await;
+    for (name, patch) in [
+        ("federated", json!({"spec": {"federation": {"serviceAccountName": "other"}}})),
+        ("federated", json!({"spec": {"federation": null}})),
+        ("by-selector", json!({"spec": {"federation": {}}})),
+    ] {
+        let err = api
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect_err("federation is immutable");
+        assert_mentions(&err.to_string(), &["spec.federation is immutable"]);
+    }
     Ok(())
 }

@@ -1,0 +1,259 @@
+//! Federated access on the real control planes: the shared members' API servers trust the hub's
+//! service-account issuer (the test bed starts them with the configuration `kubectl roster join
+//! --federation-config` writes), the agents report it, and a federated RemoteServiceAccount
+//! lets a hub service account act on two members with its own audience-bound hub tokens:
+//! exactly what was granted works, anything else is a real 403, the members see the prefixed
+//! federated user, no token is stored anywhere by Roster, and deleting the RemoteServiceAccount
+//! refuses the very next request.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::{
+    authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec},
+    core::v1::{ConfigMap, Namespace, Secret, ServiceAccount},
+    rbac::v1::ClusterRoleBinding,
+};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, ListParams, PostParams},
+};
+use roster_api::{
+    MemberCluster, RemoteServiceAccount, conditions::CONDITION_FEDERATION_TRUSTED, federation,
+    names,
+};
+use roster_testenv::{TestEnv, identity, wait};
+use serde_json::json;
+
+use super::{
+    members,
+    remote_access::{create_rsa, diagnostics, status_code, suffix, wait_ready},
+};
+
+const MEMBERS: [&str; 2] = ["member-1", "member-2"];
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// The hub service account that acts on the members.
+const ACTOR: &str = "ci-runner";
+
+/// Waits until the hub shows that `member` trusts its issuer.
+async fn wait_trusted(env: &TestEnv, member: &str) -> anyhow::Result<()> {
+    let api: Api<MemberCluster> = Api::all(env.hub.clone());
+    wait::until(
+        &format!("{member} FederationTrusted True"),
+        TIMEOUT,
+        || async {
+            let m = api.get(member).await?;
+            let trusted = m.status.iter().flat_map(|s| &s.conditions).any(|c| {
+                c.type_ == CONDITION_FEDERATION_TRUSTED
+                    && c.status == "True"
+                    && c.reason == roster_api::conditions::federation::HUB_ISSUER_TRUSTED
+            });
+            Ok(trusted.then_some(()))
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", diagnostics(env)))
+}
+
+/// A hub token of `namespace/name` for `audience`, as the kubelet projects one or the plugin
+/// requests one.
+async fn hub_token(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    audience: &str,
+) -> anyhow::Result<String> {
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: Some(vec![audience.to_owned()]),
+            expiration_seconds: Some(identity::TOKEN_SECONDS),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let status = Api::<ServiceAccount>::namespaced(hub.clone(), namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await?
+        .status
+        .ok_or_else(|| anyhow::anyhow!("no TokenRequest status"))?;
+    status
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("no token"))
+}
+
+async fn whoami(client: &Client) -> anyhow::Result<(String, Vec<String>)> {
+    let review = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await?;
+    let user = review.status.and_then(|s| s.user_info).unwrap_or_default();
+    Ok((
+        user.username.unwrap_or_default(),
+        user.groups.unwrap_or_default(),
+    ))
+}
+
+#[tokio::test]
+async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_identity()
+-> anyhow::Result<()> {
+    members::joined().await;
+    let env = TestEnv::start().await?;
+    for member in MEMBERS {
+        wait_trusted(&env, member).await?;
+    }
+    // The hub service account that will act; it has no rights on the hub beyond its own.
+    identity::service_account(&env.namespace, ACTOR)
+        .create(&env.hub)
+        .await?;
+    let apps = format!("fed-{}", suffix());
+    for member in MEMBERS {
+        let client = env.fleet.member(member).unwrap().client().await?;
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(apps.clone());
+        Api::<Namespace>::all(client)
+            .create(&PostParams::default(), &ns)
+            .await?;
+    }
+    create_rsa(
+        &env,
+        "ci",
+        json!({
+            "clusters": {"names": MEMBERS},
+            "clusterRoles": ["view"],
+            "roles": [{"namespace": apps, "clusterRole": "edit"}],
+            "federation": {"serviceAccountName": ACTOR},
+        }),
+    )
+    .await?;
+    let rsa = wait_ready(&env, "ci", 2).await?;
+    for cluster in &rsa.status.as_ref().unwrap().clusters {
+        assert_eq!(cluster.member_trusts_hub, Some(true), "{cluster:?}");
+        assert_eq!(cluster.token_expiry, None, "no token exists: {cluster:?}");
+    }
+
+    let user = federation::federated_user(&env.namespace, ACTOR);
+    let mut clients = Vec::new();
+    for member in MEMBERS {
+        let cluster = env.fleet.member(member).unwrap();
+        let token = hub_token(
+            &env.hub,
+            &env.namespace,
+            ACTOR,
+            &federation::audience(member),
+        )
+        .await?;
+        let client = identity::client(cluster, &token).await?;
+        let (name, groups) = whoami(&client).await?;
+        assert_eq!(name, user, "{member} sees the prefixed hub identity");
+        assert_eq!(
+            groups,
+            ["system:authenticated"],
+            "no groups beyond every authenticated user's"
+        );
+        // What was granted works: view everywhere, edit in the apps namespace.
+        Api::<Namespace>::all(client.clone())
+            .list(&ListParams::default())
+            .await?;
+        let cm = ConfigMap {
+            metadata: kube::api::ObjectMeta {
+                name: Some("made-by-ci".into()),
+                ..Default::default()
+            },
+            ..ConfigMap::default()
+        };
+        Api::<ConfigMap>::namespaced(client.clone(), &apps)
+            .create(&PostParams::default(), &cm)
+            .await?;
+        // Anything else is a real 403 from the member's authorizer.
+        let elsewhere = Api::<ConfigMap>::namespaced(client.clone(), "default")
+            .create(&PostParams::default(), &cm)
+            .await;
+        assert_eq!(status_code(elsewhere).await, 403, "{member}: edit outside {apps}");
+        let secrets = Api::<Secret>::namespaced(client.clone(), "kube-system")
+            .list(&ListParams::default())
+            .await;
+        assert_eq!(status_code(secrets).await, 403, "{member}: view reads no Secrets");
+        let escalate = Api::<ClusterRoleBinding>::all(client.clone())
+            .create(&PostParams::default(), &ClusterRoleBinding::default())
+            .await;
+        assert_eq!(status_code(escalate).await, 403, "{member}: no RBAC writes");
+        clients.push((member, client));
+    }
+
+    // No token is stored by Roster: no Secret for the account anywhere on the hub, only
+    // ConfigMaps without secrets; the grants say nothing of tokens.
+    let selector = format!(
+        "{}={}",
+        names::token_secret::LABEL_REMOTE_SERVICE_ACCOUNT,
+        "ci"
+    );
+    let secrets = Api::<Secret>::all(env.hub.clone())
+        .list(&ListParams::default().labels(&selector))
+        .await?;
+    let owned: Vec<String> = secrets
+        .items
+        .iter()
+        .filter(|s| {
+            s.labels().get(names::LABEL_CONSUMER_NAMESPACE) == Some(&env.namespace)
+        })
+        .map(|s| format!("{}/{}", s.namespace().unwrap_or_default(), s.name_any()))
+        .collect();
+    assert!(owned.is_empty(), "Secrets written for a federated account: {owned:?}");
+    let config_maps = Api::<ConfigMap>::namespaced(env.hub.clone(), &env.namespace)
+        .list(&ListParams::default().labels(&selector))
+        .await?;
+    assert_eq!(config_maps.items.len(), 2, "one ConfigMap per member");
+    for cm in &config_maps.items {
+        let data = cm.data.clone().unwrap_or_default();
+        let text = serde_json::to_string(&data)?;
+        assert!(data.contains_key("kubeconfig") && data.contains_key("ca.crt"), "{text}");
+        assert!(!text.contains("eyJ"), "a JWT in {}: {text}", cm.name_any());
+    }
+    // Nor any other place Roster writes: statuses, Events, logs.
+    let rsa_text = serde_json::to_string(
+        &Api::<RemoteServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
+            .get("ci")
+            .await?,
+    )?;
+    assert!(!rsa_text.contains("eyJ"), "{rsa_text}");
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(
+        env.hub.clone(),
+        &env.namespace,
+    )
+    .list(&ListParams::default())
+    .await?;
+    assert!(!serde_json::to_string(&events)?.contains("eyJ"));
+    let hub_log = super::support::hub_process().await.spec().log.clone();
+    for log in members::joined()
+        .await
+        .logs
+        .iter()
+        .chain(std::iter::once(&hub_log))
+    {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(!text.contains("eyJhbGci"), "a JWT in {}", log.display());
+    }
+
+    // Revocation: deleting the account removes the bindings; the next request is refused.
+    let (first, client) = &clients[0];
+    let deleted = Instant::now();
+    Api::<RemoteServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
+        .delete("ci", &DeleteParams::default())
+        .await?;
+    wait::until(
+        &format!("{first} refuses the federated user"),
+        TIMEOUT,
+        || async {
+            let answer = Api::<Namespace>::all(client.clone())
+                .list(&ListParams::default())
+                .await;
+            Ok((status_code(answer).await == 403).then_some(()))
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", diagnostics(&env)))?;
+    println!(
+        "federated revocation: RemoteServiceAccount deleted → 403 on {first} after {:.2} s",
+        deleted.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
