@@ -137,10 +137,23 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
     let federated = rsa.spec.federation.is_some();
     let mut clusters = Vec::with_capacity(targets.len());
     for target in &targets {
+        let trust = federated.then(|| {
+            target.member.map_or(
+                status::Trust {
+                    trusted: None,
+                    message: "",
+                },
+                status::Trust::of,
+            )
+        });
         let problem = match target.member {
             None => Some(format!("MemberCluster {} does not exist", target.name)),
             Some(member) => names::member_namespace_problem(&target.name)
-                .or_else(|| policy::refusal(rsa, &namespace_labels, member, &policies)),
+                .or_else(|| policy::refusal(rsa, &namespace_labels, member, &policies))
+                // A federated grant goes only to a member that trusts the hub: nothing is
+                // bound where no hub token could use it, and an agent that predates federated
+                // access (it reports no trust) never sees one.
+                .or_else(|| trust.and_then(status::Trust::refusal)),
         };
         let (grant, delivered) = match problem {
             Some(_) => (None, None),
@@ -164,15 +177,7 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
             has_endpoint: endpoint.is_some(),
             grant: as_stored.as_ref(),
             delivered: delivered.as_ref(),
-            federated: federated.then(|| {
-                target.member.map_or(
-                    status::Trust {
-                        trusted: None,
-                        message: "",
-                    },
-                    status::Trust::of,
-                )
-            }),
+            federated: trust,
         };
         if federated
             && problem.is_none()
@@ -472,6 +477,12 @@ mod tests {
             ..Default::default()
         };
         let plan = decide(&federated, &cached, t(NOW));
+        let granted: Vec<_> = plan.grants.iter().map(|g| g.member.as_str()).collect();
+        assert_eq!(
+            granted,
+            ["m1"],
+            "only a member that trusts the hub gets a grant"
+        );
         for g in &plan.grants {
             assert_eq!(
                 g.grant.spec.federated_user.as_deref(),
@@ -485,7 +496,7 @@ mod tests {
             );
         }
         let names: Vec<_> = plan.config_maps.iter().map(|c| c.name_any()).collect();
-        assert_eq!(names, ["reader-m1", "reader-m2"]);
+        assert_eq!(names, ["reader-m1"]);
         let kubeconfig = &plan.config_maps[0].data.as_ref().unwrap()["kubeconfig"];
         assert!(
             kubeconfig.contains("/var/run/secrets/roster.dev/reader/m1/token"),
@@ -493,7 +504,6 @@ mod tests {
         );
 
         cached.put_grant(provisioned(&federated, "m1", 1));
-        cached.put_grant(provisioned(&federated, "m2", 1));
         let plan = decide(&federated, &cached, t(NOW));
         assert!(plan.tokens.is_empty());
         let ready: Vec<_> = plan
@@ -505,7 +515,7 @@ mod tests {
         assert_eq!(
             ready,
             [("m1", true, Some(true)), ("m2", false, Some(false))],
-            "bound on both, usable only where the member trusts the hub"
+            "bound and usable where the member trusts the hub"
         );
         assert!(
             plan.status.clusters[1]
@@ -514,6 +524,13 @@ mod tests {
                 .unwrap()
                 .contains("does not trust")
         );
+
+        // The member stops trusting the hub: its grant is revoked.
+        cached.members[0] = trusting("m1", "False");
+        let plan = decide(&federated, &cached, t(NOW));
+        assert!(plan.grants.is_empty());
+        assert_eq!(plan.revoke.len(), 1);
+        assert_eq!(plan.delete_config_maps, Vec::<String>::new(), "none cached");
     }
 
     #[test]

@@ -54,6 +54,23 @@ impl<'a> Trust<'a> {
             message: condition.map_or("", |c| c.message.as_str()),
         }
     }
+
+    /// Why a federated grant cannot go to the member, unless it trusts the hub.
+    pub fn refusal(self) -> Option<String> {
+        match self.trusted {
+            Some(true) => None,
+            Some(false) => Some(format!(
+                "the member's API server does not trust the hub's service-account issuer \
+                 (MemberCluster condition FederationTrusted): {}",
+                self.message
+            )),
+            None => Some(
+                "the member's agent has not reported whether its API server trusts the hub's \
+                 service-account issuer (MemberCluster condition FederationTrusted)"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// Whether the agent has bound what the current spec asks for (federated access: no token).

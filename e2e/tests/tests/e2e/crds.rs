@@ -392,7 +392,10 @@ async fn remote_service_account_validation() -> anyhow::Result<()> {
     )
     .await;
     for (name, patch) in [
-        ("federated", json!({"spec": {"federation": {"serviceAccountName": "other"}}})),
+        (
+            "federated",
+            json!({"spec": {"federation": {"serviceAccountName": "other"}}}),
+        ),
         ("federated", json!({"spec": {"federation": null}})),
         ("by-selector", json!({"spec": {"federation": {}}})),
     ] {

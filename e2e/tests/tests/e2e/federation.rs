@@ -167,11 +167,19 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
         let elsewhere = Api::<ConfigMap>::namespaced(client.clone(), "default")
             .create(&PostParams::default(), &cm)
             .await;
-        assert_eq!(status_code(elsewhere).await, 403, "{member}: edit outside {apps}");
+        assert_eq!(
+            status_code(elsewhere).await,
+            403,
+            "{member}: edit outside {apps}"
+        );
         let secrets = Api::<Secret>::namespaced(client.clone(), "kube-system")
             .list(&ListParams::default())
             .await;
-        assert_eq!(status_code(secrets).await, 403, "{member}: view reads no Secrets");
+        assert_eq!(
+            status_code(secrets).await,
+            403,
+            "{member}: view reads no Secrets"
+        );
         let escalate = Api::<ClusterRoleBinding>::all(client.clone())
             .create(&PostParams::default(), &ClusterRoleBinding::default())
             .await;
@@ -192,12 +200,13 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
     let owned: Vec<String> = secrets
         .items
         .iter()
-        .filter(|s| {
-            s.labels().get(names::LABEL_CONSUMER_NAMESPACE) == Some(&env.namespace)
-        })
+        .filter(|s| s.labels().get(names::LABEL_CONSUMER_NAMESPACE) == Some(&env.namespace))
         .map(|s| format!("{}/{}", s.namespace().unwrap_or_default(), s.name_any()))
         .collect();
-    assert!(owned.is_empty(), "Secrets written for a federated account: {owned:?}");
+    assert!(
+        owned.is_empty(),
+        "Secrets written for a federated account: {owned:?}"
+    );
     let config_maps = Api::<ConfigMap>::namespaced(env.hub.clone(), &env.namespace)
         .list(&ListParams::default().labels(&selector))
         .await?;
@@ -205,7 +214,10 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
     for cm in &config_maps.items {
         let data = cm.data.clone().unwrap_or_default();
         let text = serde_json::to_string(&data)?;
-        assert!(data.contains_key("kubeconfig") && data.contains_key("ca.crt"), "{text}");
+        assert!(
+            data.contains_key("kubeconfig") && data.contains_key("ca.crt"),
+            "{text}"
+        );
         assert!(!text.contains("eyJ"), "a JWT in {}: {text}", cm.name_any());
     }
     // Nor any other place Roster writes: statuses, Events, logs.
@@ -215,12 +227,10 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
             .await?,
     )?;
     assert!(!rsa_text.contains("eyJ"), "{rsa_text}");
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(
-        env.hub.clone(),
-        &env.namespace,
-    )
-    .list(&ListParams::default())
-    .await?;
+    let events =
+        Api::<k8s_openapi::api::core::v1::Event>::namespaced(env.hub.clone(), &env.namespace)
+            .list(&ListParams::default())
+            .await?;
     assert!(!serde_json::to_string(&events)?.contains("eyJ"));
     let hub_log = super::support::hub_process().await.spec().log.clone();
     for log in members::joined()
