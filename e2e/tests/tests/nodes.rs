@@ -11,6 +11,7 @@ mod nodes {
     pub mod agent;
     pub mod consumer;
     pub mod failover;
+    pub mod federated;
     pub mod hub;
     pub mod probe;
     pub mod support;

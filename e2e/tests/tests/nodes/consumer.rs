@@ -25,7 +25,7 @@ use super::support;
 
 const TIMEOUT: Duration = Duration::from_secs(180);
 /// The consumer's image: roster-credential's image with kubectl added.
-const CONSUMER_IMAGE: &str = "roster.test/consumer:v1";
+pub const CONSUMER_IMAGE: &str = "roster.test/consumer:v1";
 /// The consumer's namespace on the hub.
 pub const NAMESPACE: &str = "team-a";
 /// Its RemoteServiceAccount.
@@ -217,7 +217,7 @@ pub async fn reaches_the_member(hub: &NodeCluster, member: &str, dir: &Path) -> 
 }
 
 /// Waits for pod `name` to finish and checks it listed `member`'s namespaces.
-async fn lists_the_member_namespaces(
+pub async fn lists_the_member_namespaces(
     pods: &Api<Pod>,
     name: &str,
     member: &str,

@@ -10,7 +10,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use roster_testenv::{binary, node::pods};
 
-use super::{agent, consumer, failover, probe, support, uninstall, webhook};
+use super::{agent, consumer, failover, federated, probe, support, uninstall, webhook};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
@@ -69,6 +69,7 @@ async fn roster_hub_runs_as_pods_on_a_real_node() -> anyhow::Result<()> {
     agent::survives_replacement(hub, member, &dir).await?;
     failover::the_other_replica_takes_over(hub, member.name()).await?;
     consumer::reaches_the_member(hub, member.name(), &dir).await?;
+    federated::a_pod_reaches_the_member_as_its_hub_identity(hub, member.name(), &dir).await?;
     eprintln!(
         "roster-hub pods' memory (cgroup): {}; roster-agent pod's: {}",
         support::pods_memory(hub, "roster-system", "app.kubernetes.io/name=roster-hub")
