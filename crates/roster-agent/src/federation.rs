@@ -64,7 +64,9 @@ pub fn verdict(answer: &Answer, expected: &str, audience: &str) -> Option<Federa
                     "the member's API server does not accept hub service-account tokens for \
                      audience {audience} (401): add the authentication configuration \
                      `kubectl roster join --federation-config` writes to its \
-                     --authentication-config"
+                     --authentication-config, and check that it can fetch the hub's discovery \
+                     document and keys (the hub binds system:service-account-issuer-discovery \
+                     to system:unauthenticated)"
                 ),
             }),
             _ => None,
@@ -79,7 +81,8 @@ pub struct TrustCheck {
     namespace: String,
     audience: String,
     expected: String,
-    token: Option<(SecretString, Timestamp)>,
+    /// The probe token's client of the member, and when to request a new token.
+    probe: Option<(kube::Client, Timestamp)>,
 }
 
 impl std::fmt::Debug for TrustCheck {
@@ -106,21 +109,21 @@ impl TrustCheck {
             namespace: namespace.to_owned(),
             audience: federation::audience(member),
             expected: federation::federated_user(namespace, names::AGENT_SERVICE_ACCOUNT),
-            token: None,
+            probe: None,
         }
     }
 
     /// Checks once; `None` when neither the hub nor the member gave an answer that says
     /// anything about trust.
     pub async fn check(&mut self) -> Option<FederationTrust> {
-        let token = match self.probe_token().await {
-            Ok(token) => token,
+        let client = match self.probe_client().await {
+            Ok(client) => client,
             Err(e) => {
                 tracing::info!(error = %errors::chain(&e), "cannot get a probe token for the federation check");
                 return None;
             }
         };
-        let answer = match self.review(token).await {
+        let answer = match review(client).await {
             Ok(user) => Answer::User(user),
             Err(e) => Answer::Failed(e),
         };
@@ -132,13 +135,14 @@ impl TrustCheck {
         verdict(&answer, &self.expected, &self.audience)
     }
 
-    /// The probe token, requested again once 80% of its life has passed.
-    async fn probe_token(&mut self) -> Result<SecretString, kube::Error> {
+    /// A client of the member presenting the probe token, which is requested again once 80% of
+    /// its life has passed.
+    async fn probe_client(&mut self) -> Result<kube::Client, kube::Error> {
         let now = timing::now();
-        if let Some((token, refresh_at)) = &self.token
+        if let Some((client, refresh_at)) = &self.probe
             && now < *refresh_at
         {
-            return Ok(token.clone());
+            return Ok(client.clone());
         }
         let request = TokenRequest {
             spec: Some(TokenRequestSpec {
@@ -156,34 +160,33 @@ impl TrustCheck {
             )
             .await?;
         let status = answer.status.unwrap_or_default();
-        let token = SecretString::from(status.token.unwrap_or_default());
         let life = status
             .expiration_timestamp
             .map_or(SignedDuration::from_secs(PROBE_TOKEN_SECONDS), |t| {
                 t.0.duration_since(now)
             });
-        let refresh_at = now + life.mul_f64(0.8).max(SignedDuration::from_secs(1));
-        self.token = Some((token.clone(), refresh_at));
-        Ok(token)
-    }
-
-    /// The member's SelfSubjectReview for `token`: the username it authenticates as.
-    async fn review(&self, token: SecretString) -> Result<String, kube::Error> {
         let mut config = clients::tuned(self.member.clone(), clients::REQUEST_TIMEOUT);
         config.auth_info = AuthInfo {
-            token: Some(token),
+            token: Some(SecretString::from(status.token.unwrap_or_default())),
             ..AuthInfo::default()
         };
         let client = kube::Client::try_from(config)?;
-        let review = Api::<SelfSubjectReview>::all(client)
-            .create(&PostParams::default(), &SelfSubjectReview::default())
-            .await?;
-        Ok(review
-            .status
-            .and_then(|s| s.user_info)
-            .and_then(|u| u.username)
-            .unwrap_or_default())
+        let refresh_at = now + life.mul_f64(0.8).max(SignedDuration::from_secs(1));
+        self.probe = Some((client.clone(), refresh_at));
+        Ok(client)
     }
+}
+
+/// The member's SelfSubjectReview through `client`: the username it authenticates it as.
+async fn review(client: kube::Client) -> Result<String, kube::Error> {
+    let review = Api::<SelfSubjectReview>::all(client)
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await?;
+    Ok(review
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
