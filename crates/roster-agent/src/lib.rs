@@ -143,7 +143,7 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
         match grants::member::sweep(&revoker, &Default::default()).await {
             Ok(n) => tracing::warn!(
                 revoked = n,
-                "left the hub: revoked every remote service account"
+                "left the hub: revoked every grant (service accounts and bindings)"
             ),
             Err(e) => tracing::error!(error = %errors::chain(&e),
                 "left the hub, but could not revoke the remote service accounts"),

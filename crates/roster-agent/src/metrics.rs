@@ -73,7 +73,8 @@ impl Metrics {
             grants_refused: IntCounter::new(
                 "roster_agent_grants_refused_total",
                 "Grant reconciles refused because the grant asks for more than the member's \
-                 ceiling (--grantable-cluster-roles, --allow-rules) allows.",
+                 ceiling (--grantable-cluster-roles, --allow-rules) allows, or binds a \
+                 federated user that is not a hub service account's.",
             )?,
             repairs: IntCounterVec::new(
                 Opts::new(

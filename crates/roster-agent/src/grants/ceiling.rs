@@ -1,8 +1,10 @@
 //! The member's ceiling in the grant loop: a grant asking for more than the member's admin let
 //! this agent grant (`--grantable-cluster-roles`, `--allow-rules`; the decision is
-//! [`roster_api::ceiling::Ceiling::refusal`], pure) is not provisioned, whatever the hub asks.
-//! Anything an earlier, allowed spec of it left on the member is revoked (its service account
-//! deleted, so its tokens die), and the refusal goes into the grant's status, which the hub
+//! [`roster_api::ceiling::Ceiling::refusal`], pure) is not provisioned, whatever the hub asks;
+//! nor is a federated grant naming a user that is not a hub service account's
+//! ([`super::desired::federated_user_refusal`]). Anything an earlier, allowed spec of it left
+//! on the member is revoked (its service account deleted, so its tokens die; a federated
+//! grant's bindings deleted), and the refusal goes into the grant's status, which the hub
 //! shows on the RemoteServiceAccount.
 
 use std::collections::HashSet;

@@ -167,8 +167,11 @@ impl Observed {
         let same =
             |m: &ObjectMeta| m.name == self.meta().name && m.namespace == self.meta().namespace;
         match self {
-            Observed::ServiceAccount(_) => same(&wanted.service_account.metadata)
-                .then_some(Wanted::Meta(&wanted.service_account.metadata)),
+            Observed::ServiceAccount(_) => wanted
+                .service_account
+                .as_ref()
+                .filter(|sa| same(&sa.metadata))
+                .map(|sa| Wanted::Meta(&sa.metadata)),
             Observed::ClusterRoleBinding(_) => wanted
                 .cluster_role_bindings
                 .iter()
@@ -184,9 +187,11 @@ impl Observed {
                 .as_ref()
                 .filter(|r| same(&r.metadata))
                 .map(Wanted::Role),
-            Observed::Namespace(m) => (m.name.as_ref()
-                == wanted.service_account.metadata.namespace.as_ref())
-            .then_some(Wanted::Namespace),
+            Observed::Namespace(m) => wanted
+                .service_account
+                .as_ref()
+                .filter(|sa| m.name.is_some() && m.name == sa.metadata.namespace)
+                .map(|_| Wanted::Namespace),
         }
     }
 }
@@ -270,7 +275,7 @@ pub fn drift(wanted: &MemberObjects, observed: &Observed, change: Change) -> Opt
 pub fn missing(wanted: &MemberObjects, kind: Kind, present: &HashSet<Key>) -> bool {
     let absent = |meta: &ObjectMeta| !present.contains(&key(meta));
     match kind {
-        Kind::ServiceAccount => absent(&wanted.service_account.metadata),
+        Kind::ServiceAccount => wanted.service_account.iter().any(|sa| absent(&sa.metadata)),
         Kind::ClusterRoleBinding => wanted
             .cluster_role_bindings
             .iter()
@@ -363,7 +368,10 @@ fn normal_rules(rules: Option<&[PolicyRule]>) -> Vec<[Vec<&str>; 5]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grants::desired::{labels, tests::sample as grant};
+    use crate::grants::desired::{
+        labels,
+        tests::{federated, sample as grant},
+    };
     use std::sync::Arc;
 
     /// What the API server gives back for what the agent applied: defaults filled in, empty
@@ -378,9 +386,11 @@ mod tests {
                 .insert("someone.else/label".into(), "x".into());
             m
         };
-        let mut out = vec![Observed::ServiceAccount(store(
-            &wanted.service_account.metadata,
-        ))];
+        let mut out: Vec<Observed> = wanted
+            .service_account
+            .iter()
+            .map(|sa| Observed::ServiceAccount(store(&sa.metadata)))
+            .collect();
         for b in &wanted.cluster_role_bindings {
             let mut b = b.clone();
             b.metadata = store(&b.metadata);
@@ -390,7 +400,9 @@ mod tests {
             let mut b = b.clone();
             b.metadata = store(&b.metadata);
             for s in b.subjects.iter_mut().flatten() {
-                s.api_group = Some(String::new());
+                if s.kind == "ServiceAccount" {
+                    s.api_group = Some(String::new());
+                }
             }
             out.push(Observed::RoleBinding(b));
         }
@@ -575,5 +587,66 @@ mod tests {
             ..ObjectMeta::default()
         });
         assert!(concerns(&other, &grants).is_empty());
+    }
+
+    #[test]
+    fn a_federated_grants_bindings_drift_like_a_token_grants() {
+        let wanted = desired(&federated("f1", "ci"));
+        let stored = as_stored(&wanted);
+        // No service account: 2 CRBs, 1 RB, 1 ClusterRole.
+        assert_eq!(stored.len(), 4);
+        assert!(stored.iter().all(|o| o.kind() != Kind::ServiceAccount));
+        for observed in &stored {
+            assert_eq!(
+                drift(&wanted, observed, Change::Applied),
+                None,
+                "{observed:?}"
+            );
+            assert_eq!(
+                drift(&wanted, observed, Change::Deleted),
+                Some(Drift::Deleted),
+                "{}",
+                observed.describe()
+            );
+        }
+        // Someone points the binding at another user, or adds one.
+        let Observed::ClusterRoleBinding(mut crb) = stored[0].clone() else {
+            panic!()
+        };
+        crb.subjects.get_or_insert_default()[0].name =
+            "roster-hub:system:serviceaccount:team-b:ci".into();
+        assert_eq!(
+            drift(&wanted, &Observed::ClusterRoleBinding(crb), Change::Applied),
+            Some(Drift::Subjects)
+        );
+        // The API server's deletion of a namespace concerns no federated grant.
+        let ns = Observed::Namespace(ObjectMeta {
+            name: Some("roster-remote".into()),
+            ..ObjectMeta::default()
+        });
+        let grants = [Arc::new(federated("f1", "ci"))];
+        assert!(concerns(&ns, &grants).is_empty());
+        assert_eq!(drift(&wanted, &ns, Change::Deleted), None);
+        // A deleted ClusterRoleBinding wakes its grant, by label or by name.
+        let crb = stored[0].clone();
+        assert_eq!(concerns(&crb, &grants).len(), 1);
+        // A listing after an outage finds one missing; no account is ever missing.
+        let listed: HashSet<Key> = stored.iter().skip(1).map(Observed::key).collect();
+        assert!(missing(&wanted, Kind::ClusterRoleBinding, &listed));
+        assert!(!missing(&wanted, Kind::ServiceAccount, &HashSet::new()));
+    }
+
+    #[test]
+    fn a_narrowed_federated_grant_sheds_its_binding() {
+        let mut g = federated("f1", "ci");
+        let before = as_stored(&desired(&g));
+        g.spec.roles.clear();
+        let after = desired(&g);
+        let rb = before
+            .iter()
+            .find(|o| o.kind() == Kind::RoleBinding)
+            .unwrap();
+        assert_eq!(drift(&after, rb, Change::Applied), Some(Drift::Unwanted));
+        assert_eq!(drift(&after, rb, Change::Deleted), None);
     }
 }

@@ -1,5 +1,5 @@
 //! The agent's side of a grant on the hub: reading and filling the delivery Secret the hub
-//! pre-created, and reporting in the grant's status.
+//! pre-created (token grants only), and reporting in the grant's status.
 
 use base64::Engine;
 use k8s_openapi::{
@@ -100,6 +100,17 @@ pub fn ready(
     }
 }
 
+/// The status of a federated grant whose bindings are in place: nothing was minted or
+/// delivered, so no token fields.
+pub fn bound(grant: &RemoteAccountGrant, user: &str) -> RemoteAccountGrantStatus {
+    RemoteAccountGrantStatus {
+        ready: true,
+        message: format!("bound to {user}"),
+        observed_generation: grant.metadata.generation,
+        ..RemoteAccountGrantStatus::default()
+    }
+}
+
 /// The status when the grant cannot be served; keeps what was delivered before.
 pub fn refused(grant: &RemoteAccountGrant, message: &str) -> RemoteAccountGrantStatus {
     let previous = grant.status.clone().unwrap_or_default();
@@ -108,5 +119,33 @@ pub fn refused(grant: &RemoteAccountGrant, message: &str) -> RemoteAccountGrantS
         message: message.chars().take(1024).collect(),
         observed_generation: grant.metadata.generation,
         ..previous
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grants::desired::tests::federated;
+
+    #[test]
+    fn a_bound_federated_grant_reports_no_token() {
+        let mut grant = federated("u", "deployer");
+        grant.metadata.generation = Some(3);
+        let status = bound(&grant, "roster-hub:system:serviceaccount:team-a:deployer");
+        assert!(status.ready);
+        assert_eq!(
+            status.message,
+            "bound to roster-hub:system:serviceaccount:team-a:deployer"
+        );
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(
+            serde_json::to_value(&status).unwrap(),
+            json!({
+                "ready": true,
+                "message": "bound to roster-hub:system:serviceaccount:team-a:deployer",
+                "observedGeneration": 3,
+            }),
+            "no serviceAccountUid, tokenExpiry or lastRefresh"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The agent's writes on its member for a grant: the service account (after checking who owns
-//! an existing one), its RBAC, pruning what the grant no longer asks for, and the token.
+//! an existing one; a federated grant has none), its RBAC, pruning what the grant no longer
+//! asks for, and the token.
 
 use std::collections::HashSet;
 
@@ -103,59 +104,20 @@ where
     }
 }
 
-/// Creates or updates everything `grant` needs on the member; returns the service account's
-/// UID. `live` tells whether a grant UID belongs to a grant that still exists.
+/// Creates or updates everything `grant` needs on the member; returns its service account's
+/// UID (`None` for a federated grant, which has none). `live` tells whether a grant UID
+/// belongs to a grant that still exists.
 pub async fn provision(
     member: &Client,
     grant: &RemoteAccountGrant,
     live: &HashSet<String>,
-) -> Result<String, ProvisionError> {
+) -> Result<Option<String>, ProvisionError> {
     let uid = grant.metadata.uid.clone().unwrap_or_default();
-    let sa = &grant.spec.service_account;
     let wanted = desired::desired(grant);
-    ensure_namespace(member, &sa.namespace).await?;
-
-    let accounts: Api<ServiceAccount> = Api::namespaced(member.clone(), &sa.namespace);
-    let who = format!("service account {}/{}", sa.namespace, sa.name);
-    let existing = accounts
-        .get_opt(&sa.name)
-        .await
-        .map_err(|e| ProvisionError::from_kube(&format!("reading {who}"), e))?;
-    match desired::ownership(existing.as_ref(), &uid, &|u| live.contains(u)) {
-        Ownership::Ours => {}
-        Ownership::Stale => {
-            // Its tokens belong to a revoked grant: delete it so they die, then start afresh.
-            tracing::info!(account = %who, "replacing a service account left by a revoked grant");
-            delete(accounts.clone(), &sa.name).await.map_err(|e| {
-                ProvisionError::from_kube(&format!("deleting {who}, left by a revoked grant"), e)
-            })?;
-        }
-        Ownership::Taken(by) => {
-            return Err(ProvisionError::refused(
-                Category::Invalid,
-                format!(
-                    "{who} on this member already belongs to RemoteServiceAccount {by}; choose \
-                     another spec.serviceAccount"
-                ),
-            ));
-        }
-        Ownership::Foreign => {
-            return Err(ProvisionError::refused(
-                Category::Invalid,
-                format!(
-                    "{who} already exists on this member and was not created by Roster; choose \
-                     another spec.serviceAccount"
-                ),
-            ));
-        }
-    }
-    let account = apply(
-        accounts,
-        &wanted.service_account,
-        &format!("creating {who}"),
-    )
-    .await?;
-
+    let account = match &wanted.service_account {
+        Some(account) => Some(provision_account(member, &uid, account, live).await?),
+        None => None,
+    };
     if let Some(role) = &wanted.cluster_role {
         let what = format!(
             "creating ClusterRole {} for spec.rules",
@@ -184,6 +146,55 @@ pub async fn provision(
     prune(member, &uid, &wanted)
         .await
         .map_err(|e| ProvisionError::from_kube("removing bindings no longer asked for", e))?;
+    Ok(account)
+}
+
+/// Creates or updates the grant's service account `wanted` after checking who owns an
+/// existing one; returns its UID.
+async fn provision_account(
+    member: &Client,
+    uid: &str,
+    wanted: &ServiceAccount,
+    live: &HashSet<String>,
+) -> Result<String, ProvisionError> {
+    let namespace = wanted.metadata.namespace.clone().unwrap_or_default();
+    let name = wanted.metadata.name.clone().unwrap_or_default();
+    ensure_namespace(member, &namespace).await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(member.clone(), &namespace);
+    let who = format!("service account {namespace}/{name}");
+    let existing = accounts
+        .get_opt(&name)
+        .await
+        .map_err(|e| ProvisionError::from_kube(&format!("reading {who}"), e))?;
+    match desired::ownership(existing.as_ref(), uid, &|u| live.contains(u)) {
+        Ownership::Ours => {}
+        Ownership::Stale => {
+            // Its tokens belong to a revoked grant: delete it so they die, then start afresh.
+            tracing::info!(account = %who, "replacing a service account left by a revoked grant");
+            delete(accounts.clone(), &name).await.map_err(|e| {
+                ProvisionError::from_kube(&format!("deleting {who}, left by a revoked grant"), e)
+            })?;
+        }
+        Ownership::Taken(by) => {
+            return Err(ProvisionError::refused(
+                Category::Invalid,
+                format!(
+                    "{who} on this member already belongs to RemoteServiceAccount {by}; choose \
+                     another spec.serviceAccount"
+                ),
+            ));
+        }
+        Ownership::Foreign => {
+            return Err(ProvisionError::refused(
+                Category::Invalid,
+                format!(
+                    "{who} already exists on this member and was not created by Roster; choose \
+                     another spec.serviceAccount"
+                ),
+            ));
+        }
+    }
+    let account = apply(accounts, wanted, &format!("creating {who}")).await?;
     Ok(account.uid().unwrap_or_default())
 }
 
@@ -315,16 +326,19 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
     }
 }
 
-/// Deletes every member object of the grants whose UID `live` does not know; returns how many
-/// service accounts were deleted.
+/// Deletes every member object of the grants whose UID `live` does not know (service
+/// accounts first, so their tokens die, then bindings and ClusterRoles); returns how many
+/// grants lost objects.
 pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kube::Error> {
     let selector = ListParams::default().labels(&desired::all_grants_selector());
-    let stale = |labels: &std::collections::BTreeMap<String, String>| {
+    let mut revoked = HashSet::new();
+    let mut stale = |labels: &std::collections::BTreeMap<String, String>| {
         labels
             .get(names::LABEL_GRANT_UID)
-            .is_some_and(|uid| !live.contains(uid))
+            .filter(|uid| !live.contains(*uid))
+            .map(|uid| revoked.insert(uid.clone()))
+            .is_some()
     };
-    let mut revoked = 0;
     for sa in Api::<ServiceAccount>::all(member.clone())
         .list(&selector)
         .await?
@@ -337,7 +351,6 @@ pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kub
                 &sa.name_any(),
             )
             .await?;
-            revoked += 1;
         }
     }
     for b in Api::<ClusterRoleBinding>::all(member.clone())
@@ -373,7 +386,7 @@ pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kub
             delete(Api::<ClusterRole>::all(member.clone()), &r.name_any()).await?;
         }
     }
-    Ok(revoked)
+    Ok(revoked.len())
 }
 
 #[cfg(test)]

@@ -8,6 +8,11 @@
 //! token at once (its old tokens died with it). A failure that keeps coming back is counted in
 //! `roster_agent_grant_errors_total{category}` and reported in the grant's status, naming the
 //! object and the error.
+//!
+//! A federated grant (`spec.federatedUser`, issue 17) gets only its RBAC, bound to the member
+//! User the hub's service account becomes: no service account, no token, no delivery Secret.
+//! Its status says it is bound; narrowing its spec removes the dropped bindings at once, and
+//! deleting it lets the sweeper remove the rest, which is its revocation.
 
 pub mod ceiling;
 pub mod desired;
@@ -47,6 +52,10 @@ const SWEEP_PERIOD: Duration = Duration::from_secs(60);
 
 /// How long to wait before retrying a grant that cannot be served as it stands.
 const REFUSED_RETRY: Duration = Duration::from_secs(30);
+
+/// How often a federated grant, which has no token to refresh, is provisioned again anyway (the
+/// repair watches and the grant's own watch do the real work; this is the safety net).
+const FEDERATED_RESYNC: Duration = Duration::from_secs(600);
 
 /// How long to wait before retrying after a failure a retry may cure.
 const TRANSIENT_RETRY: Duration = Duration::from_secs(3);
@@ -180,7 +189,9 @@ pub fn failure_message(error: &Error, attempts: u32) -> Option<String> {
 #[instrument(skip_all, fields(grant = %grant.name_any()))]
 pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.count_grants();
-    if let Some(message) = ctx.settings.ceiling.refusal(&grant.spec) {
+    let refusal = desired::federated_user_refusal(&grant)
+        .or_else(|| ctx.settings.ceiling.refusal(&grant.spec));
+    if let Some(message) = refusal {
         ctx.metrics.grant_refused();
         ceiling::refuse(&grant, (&ctx.hub, &ctx.member), ctx.live_uids(), &message).await;
         return Ok(Action::requeue(REFUSED_RETRY));
@@ -217,10 +228,15 @@ pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Res
     }
 }
 
-/// Provisions the grant on the member and mints and delivers its token when due.
+/// Provisions the grant on the member and mints and delivers its token when due; a federated
+/// grant only gets its bindings (see [`serve_federated`]).
 async fn serve(grant: &RemoteAccountGrant, ctx: &Context) -> Result<Action, Error> {
     let live = ctx.live_uids();
-    let sa_uid = member::provision(&ctx.member, grant, &live).await?;
+    let provisioned = member::provision(&ctx.member, grant, &live).await?;
+    if let Some(user) = &grant.spec.federated_user {
+        return serve_federated(grant, user, ctx).await;
+    }
+    let sa_uid = provisioned.unwrap_or_default();
     let now = timing::now();
     let secret = format!(
         "{}/{}",
@@ -260,6 +276,25 @@ async fn serve(grant: &RemoteAccountGrant, ctx: &Context) -> Result<Action, Erro
     );
     info!(expires = %hub::rfc3339(minted.expires), refresh_at = %hub::rfc3339(next), "token delivered");
     Ok(Action::requeue(wait(now, next)))
+}
+
+/// After a federated grant's bindings are in place: says so in its status (when it does not
+/// already) and comes back only for the periodic check. No token is minted and no Secret read
+/// or written; a deleted or edited binding wakes the grant through the repair watches, and a
+/// narrowed spec through the grant's own watch (the provisioning prunes what it dropped).
+async fn serve_federated(
+    grant: &RemoteAccountGrant,
+    user: &str,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let status = hub::bound(grant, user);
+    if grant.status.as_ref() != Some(&status) {
+        hub::report(&ctx.hub, grant, &status)
+            .await
+            .map_err(Error::hub(HubStep::Status, "writing the grant's status"))?;
+        info!(%user, "federated grant bound");
+    }
+    Ok(Action::requeue(FEDERATED_RESYNC))
 }
 
 fn wait(now: k8s_openapi::jiff::Timestamp, at: k8s_openapi::jiff::Timestamp) -> Duration {
@@ -323,7 +358,10 @@ async fn sweep_loop(ctx: Arc<Context>, mut deleted: watch::Receiver<u64>) {
         let live = ctx.live_uids();
         match member::sweep(&ctx.member, &live).await {
             Ok(0) => {}
-            Ok(n) => info!(revoked = n, "revoked service accounts of deleted grants"),
+            Ok(n) => info!(
+                revoked = n,
+                "revoked what deleted grants held on the member"
+            ),
             Err(e) => warn!(error = %errors::chain(&e), "cannot sweep revoked grants; retrying"),
         }
         tokio::select! {
