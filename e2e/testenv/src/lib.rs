@@ -26,6 +26,7 @@ pub mod ports;
 pub mod process;
 pub mod roster;
 pub mod secret;
+pub mod trust;
 pub mod upstream;
 pub mod wait;
 pub mod workload;
