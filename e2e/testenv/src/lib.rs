@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod identity;
 pub mod image;
 pub mod inventory;
+pub mod jwt;
 pub mod kubeconfig;
 pub mod kueue;
 pub mod metrics;
