@@ -146,6 +146,13 @@ pub struct JoinArgs {
     /// hub by another name than this kubeconfig does [default: the kubeconfig's server].
     #[arg(long, env = "ROSTER_HUB_SERVER", value_name = "URL")]
     pub hub_server: Option<String>,
+
+    /// Also write to this file the member API server's authentication configuration trusting
+    /// the hub's service-account issuer for this member (federated access): issuer from the
+    /// hub's discovery document, discovery URL and CA of the hub endpoint the agent uses. The
+    /// member's admin passes it to kube-apiserver --authentication-config.
+    #[arg(long, env = "ROSTER_FEDERATION_CONFIG", value_name = "PATH")]
+    pub federation_config: Option<PathBuf>,
 }
 
 /// Flags of `unjoin`.

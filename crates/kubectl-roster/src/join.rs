@@ -20,7 +20,7 @@ use roster_api::{MemberCluster, MemberClusterSpec, member_cluster::ApiServer, na
 use crate::{
     args,
     cli::{HubOptions, JoinArgs, JoinOutput},
-    hub,
+    federation, hub,
     kubeconfig::{self, HubEndpoint},
     manifest::AgentInstall,
     member::{Preparation, preparation},
@@ -39,7 +39,12 @@ pub async fn run(hub_opts: &HubOptions, args: JoinArgs) -> anyhow::Result<()> {
     let config = hub::config(hub_opts).await?;
     let endpoint = HubEndpoint::from_config(&config, args.hub_server.as_deref());
     tracing::debug!(member = name, hub = %endpoint.server, "hub endpoint for the agent");
-    let client = hub::client(config)?;
+    let client = hub::client(config.clone())?;
+    // Read and staged before anything changes on the hub.
+    let trust = match &args.federation_config {
+        Some(path) => Some(prepare_trust(&config, &client, name, &endpoint, path).await?),
+        None => None,
+    };
     let members: Api<MemberCluster> = Api::all(client.clone());
 
     ensure_member(&members, &desired).await?;
@@ -69,7 +74,51 @@ pub async fn run(hub_opts: &HubOptions, args: JoinArgs) -> anyhow::Result<()> {
         None => print!("{output}"),
     }
     print_next_steps(&args, expires);
+    if let Some(trust) = trust {
+        trust.finish()?;
+    }
     Ok(())
+}
+
+/// The member's authentication configuration, staged, and what to tell its admin.
+#[derive(Debug)]
+struct Trust {
+    staged: federation::Staged,
+    instructions: String,
+    warnings: Vec<String>,
+}
+
+impl Trust {
+    /// Moves the file into place and tells the member's admin what to do with it.
+    fn finish(self) -> anyhow::Result<()> {
+        self.staged.commit()?;
+        eprintln!("{}", self.instructions);
+        for warning in &self.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(())
+    }
+}
+
+/// Reads the hub's issuer and stages the configuration for `path`; fails, changing nothing,
+/// when the discovery document cannot be read or the file cannot be written.
+async fn prepare_trust(
+    hub: &kube::Config,
+    client: &Client,
+    member: &str,
+    endpoint: &HubEndpoint,
+    path: &Path,
+) -> anyhow::Result<Trust> {
+    let discovery = federation::read_discovery(client).await?;
+    let config = federation::authentication_config(member, endpoint, &discovery)?;
+    let staged = federation::Staged::write(path, &federation::render(member, &config)?)?;
+    let mut warnings = federation::warnings(endpoint, &discovery);
+    warnings.extend(federation::anonymous_warning(hub).await);
+    Ok(Trust {
+        staged,
+        instructions: federation::instructions(member, path, &discovery),
+        warnings,
+    })
 }
 
 /// The MemberCluster the flags describe.

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod audit;
 pub mod cli;
+pub mod federation;
 pub mod hub;
 pub mod join;
 pub mod kubeconfig;

@@ -12,11 +12,13 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::{Api, config::Kubeconfig};
 
+use roster_api::federation::HubIssuer;
+
 use crate::{
     kubeconfig,
     pki::{CertKey, Pki},
     process::{Process, Spec},
-    wait,
+    trust, wait,
 };
 
 /// How long a cluster may take to become ready; generous for a busy 2-core machine.
@@ -41,6 +43,9 @@ pub(crate) struct LaunchOptions<'a> {
     pub binary: &'a Path,
     pub dir: PathBuf,
     pub etcd_url: &'a str,
+    /// The hub whose service-account tokens this cluster's API server accepts for its own
+    /// audience (see [`crate::trust`]); `None` for the hub and untrusting members.
+    pub trust: Option<&'a HubIssuer>,
 }
 
 impl Cluster {
@@ -68,36 +73,40 @@ impl Cluster {
             &kubeconfig::to_yaml(&kcm)?,
         )?;
 
-        let issuer = format!("https://{name}.roster.test");
+        let issuer = trust::issuer(name);
+        let mut apiserver_args = vec![
+            "kube-apiserver".into(),
+            format!("--etcd-servers={}", opts.etcd_url),
+            format!("--etcd-prefix=/roster-test/{name}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={port}"),
+            format!("--cert-dir={}", dir.display()),
+            format!("--tls-cert-file={}", file("apiserver.crt").display()),
+            format!("--tls-private-key-file={}", file("apiserver.key").display()),
+            format!("--client-ca-file={}", file("ca.crt").display()),
+            "--authorization-mode=RBAC".into(),
+            format!("--service-account-issuer={issuer}"),
+            format!("--api-audiences={issuer}"),
+            format!("--service-account-key-file={}", file("sa.pub").display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                file("sa.key").display()
+            ),
+            "--service-cluster-ip-range=10.96.0.0/24".into(),
+            "--allow-privileged=true".into(),
+            "--enable-priority-and-fairness=false".into(),
+            "--profiling=false".into(),
+            "--endpoint-reconciler-type=none".into(),
+            "--v=1".into(),
+        ];
+        if let Some(hub) = opts.trust {
+            apiserver_args.push(trust::write_member_config(&dir, name, hub)?);
+        }
         let apiserver_spec = Spec {
             name: format!("{name}/kube-apiserver"),
             program: opts.binary.to_owned(),
-            args: args(&[
-                "kube-apiserver".into(),
-                format!("--etcd-servers={}", opts.etcd_url),
-                format!("--etcd-prefix=/roster-test/{name}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={port}"),
-                format!("--cert-dir={}", dir.display()),
-                format!("--tls-cert-file={}", file("apiserver.crt").display()),
-                format!("--tls-private-key-file={}", file("apiserver.key").display()),
-                format!("--client-ca-file={}", file("ca.crt").display()),
-                "--authorization-mode=RBAC".into(),
-                format!("--service-account-issuer={issuer}"),
-                format!("--api-audiences={issuer}"),
-                format!("--service-account-key-file={}", file("sa.pub").display()),
-                format!(
-                    "--service-account-signing-key-file={}",
-                    file("sa.key").display()
-                ),
-                "--service-cluster-ip-range=10.96.0.0/24".into(),
-                "--allow-privileged=true".into(),
-                "--enable-priority-and-fairness=false".into(),
-                "--profiling=false".into(),
-                "--endpoint-reconciler-type=none".into(),
-                "--v=1".into(),
-            ]),
+            args: args(&apiserver_args),
             log: file("kube-apiserver.log"),
             env: Vec::new(),
         };
@@ -203,6 +212,17 @@ impl Cluster {
     /// The CA certificate (PEM) that signs the API server's certificate.
     pub fn ca_pem(&self) -> &str {
         &self.pki.ca_pem
+    }
+
+    /// The service-account signing key (PEM, PKCS#8), for tests that forge tokens.
+    pub fn service_account_key_pem(&self) -> &str {
+        &self.pki.service_account_key_pem
+    }
+
+    /// The authentication configuration this cluster's API server runs with (a member that
+    /// trusts its hub), if any.
+    pub fn authentication_config_path(&self) -> Option<PathBuf> {
+        trust::config_path(&self.dir)
     }
 
     /// The folder holding this cluster's PKI, kubeconfigs and logs.

@@ -7,10 +7,13 @@ use std::{
 
 use anyhow::Context;
 
+use roster_api::federation::HubIssuer;
+
 use crate::{
     cluster::{Cluster, LaunchOptions},
     ports::free_port,
     process::{Process, Spec},
+    trust::{self, TrustOptions},
 };
 
 /// Name of the hub cluster.
@@ -30,27 +33,40 @@ pub struct Fleet {
 
 impl Fleet {
     /// Starts etcd, then a hub and `members` in parallel, and waits until all are ready.
-    /// Everything lives under `dir`.
+    /// Every member's API server trusts the hub's service-account issuer (see
+    /// [`crate::trust`]). Everything lives under `dir`.
     pub async fn start(dir: &Path, members: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with(dir, members, TrustOptions::default()).await
+    }
+
+    /// [`Fleet::start`], with the members `trust` names started without trusting the hub.
+    pub async fn start_with(
+        dir: &Path,
+        members: &[&str],
+        trust: TrustOptions<'_>,
+    ) -> anyhow::Result<Self> {
         let started = Instant::now();
         let binary = crate::binary::controlplane()?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let etcd = start_etcd(&binary, dir)?;
         let etcd_url = etcd_url(&etcd)?;
-        let launch = |name: &str| {
+        let launch = |name: &str, trust: Option<&HubIssuer>| {
             Cluster::launch(
                 name,
                 LaunchOptions {
                     binary: &binary,
                     dir: dir.join(name),
                     etcd_url: &etcd_url,
+                    trust,
                 },
             )
         };
-        let hub = launch(HUB)?;
+        let hub = launch(HUB, None)?;
+        // Members reach the hub as the agents and `kubectl roster join` do: its URL and CA.
+        let hub_issuer = trust::hub_issuer(HUB, hub.server(), hub.ca_pem());
         let members = members
             .iter()
-            .map(|m| launch(m))
+            .map(|m| launch(m, trust.trusts(m).then_some(&hub_issuer)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let fleet = Self {
             dir: dir.to_owned(),
@@ -58,10 +74,20 @@ impl Fleet {
             members,
             etcd,
         };
-        let waits = std::iter::once(&fleet.hub)
-            .chain(&fleet.members)
-            .map(Cluster::wait_ready);
-        futures::future::try_join_all(waits).await?;
+        // The members do not wait for the hub: their authenticators fetch its discovery in
+        // the background once it is published.
+        let publish = fleet.members.iter().any(|m| trust.trusts(m.name()));
+        let hub_ready = async {
+            fleet.hub.wait_ready().await?;
+            if publish {
+                let client = fleet.hub.client().await?;
+                trust::publish_issuer_discovery(&client).await?;
+            }
+            anyhow::Ok(())
+        };
+        let members_ready =
+            futures::future::try_join_all(fleet.members.iter().map(Cluster::wait_ready));
+        futures::future::try_join(hub_ready, members_ready).await?;
         tracing::info!(elapsed = ?started.elapsed(), clusters = 1 + fleet.members.len(), "fleet ready");
         Ok(fleet)
     }

@@ -26,6 +26,7 @@ mod e2e {
     pub mod remote_access;
     pub mod repair;
     pub mod support;
+    pub mod trust;
     pub mod upstream;
     pub mod webhook;
     pub mod webhook_repair;

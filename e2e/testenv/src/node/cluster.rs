@@ -12,6 +12,7 @@ use std::{
 use anyhow::Context;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, ServiceAccount};
 use kube::{Api, config::Kubeconfig};
+use roster_api::federation::HubIssuer;
 
 pub use super::memory::ProcessMemory;
 use super::{
@@ -60,6 +61,20 @@ pub struct Timings {
     pub node_ready: Duration,
 }
 
+/// What a node cluster starts with, besides its name, place and binaries.
+#[derive(Debug)]
+pub struct Setup<'a> {
+    /// The folder of its files and logs.
+    pub dir: PathBuf,
+    /// OCI archives imported before the kubelet starts.
+    pub images: &'a [PathBuf],
+    /// Its PKI ([`NodeCluster::pki`]), made before any cluster starts so members can trust
+    /// the hub's CA.
+    pub pki: Pki,
+    /// The hub whose service-account tokens its API server accepts (a member), if any.
+    pub trust: Option<&'a HubIssuer>,
+}
+
 /// A running node cluster. Use [`NodeCluster::stop`]; dropping it stops it too.
 #[derive(Debug)]
 pub struct NodeCluster {
@@ -79,30 +94,44 @@ pub struct NodeCluster {
 }
 
 impl NodeCluster {
-    /// Starts a node cluster named `name` at position `plan` of `fabric`, files under `dir`,
-    /// importing `images` (OCI archives) before the kubelet starts; returns once the node is
-    /// Ready.
-    pub async fn start(
-        name: &str,
-        plan: NodePlan,
-        fabric: &Fabric,
-        binaries: &Binaries,
-        dir: &Path,
-        images: &[PathBuf],
-    ) -> anyhow::Result<Self> {
-        let started = Instant::now();
-        let files = Files::new(dir);
-        std::fs::create_dir_all(files.dir())?;
-        let node_name = name.to_owned();
-        let pki = Pki::generate_for(
+    /// The PKI of node cluster `name` at `plan`: its serving certificate also holds the node
+    /// IP (other clusters' pods and API servers) and the `kubernetes` Service's IP.
+    pub fn pki(name: &str, plan: &NodePlan) -> anyhow::Result<Pki> {
+        Pki::generate_for(
             name,
             &[
                 IpAddr::V4(plan.node_ip),
                 IpAddr::V4(plan::KUBERNETES_SERVICE_IP),
             ],
-        )?;
+        )
+    }
+
+    /// Starts a node cluster named `name` at position `plan` of `fabric` as `setup` says;
+    /// returns once the node is Ready.
+    pub async fn start(
+        name: &str,
+        plan: NodePlan,
+        fabric: &Fabric,
+        binaries: &Binaries,
+        setup: Setup<'_>,
+    ) -> anyhow::Result<Self> {
+        let Setup {
+            dir,
+            images,
+            pki,
+            trust,
+        } = setup;
+        let started = Instant::now();
+        let files = Files::new(&dir);
+        std::fs::create_dir_all(files.dir())?;
+        let node_name = name.to_owned();
         let cgroup = cgroup::name(std::process::id(), name);
-        files::write_all(&files, name, &node_name, &plan, &pki, &cgroup)?;
+        let inputs = files::Inputs {
+            pki: &pki,
+            cgroup: &cgroup,
+            trust,
+        };
+        files::write_all(&files, name, &node_name, &plan, inputs)?;
         cgroup::create(&cgroup)?;
         cgroup::guard(&cgroup)?;
         let mut cluster = Self {
@@ -140,7 +169,7 @@ impl NodeCluster {
         )?;
 
         cluster.run("etcd", components::etcd(&cluster.files))?;
-        let apiserver = components::apiserver(&cluster.files, name, &cluster.plan);
+        let apiserver = components::apiserver(&cluster.files, name, &cluster.plan, trust.is_some());
         cluster.run("kube-apiserver", apiserver)?;
         cluster.wait_apiserver().await?;
         cluster.timings.apiserver_ready = started.elapsed();

@@ -6,6 +6,7 @@ use super::{
     files::Files,
     plan::{APISERVER_PORT, NodePlan, SERVICE_CIDR},
 };
+use crate::trust;
 
 fn os(list: Vec<String>) -> Vec<OsString> {
     list.into_iter().map(OsString::from).collect()
@@ -27,11 +28,13 @@ pub fn etcd(files: &Files) -> Vec<OsString> {
 }
 
 /// The kube-apiserver: on every address of the node, advertising the node IP (the `kubernetes`
-/// Service's endpoint), reaching kubelets by their InternalIP (the node has no resolver).
-pub fn apiserver(files: &Files, cluster: &str, plan: &NodePlan) -> Vec<OsString> {
+/// Service's endpoint, and the host of the issuer's `jwks_uri` members fetch), reaching kubelets
+/// by their InternalIP (the node has no resolver); a member that `trusts_hub` loads the
+/// authentication configuration [`super::files::write_all`] wrote.
+pub fn apiserver(files: &Files, cluster: &str, plan: &NodePlan, trusts_hub: bool) -> Vec<OsString> {
     let f = |n: &str| files.file(n).display().to_string();
-    let issuer = format!("https://{cluster}.roster.test");
-    os(vec![
+    let issuer = trust::issuer(cluster);
+    let mut args = vec![
         "kube-apiserver".into(),
         "--etcd-servers=http://127.0.0.1:2379".into(),
         "--bind-address=0.0.0.0".into(),
@@ -58,7 +61,13 @@ pub fn apiserver(files: &Files, cluster: &str, plan: &NodePlan) -> Vec<OsString>
         "--allow-privileged=true".into(),
         "--profiling=false".into(),
         "--v=1".into(),
-    ])
+    ];
+    if trusts_hub {
+        args.push(trust::apiserver_flag(
+            &files.file(trust::AUTHENTICATION_CONFIG),
+        ));
+    }
+    os(args)
 }
 
 /// The kube-controller-manager, every default controller on (nodes are real here).
@@ -137,7 +146,7 @@ mod tests {
     #[test]
     fn the_apiserver_advertises_the_node_ip_and_authorizes_nodes() -> anyhow::Result<()> {
         let files = Files::new(Path::new("/c"));
-        let args = apiserver(&files, "hub", &plan::node(0)?);
+        let args = apiserver(&files, "hub", &plan::node(0)?, false);
         assert!(has(&args, "--advertise-address=10.200.0.11"));
         assert!(has(&args, "--bind-address=0.0.0.0"));
         assert!(has(&args, "--authorization-mode=Node,RBAC"));
@@ -145,6 +154,22 @@ mod tests {
         assert!(has(
             &args,
             "--service-account-issuer=https://hub.roster.test"
+        ));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.to_string_lossy().starts_with("--authentication-config"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_trusting_member_loads_its_authentication_configuration() -> anyhow::Result<()> {
+        let files = Files::new(Path::new("/c"));
+        let args = apiserver(&files, "member-1", &plan::node(1)?, true);
+        assert!(has(
+            &args,
+            "--authentication-config=/c/authentication-config.yaml"
         ));
         Ok(())
     }

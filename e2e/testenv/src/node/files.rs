@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use roster_api::federation::HubIssuer;
 
 use super::{
     config,
@@ -56,19 +57,36 @@ impl Files {
     }
 }
 
+/// What a node cluster's files are made of, besides its name and place.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// The cluster's PKI.
+    pub pki: &'a Pki,
+    /// Its kubelet's cgroup root.
+    pub cgroup: &'a str,
+    /// The hub whose service-account tokens a member's API server accepts, if any.
+    pub trust: Option<&'a HubIssuer>,
+}
+
 /// Writes the PKI, kubeconfigs and configuration files of a node cluster.
 pub fn write_all(
     files: &Files,
     cluster: &str,
     node: &str,
     plan: &NodePlan,
-    pki: &Pki,
-    cgroup: &str,
+    inputs: Inputs<'_>,
 ) -> anyhow::Result<()> {
+    let Inputs { pki, cgroup, trust } = inputs;
     let write = |name: &str, content: &str| -> anyhow::Result<()> {
         let path = files.file(name);
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))
     };
+    if let Some(hub) = trust {
+        write(
+            crate::trust::AUTHENTICATION_CONFIG,
+            &crate::trust::member_config(cluster, hub)?,
+        )?;
+    }
     write("ca.crt", &pki.ca_pem)?;
     write("apiserver.crt", &pki.serving.cert_pem)?;
     write("apiserver.key", &pki.serving.key_pem)?;

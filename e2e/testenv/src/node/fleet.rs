@@ -9,11 +9,15 @@ use anyhow::Context;
 
 use super::{
     cgroup,
-    cluster::{Binaries, NodeCluster},
+    cluster::{Binaries, NodeCluster, Setup},
     fabric::Fabric,
     plan,
 };
-use crate::image::roster;
+use crate::{
+    fleet::HUB,
+    image::roster,
+    trust::{self, TrustOptions},
+};
 
 /// Environment variable naming the folder of containerd, ctr, the shim and pause.
 pub const NODE_BIN_ENV: &str = "ROSTER_NODE_BIN_DIR";
@@ -51,8 +55,20 @@ pub struct NodeFleet {
 
 impl NodeFleet {
     /// Starts a fabric and one node cluster per name, in parallel, each with the pause image
-    /// and `images` imported; returns once every node is Ready.
+    /// and `images` imported; returns once every node is Ready. When one is named
+    /// [`crate::fleet::HUB`], every other cluster's API server trusts its service-account issuer
+    /// (see [`crate::trust`]) and it publishes its issuer discovery.
     pub async fn start(dir: &Path, names: &[&str], images: &[PathBuf]) -> anyhow::Result<Self> {
+        Self::start_with(dir, names, images, TrustOptions::default()).await
+    }
+
+    /// [`NodeFleet::start`], with the clusters `trust` names started without trusting the hub.
+    pub async fn start_with(
+        dir: &Path,
+        names: &[&str],
+        images: &[PathBuf],
+        trust: TrustOptions<'_>,
+    ) -> anyhow::Result<Self> {
         let started = Instant::now();
         cgroup::sweep()?;
         let binaries = binaries()?;
@@ -62,11 +78,39 @@ impl NodeFleet {
         let mut all_images = vec![pause];
         all_images.extend_from_slice(images);
         let fabric = Fabric::start(&binaries.controlplane, &binaries.node("pause"), dir).await?;
-        let starts = names.iter().enumerate().map(|(index, name)| {
+        // Every PKI first: members trust the hub's CA from their first start.
+        let mut planned = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            let plan = plan::node(index)?;
+            let pki = NodeCluster::pki(name, &plan)?;
+            planned.push((*name, plan, pki));
+        }
+        // Members reach the hub's discovery as the agents reach the hub: its node IP.
+        let hub_issuer = planned
+            .iter()
+            .find(|(name, ..)| *name == HUB)
+            .map(|(_, plan, pki)| trust::hub_issuer(HUB, &plan::apiserver_url(plan), &pki.ca_pem));
+        let publish = names.iter().any(|n| *n != HUB && trust.trusts(n)) && hub_issuer.is_some();
+        let starts = planned.into_iter().map(|(name, plan, pki)| {
             let (fabric, binaries, all_images) = (&fabric, &binaries, &all_images);
+            let trusted = hub_issuer
+                .as_ref()
+                .filter(|_| name != HUB && trust.trusts(name));
             async move {
-                let plan = plan::node(index)?;
-                NodeCluster::start(name, plan, fabric, binaries, &dir.join(name), all_images).await
+                let setup = Setup {
+                    dir: dir.join(name),
+                    images: all_images,
+                    pki,
+                    trust: trusted,
+                };
+                let cluster = NodeCluster::start(name, plan, fabric, binaries, setup).await?;
+                // The members do not wait for it: their authenticators fetch the hub's
+                // discovery in the background once it is published.
+                if name == HUB && publish {
+                    let client = cluster.client().await?;
+                    trust::publish_issuer_discovery(&client).await?;
+                }
+                anyhow::Ok(cluster)
             }
         });
         let clusters = futures::future::try_join_all(starts).await?;
