@@ -2,7 +2,9 @@
 //!
 //! Messages name what was looked for and where, and what to check next; none holds a token.
 
-use crate::target::{ApiVersion, EXEC_INFO_ENV, SecretRef};
+use std::path::PathBuf;
+
+use crate::target::{ApiVersion, EXEC_INFO_ENV, SecretRef, ServiceAccountRef};
 
 /// Why no credential was printed.
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +209,153 @@ pub enum Error {
     Api {
         /// The Secret looked for.
         secret: Box<SecretRef>,
+        /// The hub's URL.
+        server: String,
+        /// What it answered, or what failed.
+        cause: String,
+    },
+
+    /// Neither `--remote-service-account` nor `--federated`.
+    #[error(
+        "no token source: pass --remote-service-account NAME (the token of a \
+         RemoteServiceAccount, from its Secret) or --federated (a token of the plugin's own hub \
+         service account, for members that trust the hub)"
+    )]
+    NoMode,
+
+    /// Both `--remote-service-account` and `--federated`.
+    #[error(
+        "--remote-service-account and --federated exclude each other: the roster access provider \
+         passes the first, the roster-federated provider the second; pass one of them"
+    )]
+    BothModes,
+
+    /// `--token-dir` or `--expiration-seconds` without `--federated`.
+    #[error("{flag} is only used with --federated")]
+    FederatedFlagWithoutFederated {
+        /// The flag given.
+        flag: &'static str,
+    },
+
+    /// `--expiration-seconds` below what the API server accepts.
+    #[error(
+        "--expiration-seconds {seconds} is too short: the API server issues tokens for at least \
+         600 seconds"
+    )]
+    ExpirationTooShort {
+        /// The value given.
+        seconds: i64,
+    },
+
+    /// `spec.cluster.config.audience` is there but not a non-empty string.
+    #[error(
+        "{EXEC_INFO_ENV} has audience {found} in spec.cluster.config: it must be a non-empty \
+         string, as in the roster-federated access provider of each Roster ClusterProfile \
+         ({{\"clusterName\": \"<member>\", \"audience\": \"roster:<member>\"}})"
+    )]
+    BadAudience {
+        /// The value found, as JSON.
+        found: String,
+    },
+
+    /// The cluster name cannot name a folder under `--token-dir`.
+    #[error(
+        "cluster {cluster:?} cannot name a token file under --token-dir: names are lowercase \
+         letters, digits, '-' and '.', at most 253 characters"
+    )]
+    InvalidClusterName {
+        /// The cluster name from `KUBERNETES_EXEC_INFO`.
+        cluster: String,
+    },
+
+    /// The projected token file cannot be read.
+    #[error(
+        "cannot read the federated token file {}: {cause}; the pod needs the projected \
+         service-account token for cluster {cluster:?} there (Roster's webhook mounts it for a \
+         federated RemoteServiceAccount), or drop --token-dir to request one",
+        path.display()
+    )]
+    TokenFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The cluster it is for.
+        cluster: String,
+        /// What failed.
+        cause: String,
+    },
+
+    /// The token file holds no JWT with an expiry.
+    #[error(
+        "{} does not hold a service-account token (a JWT whose payload has aud and exp)",
+        path.display()
+    )]
+    TokenFileNotJwt {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The token file's token is not for the member's audience.
+    #[error(
+        "the token in {} is for audience {found:?}, not {audience:?}: the member would reject \
+         it; the projected volume must ask for audience {audience:?}",
+        path.display()
+    )]
+    TokenFileWrongAudience {
+        /// The file.
+        path: PathBuf,
+        /// The audience needed.
+        audience: String,
+        /// The token's audiences.
+        found: Vec<String>,
+    },
+
+    /// The token file's token has expired.
+    #[error(
+        "the token in {} expired at {expired_at} ({ago} ago): the kubelet refreshes projected \
+         tokens well before they expire; check that the pod's volume is still mounted and the \
+         kubelet running",
+        path.display()
+    )]
+    TokenFileExpired {
+        /// The file.
+        path: PathBuf,
+        /// When it expired, RFC 3339.
+        expired_at: String,
+        /// How long ago, like `2h5m`.
+        ago: String,
+    },
+
+    /// The plugin's hub identity is not a service account.
+    #[error(
+        "federated mode needs a hub service account, and the plugin reaches the hub as \
+         {identity}: run it in a pod with its service account, or with a kubeconfig holding a \
+         service-account token"
+    )]
+    NotAServiceAccount {
+        /// Who the hub says the plugin is.
+        identity: String,
+    },
+
+    /// The hub refused the TokenRequest (403).
+    #[error(
+        "access denied: {identity} may not request a token for its own service account \
+         {account}: the missing RBAC rule is create on serviceaccounts/token with resourceNames \
+         [{:?}] in namespace {:?} (a Role, bound to the service account by a RoleBinding)",
+        account.name,
+        account.namespace
+    )]
+    TokenRequestForbidden {
+        /// The service account.
+        account: Box<ServiceAccountRef>,
+        /// Who was refused, as the API server named it (`User "..."`), or a description.
+        identity: String,
+    },
+
+    /// Any other failure of a federated request (TokenRequest, SelfSubjectReview).
+    #[error("the hub API server at {server} failed to {what}: {cause}")]
+    FederatedApi {
+        /// What was asked.
+        what: String,
         /// The hub's URL.
         server: String,
         /// What it answered, or what failed.

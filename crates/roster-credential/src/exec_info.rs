@@ -13,6 +13,20 @@ pub struct ExecRequest {
     pub api_version: ApiVersion,
     /// The member cluster, from `spec.cluster.config.clusterName`.
     pub cluster: String,
+    /// `spec.cluster.config.audience`, which only federated mode reads.
+    pub audience: AudienceField,
+}
+
+/// What `spec.cluster.config.audience` holds. Not an error when invalid until federated mode
+/// needs it: the `roster` provider's extension has no audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudienceField {
+    /// No `audience` key (or `null`).
+    Absent,
+    /// A non-empty string.
+    Text(String),
+    /// Anything else, as JSON.
+    Invalid(String),
 }
 
 /// Parses the value of `KUBERNETES_EXEC_INFO` (`None` when unset).
@@ -37,6 +51,13 @@ pub fn parse(raw: Option<&str>) -> Result<ExecRequest, Error> {
         .pointer("/spec/cluster")
         .filter(|c| !c.is_null())
         .ok_or(Error::NoClusterInfo)?;
+    let audience = match cluster.pointer("/config/audience") {
+        None | Some(Value::Null) => AudienceField::Absent,
+        Some(Value::String(text)) if !text.trim().is_empty() => {
+            AudienceField::Text(text.trim().to_owned())
+        }
+        Some(other) => AudienceField::Invalid(other.to_string()),
+    };
     let cluster = cluster
         .pointer("/config/clusterName")
         .and_then(Value::as_str)
@@ -46,6 +67,7 @@ pub fn parse(raw: Option<&str>) -> Result<ExecRequest, Error> {
     Ok(ExecRequest {
         api_version,
         cluster: cluster.to_owned(),
+        audience,
     })
 }
 
@@ -82,10 +104,36 @@ mod tests {
                 request,
                 ExecRequest {
                     api_version: version,
-                    cluster: "member-1".into()
+                    cluster: "member-1".into(),
+                    audience: AudienceField::Absent,
                 }
             );
         }
+    }
+
+    #[test]
+    fn reads_the_federated_audience() {
+        let audience = |config: Value| {
+            parse_json(info(ApiVersion::V1.as_str(), json!({"config": config})))
+                .unwrap()
+                .audience
+        };
+        assert_eq!(
+            audience(json!({"clusterName": "member-1", "audience": "roster:member-1"})),
+            AudienceField::Text("roster:member-1".into())
+        );
+        assert_eq!(
+            audience(json!({"clusterName": "member-1", "audience": null})),
+            AudienceField::Absent
+        );
+        assert_eq!(
+            audience(json!({"clusterName": "member-1", "audience": ""})),
+            AudienceField::Invalid("\"\"".into())
+        );
+        assert_eq!(
+            audience(json!({"clusterName": "member-1", "audience": ["a"]})),
+            AudienceField::Invalid("[\"a\"]".into())
+        );
     }
 
     #[test]

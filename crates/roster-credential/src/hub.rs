@@ -6,16 +6,22 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::{
+    authentication::v1::{SelfSubjectReview, TokenRequest},
+    core::v1::{Secret, ServiceAccount},
+};
 use kube::{
     Api,
+    api::PostParams,
     config::{KubeConfigOptions, Kubeconfig},
 };
 use roster_runtime::errors::{self, Category};
+use secrecy::SecretString;
 
 use crate::{
     error::{Error, one_line},
     secret::SecretRef,
+    target::ServiceAccountRef,
 };
 
 /// The token of the pod's service account; with `KUBERNETES_SERVICE_HOST`, the sign of a pod.
@@ -112,8 +118,7 @@ pub fn context_namespace(kubeconfig: &Kubeconfig) -> Option<String> {
 
 /// Reads the Secret `at` with one GET.
 pub async fn get_secret(config: kube::Config, at: &SecretRef) -> Result<Secret, Error> {
-    let server = server_url(&config);
-    let client = kube::Client::try_from(config).map_err(|e| Error::HubConfig(chain(&e)))?;
+    let (client, server) = client(config)?;
     Api::<Secret>::namespaced(client, &at.namespace)
         .get(&at.name)
         .await
@@ -129,24 +134,104 @@ fn server_url(config: &kube::Config) -> String {
         .to_owned()
 }
 
+/// A client for `config`, and the hub's URL as messages name it.
+pub fn client(config: kube::Config) -> Result<(kube::Client, String), Error> {
+    let server = server_url(&config);
+    let client = kube::Client::try_from(config).map_err(|e| Error::HubConfig(chain(&e)))?;
+    Ok((client, server))
+}
+
+/// The bearer token the plugin authenticates to the hub with, when its settings hold one
+/// (a kubeconfig `token`, or a token file such as the pod's service account token).
+pub fn bearer_token(config: &kube::Config) -> Option<SecretString> {
+    if let Some(token) = &config.auth_info.token {
+        return Some(token.clone());
+    }
+    let file = config.auth_info.token_file.as_deref()?;
+    let text = std::fs::read_to_string(file).ok()?;
+    Some(SecretString::from(text.trim().to_owned()))
+}
+
+/// Who the hub says the plugin is (a SelfSubjectReview): its username.
+pub async fn who_am_i(client: &kube::Client, server: &str) -> Result<String, Error> {
+    let what = "review the plugin's own identity (SelfSubjectReview)";
+    let review = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .map_err(|e| federated_error(what, server, e))?;
+    review
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .ok_or_else(|| Error::FederatedApi {
+            what: what.to_owned(),
+            server: server.to_owned(),
+            cause: "the review came back without a username".into(),
+        })
+}
+
+/// Creates `request` for the service account `account` (TokenRequest).
+pub async fn request_token(
+    client: &kube::Client,
+    server: &str,
+    account: &ServiceAccountRef,
+    request: &TokenRequest,
+) -> Result<TokenRequest, Error> {
+    Api::<ServiceAccount>::namespaced(client.clone(), &account.namespace)
+        .create_token_request(&account.name, &PostParams::default(), request)
+        .await
+        .map_err(|e| token_request_error(account, server, e))
+}
+
+/// The plugin's error for a failed TokenRequest for `account` on `server`.
+pub fn token_request_error(account: &ServiceAccountRef, server: &str, error: kube::Error) -> Error {
+    if let kube::Error::Api(status) = &error
+        && matches!(
+            Category::of_status(status),
+            Category::Forbidden | Category::Terminating
+        )
+    {
+        return Error::TokenRequestForbidden {
+            account: Box::new(account.clone()),
+            identity: refused_identity(&status.message),
+        };
+    }
+    federated_error(
+        &format!("create a token for service account {account} (TokenRequest)"),
+        server,
+        error,
+    )
+}
+
+/// The plugin's error for a federated request (`what`) that failed on `server`.
+fn federated_error(what: &str, server: &str, error: kube::Error) -> Error {
+    transport_error(server, error).unwrap_or_else(|(server, error)| Error::FederatedApi {
+        what: what.to_owned(),
+        server,
+        cause: match error {
+            kube::Error::Api(status) => one_line(&format!(
+                "{} {}: {}",
+                status.code, status.reason, status.message
+            )),
+            other => chain(&other),
+        },
+    })
+}
+
 /// The plugin's error for a failed GET of `at` on `server`.
 pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
     let secret = Box::new(at.clone());
-    let server = server.to_owned();
+    let (server, error) = match transport_error(server, error) {
+        Ok(error) => return error,
+        Err(rest) => rest,
+    };
     match error {
         kube::Error::Api(status) => match Category::of_status(&status) {
             Category::NotFound => Error::SecretNotFound { secret },
             Category::Forbidden | Category::Terminating => Error::Forbidden {
                 secret,
-                identity: match refused_user(&status.message) {
-                    Some(user) => format!("User {user:?}"),
-                    None => format!(
-                        "the plugin's identity (the API server said: {})",
-                        one_line(&status.message)
-                    ),
-                },
+                identity: refused_identity(&status.message),
             },
-            Category::Unauthorized => Error::Unauthorized { server },
             _ => Error::Api {
                 secret,
                 server,
@@ -156,25 +241,49 @@ pub fn api_error(at: &SecretRef, server: &str, error: kube::Error) -> Error {
                 )),
             },
         },
-        kube::Error::Auth(e) => Error::HubAuth {
-            server,
-            cause: chain(&e),
-        },
-        // Transport failures: connection refused, DNS, TLS, timeouts. The wrapper's own text
-        // ("ServiceError: ...") says nothing to a user, so the chain starts below it.
-        kube::Error::Service(e) => Error::Unreachable {
-            server,
-            cause: chain(&*e),
-        },
-        kube::Error::HyperError(e) => Error::Unreachable {
-            server,
-            cause: chain(&e),
-        },
         other => Error::Api {
             secret,
             server,
             cause: chain(&other),
         },
+    }
+}
+
+/// The errors that read the same whatever was asked: the hub rejecting the plugin's own
+/// credentials, failing to authenticate, failing to connect. Anything else comes back with the
+/// server's URL, for the caller to name what failed.
+fn transport_error(server: &str, error: kube::Error) -> Result<Error, (String, kube::Error)> {
+    let server = server.to_owned();
+    match error {
+        kube::Error::Api(status) if Category::of_status(&status) == Category::Unauthorized => {
+            Ok(Error::Unauthorized { server })
+        }
+        kube::Error::Auth(e) => Ok(Error::HubAuth {
+            server,
+            cause: chain(&e),
+        }),
+        // Transport failures: connection refused, DNS, TLS, timeouts. The wrapper's own text
+        // ("ServiceError: ...") says nothing to a user, so the chain starts below it.
+        kube::Error::Service(e) => Ok(Error::Unreachable {
+            server,
+            cause: chain(&*e),
+        }),
+        kube::Error::HyperError(e) => Ok(Error::Unreachable {
+            server,
+            cause: chain(&e),
+        }),
+        other => Err((server, other)),
+    }
+}
+
+/// Who an RBAC denial names, as `User "..."`, or a description quoting the API server.
+fn refused_identity(message: &str) -> String {
+    match refused_user(message) {
+        Some(user) => format!("User {user:?}"),
+        None => format!(
+            "the plugin's identity (the API server said: {})",
+            one_line(message)
+        ),
     }
 }
 
@@ -288,6 +397,62 @@ contexts:
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let err = api_error(&at(), SERVER, kube::Error::Service(Box::new(refused)));
         assert!(matches!(err, Error::Unreachable { cause, .. } if cause == "refused"));
+    }
+
+    fn account() -> ServiceAccountRef {
+        ServiceAccountRef {
+            namespace: "team-a".into(),
+            name: "deployer".into(),
+        }
+    }
+
+    #[test]
+    fn token_request_errors() {
+        let message = "serviceaccounts \"deployer\" is forbidden: User \
+                       \"system:serviceaccount:team-a:deployer\" cannot create resource \
+                       \"serviceaccounts/token\" in API group \"\" in the namespace \"team-a\"";
+        match token_request_error(&account(), SERVER, status(403, "Forbidden", message)) {
+            Error::TokenRequestForbidden {
+                account: a,
+                identity,
+            } => {
+                assert_eq!(*a, account());
+                assert_eq!(identity, "User \"system:serviceaccount:team-a:deployer\"");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            token_request_error(
+                &account(),
+                SERVER,
+                status(401, "Unauthorized", "Unauthorized")
+            ),
+            Error::Unauthorized { .. }
+        ));
+        match token_request_error(&account(), SERVER, status(404, "NotFound", "gone")) {
+            Error::FederatedApi { what, cause, .. } => {
+                assert_eq!(
+                    what,
+                    "create a token for service account team-a/deployer (TokenRequest)"
+                );
+                assert_eq!(cause, "404 NotFound: gone");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_from_the_settings() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let mut config = kube::Config::new("https://hub.example.com".parse().unwrap());
+        assert!(bearer_token(&config).is_none());
+        config.auth_info.token_file = Some(file.to_str().unwrap().into());
+        assert_eq!(bearer_token(&config).unwrap().expose_secret(), "from-file");
+        config.auth_info.token = Some("inline".to_owned().into());
+        assert_eq!(bearer_token(&config).unwrap().expose_secret(), "inline");
     }
 
     #[test]

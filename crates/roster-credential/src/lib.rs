@@ -32,13 +32,43 @@
 //! given, else the pod's service account in a pod, else `KUBECONFIG` or `~/.kube/config`; that
 //! identity needs `get` on secrets in the namespace.
 //!
+//! # Federated mode (no stored token)
+//!
+//! Members that trust the hub's service-account issuer (see `roster_api::federation`) accept a
+//! token of the caller's own hub service account, audience-bound to them. Each ClusterProfile
+//! carries a second access provider, `roster-federated`, whose exec extension names the
+//! audience: `{"clusterName": "member-1", "audience": "roster:member-1"}`. Its provider file
+//! entry runs the plugin with `--federated` (or `ROSTER_CREDENTIAL_FEDERATED=true`) instead of
+//! `--remote-service-account`; giving both, or neither, is a usage error.
+//!
+//! The audience is the extension's `audience` (a non-empty string) or else
+//! `roster:<clusterName>`. The token comes from one of two places:
+//!
+//! - `--token-dir DIR` (`ROSTER_FEDERATED_TOKEN_DIR`): the file `DIR/<clusterName>/token`, a
+//!   projected service-account token that Roster's webhook mounts and the kubelet rotates
+//!   (`/var/run/secrets/roster.dev/<rsa>/<cluster>/token`). Its `exp` claim is the expiry; a
+//!   file that is missing or unreadable, not a JWT, for another audience or expired is refused.
+//!   The hub is not contacted.
+//! - otherwise a TokenRequest for the plugin's own hub service account (the pod's, or the
+//!   kubeconfig's): its namespace and name come from the bearer token's `sub` claim, or else
+//!   from a SelfSubjectReview; the plugin creates
+//!   `serviceaccounts/<name>/token` in its namespace with `audiences: [<audience>]` and
+//!   `expirationSeconds` from `--expiration-seconds` (default 3600, at least 600), and hands out
+//!   the token with the API server's `expirationTimestamp`. The service account needs `create`
+//!   on `serviceaccounts/token` with `resourceNames: [<its name>]` in its namespace; without it
+//!   the plugin says exactly that.
+//!
+//! The output, and the failure behaviour, are those of the normal mode.
+//!
 //! The decisions are plain functions ([`exec_info::parse`], [`secret::credential`],
-//! [`output::render`]); [`run`] is the I/O around them.
+//! [`federated`], [`output::render`]); [`run`] is the I/O around them.
 
 pub mod cli;
 pub mod error;
 pub mod exec_info;
+pub mod federated;
 pub mod hub;
+pub mod jwt;
 pub mod namespace;
 pub mod output;
 pub mod secret;
@@ -47,22 +77,38 @@ pub mod target;
 use std::io::Write;
 
 use k8s_openapi::jiff::Timestamp;
+use secrecy::ExposeSecret;
 
+use cli::{Federated, Mode};
 pub use error::{Error, error_line};
+use exec_info::ExecRequest;
+use secret::Credential;
 
 /// Prints one ExecCredential on stdout, or fails with the error to print on stderr.
 pub fn run(cli: cli::Cli) -> Result<(), Error> {
+    let mode = cli.mode()?;
     let exec_info = std::env::var_os(exec_info::EXEC_INFO_ENV);
     let exec_info = exec_info.as_ref().map(|v| v.to_string_lossy());
     let request = exec_info::parse(exec_info.as_deref())?;
-    // Checked before any I/O: the cluster name comes from the client.
-    let secret = secret::SecretRef::new(&cli.remote_service_account, &request.cluster)?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let credential = runtime.block_on(async {
+    let credential = match mode {
+        Mode::RemoteServiceAccount(rsa) => remote_token(&cli, &rsa, &request)?,
+        Mode::Federated(how) => federated_token(&cli, &how, &request)?,
+    };
+
+    let text = output::render(request.api_version, &credential)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Output)
+}
+
+/// The token of RemoteServiceAccount `rsa` for the cluster: one GET of its Secret.
+fn remote_token(cli: &cli::Cli, rsa: &str, request: &ExecRequest) -> Result<Credential, Error> {
+    // Checked before any I/O: the cluster name comes from the client.
+    let secret = secret::SecretRef::new(rsa, &request.cluster)?;
+    block_on(async {
         let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
         let settings = hub::settings(&source).await?;
         let namespace =
@@ -72,12 +118,64 @@ pub fn run(cli: cli::Cli) -> Result<(), Error> {
         let secret = secret.in_namespace(&namespace);
         let found = hub::get_secret(settings.config, &secret).await?;
         secret::credential(&secret, &found, Timestamp::now())
-    })?;
+    })
+}
 
-    let text = output::render(request.api_version, &credential)?;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(Error::Output)
+/// A token of the plugin's own hub service account for the cluster's audience: from the
+/// projected token file, or requested from the hub.
+fn federated_token(
+    cli: &cli::Cli,
+    how: &Federated,
+    request: &ExecRequest,
+) -> Result<Credential, Error> {
+    let audience = federated::audience(&request.cluster, &request.audience)?;
+    match how {
+        Federated::TokenDir(dir) => {
+            let path = federated::token_file(dir, &request.cluster)?;
+            let contents = std::fs::read(&path);
+            federated::file_credential(
+                &path,
+                &request.cluster,
+                contents,
+                &audience,
+                Timestamp::now(),
+            )
+        }
+        Federated::TokenRequest { expiration_seconds } => block_on(async {
+            let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
+            let config = hub::settings(&source).await?.config;
+            let own_token = hub::bearer_token(&config);
+            let (client, server) = hub::client(config)?;
+            let from_token = own_token
+                .as_ref()
+                .and_then(|t| federated::service_account_of_token(t.expose_secret()));
+            let account = match from_token {
+                Some(account) => account,
+                None => {
+                    let username = hub::who_am_i(&client, &server).await?;
+                    federated::service_account(&username).ok_or_else(|| {
+                        Error::NotAServiceAccount {
+                            identity: format!("User {username:?}"),
+                        }
+                    })?
+                }
+            };
+            let token_request = federated::token_request(&audience, *expiration_seconds);
+            let answer = hub::request_token(&client, &server, &account, &token_request).await?;
+            federated::requested_credential(answer).map_err(|cause| Error::FederatedApi {
+                what: format!("create a token for service account {account} (TokenRequest)"),
+                server,
+                cause,
+            })
+        }),
+    }
+}
+
+/// Runs `work` on a single-threaded runtime: the plugin makes one or two requests in a row.
+fn block_on<T>(work: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?
+        .block_on(work)
 }

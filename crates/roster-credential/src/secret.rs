@@ -92,7 +92,7 @@ pub fn rfc3339(time: Timestamp) -> String {
 }
 
 /// A duration in seconds as `2h5m`, `3m20s` or `0s`, to the second.
-fn human_duration(seconds: i64) -> String {
+pub(crate) fn human_duration(seconds: i64) -> String {
     let seconds = seconds.max(0);
     let (days, hours, minutes, secs) = (
         seconds / 86_400,

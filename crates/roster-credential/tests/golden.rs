@@ -23,9 +23,10 @@ use k8s_openapi::{ByteString, api::core::v1::Secret, jiff::Timestamp};
 use roster_api::names::token_secret;
 use roster_credential::{
     Error, error_line,
-    exec_info::{self, ApiVersion},
-    hub, namespace, output,
+    exec_info::{self, ApiVersion, AudienceField},
+    federated, hub, jwt, namespace, output,
     secret::{self, SecretRef},
+    target::ServiceAccountRef,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_roster-credential");
@@ -140,6 +141,16 @@ struct BinaryCase {
     env: Vec<(&'static str, String)>,
 }
 
+/// Like [`binary_case`], with exactly `args` (no `--remote-service-account` added).
+fn binary_case_with(exec_info: Option<&str>, args: &[&str]) -> Option<BinaryCase> {
+    Some(BinaryCase {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        env: exec_info
+            .map(|e| vec![(exec_info::EXEC_INFO_ENV, e.to_owned())])
+            .unwrap_or_default(),
+    })
+}
+
 fn binary_case(exec_info: Option<&str>, extra_args: &[&str]) -> Option<BinaryCase> {
     let mut args = vec!["--remote-service-account".to_owned(), RSA.to_owned()];
     args.extend(extra_args.iter().map(|a| (*a).to_owned()));
@@ -191,7 +202,7 @@ fn error_messages() {
         |data: &[(&str, &str)]| secret::credential(&at(), &remote_secret(data), now()).unwrap_err();
     let api = |error: kube::Error| hub::api_error(&at(), SERVER, error);
 
-    let cases: Vec<(&str, Error, Option<BinaryCase>)> = vec![
+    let mut cases: Vec<(&str, Error, Option<BinaryCase>)> = vec![
         (
             "exec-info-missing",
             exec_info::parse(None).unwrap_err(),
@@ -326,6 +337,8 @@ fn error_messages() {
         ),
     ];
 
+    cases.extend(federated_error_cases(&v1));
+
     for (name, error, binary) in cases {
         let line = format!("{}\n", error_line(&error));
         assert!(!line.contains(TOKEN), "{name} prints the token: {line}");
@@ -377,4 +390,182 @@ fn unreachable_hub_through_the_binary() {
     assert!(stderr.starts_with(&expected), "{stderr}");
     assert!(stderr.contains("onnection refused"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// Where the golden messages say the webhook mounted a federated token.
+const TOKEN_DIR: &str = "/var/run/secrets/roster.dev/deployer";
+
+/// `KUBERNETES_EXEC_INFO` for the roster-federated provider, with `audience` as given.
+fn federated_exec_info(audience: serde_json::Value) -> String {
+    serde_json::json!({
+        "apiVersion": ApiVersion::V1.as_str(),
+        "kind": "ExecCredential",
+        "spec": {"cluster": {
+            "server": "https://member-1.example.com:6443",
+            "config": {"clusterName": CLUSTER, "audience": audience},
+        }},
+    })
+    .to_string()
+}
+
+/// A projected token's text with these claims (unsigned: the plugin does not check).
+fn projected_token(aud: &[&str], exp: &str) -> String {
+    let exp: Timestamp = exp.parse().unwrap();
+    jwt::unsigned_for_tests(&serde_json::json!({
+        "aud": aud,
+        "exp": exp.as_second(),
+        "sub": "system:serviceaccount:team-a:deployer",
+    }))
+}
+
+fn federated_error_cases(v1: &str) -> Vec<(&'static str, Error, Option<BinaryCase>)> {
+    let path = Path::new(TOKEN_DIR).join(CLUSTER).join("token");
+    let file = |contents: std::io::Result<Vec<u8>>| {
+        federated::file_credential(&path, CLUSTER, contents, "roster:member-1", now()).unwrap_err()
+    };
+    let bad_audience = federated_exec_info(serde_json::json!(""));
+    let account = ServiceAccountRef {
+        namespace: NAMESPACE.into(),
+        name: RSA.into(),
+    };
+    vec![
+        ("no-mode", Error::NoMode, binary_case_with(Some(v1), &[])),
+        (
+            "both-modes",
+            Error::BothModes,
+            binary_case(Some(v1), &["--federated"]),
+        ),
+        (
+            "token-dir-without-federated",
+            Error::FederatedFlagWithoutFederated {
+                flag: "--token-dir",
+            },
+            binary_case(Some(v1), &["--token-dir", TOKEN_DIR]),
+        ),
+        (
+            "expiration-too-short",
+            Error::ExpirationTooShort { seconds: 300 },
+            binary_case_with(Some(v1), &["--federated", "--expiration-seconds", "300"]),
+        ),
+        (
+            "bad-audience",
+            federated::audience(CLUSTER, &AudienceField::Invalid("\"\"".into())).unwrap_err(),
+            binary_case_with(Some(&bad_audience), &["--federated"]),
+        ),
+        (
+            "federated-invalid-cluster-name",
+            federated::token_file(Path::new(TOKEN_DIR), "../x").unwrap_err(),
+            None,
+        ),
+        (
+            "token-file-unreadable",
+            file(Err(std::io::Error::from_raw_os_error(2))),
+            None,
+        ),
+        (
+            "token-file-not-jwt",
+            file(Ok(b"opaque-token".to_vec())),
+            None,
+        ),
+        (
+            "token-file-wrong-audience",
+            file(Ok(projected_token(
+                &["roster:member-2"],
+                "2026-11-22T21:00:00Z",
+            )
+            .into_bytes())),
+            None,
+        ),
+        (
+            "token-file-expired",
+            file(Ok(projected_token(
+                &["roster:member-1"],
+                "2026-11-22T19:55:00Z",
+            )
+            .into_bytes())),
+            None,
+        ),
+        (
+            "not-a-service-account",
+            Error::NotAServiceAccount {
+                identity: "User \"kubernetes-admin\"".into(),
+            },
+            None,
+        ),
+        (
+            "token-request-forbidden",
+            hub::token_request_error(
+                &account,
+                SERVER,
+                api_status(
+                    403,
+                    "Forbidden",
+                    "serviceaccounts \"deployer\" is forbidden: User \
+                     \"system:serviceaccount:team-a:deployer\" cannot create resource \
+                     \"serviceaccounts/token\" in API group \"\" in the namespace \"team-a\"",
+                ),
+            ),
+            None,
+        ),
+    ]
+}
+
+/// Federated mode with a token file, through the binary: the file's token with its `exp`, and
+/// a missing file refused with the same line as the library's (the folder aside).
+#[test]
+fn federated_token_file_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_dir = dir.path().join("deployer");
+    let token = projected_token(&["roster:member-1"], "2099-01-01T00:00:00Z");
+    std::fs::create_dir_all(token_dir.join(CLUSTER)).unwrap();
+    std::fs::write(token_dir.join(CLUSTER).join("token"), format!("{token}\n")).unwrap();
+    let token_dir_arg = token_dir.to_str().unwrap();
+
+    for (audience, env_flag) in [
+        (serde_json::Value::Null, false),
+        ("roster:member-1".into(), true),
+    ] {
+        let mut case = binary_case_with(
+            Some(&federated_exec_info(audience)),
+            &["--token-dir", token_dir_arg],
+        )
+        .unwrap();
+        if env_flag {
+            case.env
+                .push(("ROSTER_CREDENTIAL_FEDERATED", "true".into()));
+        } else {
+            case.args.push("--federated".into());
+        }
+        let output = run_binary(&case, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let expected = format!(
+            "{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\
+             \"status\":{{\"token\":\"{token}\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}}}\n"
+        );
+        assert_eq!(stdout, expected);
+    }
+
+    let other = federated_exec_info(serde_json::json!("roster:member-1")).replace(
+        "\"clusterName\":\"member-1\"",
+        "\"clusterName\":\"member-9\"",
+    );
+    let case = binary_case_with(Some(&other), &["--federated", "--token-dir", token_dir_arg]);
+    let output = run_binary(&case.unwrap(), dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty());
+    let path = token_dir.join("member-9").join("token");
+    let expected = error_line(
+        &federated::file_credential(
+            &path,
+            "member-9",
+            Err(std::io::Error::from_raw_os_error(2)),
+            "roster:member-1",
+            now(),
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(stderr, format!("{expected}\n"));
 }

@@ -10,6 +10,7 @@ mod e2e {
     pub mod crds;
     pub mod credential;
     pub mod deploy;
+    pub mod federated_credential;
     pub mod federated_grant;
     pub mod federation;
     pub mod grant_repair;
