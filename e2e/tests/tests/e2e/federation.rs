@@ -4,10 +4,12 @@
 //! lets a hub service account act on two members with its own audience-bound hub tokens:
 //! exactly what was granted works, anything else is a real 403, the members see the prefixed
 //! federated user, no token is stored anywhere by Roster, and deleting the RemoteServiceAccount
-//! refuses the very next request.
+//! refuses the very next request. A controller reaches both members through the profiles'
+//! `roster-federated` provider with the Rust library and the upstream Go library unchanged.
 
 use std::time::{Duration, Instant};
 
+use cluster_inventory::v1alpha1::ClusterProfile;
 use k8s_openapi::api::{
     authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec},
     core::v1::{ConfigMap, Namespace, Secret, ServiceAccount},
@@ -21,10 +23,11 @@ use roster_api::{
     MemberCluster, RemoteServiceAccount, conditions::CONDITION_FEDERATION_TRUSTED, federation,
     names,
 };
-use roster_testenv::{TestEnv, identity, wait};
+use roster_testenv::{TestEnv, identity, kubeconfig, wait};
 use serde_json::json;
 
 use super::{
+    interop::{interop_access, success},
     members,
     remote_access::{create_rsa, diagnostics, status_code, suffix, wait_ready},
 };
@@ -100,8 +103,16 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
     for member in MEMBERS {
         wait_trusted(&env, member).await?;
     }
-    // The hub service account that will act; it has no rights on the hub beyond its own.
-    identity::service_account(&env.namespace, ACTOR)
+    // The hub service account that will act. On the hub it may only request tokens for itself
+    // (what `roster-credential --federated` does for a controller).
+    let actor = identity::service_account(&env.namespace, ACTOR)
+        .rules([identity::named_rule(
+            "",
+            &["serviceaccounts/token"],
+            &["create"],
+            &[ACTOR],
+        )])
+        .expires_in(3600)
         .create(&env.hub)
         .await?;
     let apps = format!("fed-{}", suffix());
@@ -187,6 +198,84 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
         clients.push((member, client));
     }
 
+    // A controller on the hub: the Rust library and the upstream Go library build their clients
+    // from the profiles' `roster-federated` provider, with `roster-credential --federated`
+    // requesting the controller's own token for each member's audience.
+    let dir = env.fleet.dir().join(format!("{}-federated", env.namespace));
+    std::fs::create_dir_all(&dir)?;
+    let actor_kubeconfig = dir.join("ci-runner.kubeconfig");
+    std::fs::write(
+        &actor_kubeconfig,
+        kubeconfig::to_yaml(&env.fleet.hub.token_kubeconfig(&actor.token))?,
+    )?;
+    let provider_file = dir.join("provider-file.json");
+    std::fs::write(
+        &provider_file,
+        serde_json::to_string(&json!({"providers": [{
+            "name": names::FEDERATED_ACCESS_PROVIDER,
+            "execConfig": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": roster_testenv::roster::binary_path("roster-credential")?,
+                "args": ["--federated"],
+                "env": [{"name": "ROSTER_CREDENTIAL_KUBECONFIG", "value": actor_kubeconfig}],
+                "provideClusterInfo": true,
+                "interactiveMode": "Never",
+            },
+        }]}))?,
+    )?;
+    let builder = cluster_inventory_access::ConfigBuilder::new(
+        cluster_inventory_access::ProviderFile::from_path(&provider_file)?,
+    );
+    let profiles = Api::<ClusterProfile>::namespaced(env.hub.clone(), super::support::INVENTORY);
+    for member in MEMBERS {
+        let profile = profiles.get(member).await?;
+        let client = builder.client_for_v1alpha1(&profile)?;
+        assert_eq!(whoami(&client).await?.0, user, "Rust library on {member}");
+        let found = Api::<ConfigMap>::namespaced(client.clone(), &apps)
+            .list(&ListParams::default())
+            .await?;
+        assert!(found.items.iter().any(|c| c.name_any() == "made-by-ci"));
+        let secrets = Api::<Secret>::namespaced(client, "kube-system")
+            .list(&ListParams::default())
+            .await;
+        assert_eq!(status_code(secrets).await, 403, "Rust library on {member}");
+        let args: Vec<String> = [
+            "--hub-kubeconfig",
+            &env.fleet.hub.kubeconfig_path().display().to_string(),
+            "--namespace",
+            super::support::INVENTORY,
+            "--profile",
+            member,
+            "--provider-file",
+            &provider_file.display().to_string(),
+            "--list-namespace",
+            &apps,
+            "--secrets-namespace",
+            "kube-system",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        for run in interop_access(&args).await? {
+            let report = success(&run);
+            assert_eq!(
+                report["execClusterConfig"],
+                json!({"clusterName": member, "audience": federation::audience(member)}),
+                "{report}"
+            );
+            let configmaps = report["configMaps"].to_string();
+            assert!(
+                configmaps.contains("made-by-ci"),
+                "Go library on {member}: {report}"
+            );
+            assert_eq!(
+                report["secrets"],
+                json!({"namespace": "kube-system", "forbidden": true}),
+                "{report}"
+            );
+        }
+    }
+
     // No token is stored by Roster: no Secret for the account anywhere on the hub, only
     // ConfigMaps without secrets; the grants say nothing of tokens.
     let selector = format!(
@@ -243,8 +332,41 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
         assert!(!text.contains("eyJhbGci"), "a JWT in {}", log.display());
     }
 
-    // Revocation: deleting the account removes the bindings; the next request is refused.
+    // Narrowing: without the role in the apps namespace, writing there is refused.
     let (first, client) = &clients[0];
+    let narrowed = Instant::now();
+    Api::<RemoteServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
+        .patch(
+            "ci",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"roles": null}})),
+        )
+        .await?;
+    wait::until(
+        &format!("{first} refuses writes in {apps}"),
+        TIMEOUT,
+        || async {
+            let cm = ConfigMap {
+                metadata: kube::api::ObjectMeta {
+                    generate_name: Some("after-narrowing-".into()),
+                    ..Default::default()
+                },
+                ..ConfigMap::default()
+            };
+            let answer = Api::<ConfigMap>::namespaced(client.clone(), &apps)
+                .create(&PostParams::default(), &cm)
+                .await;
+            Ok((status_code(answer).await == 403).then_some(()))
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", diagnostics(&env)))?;
+    println!(
+        "federated narrowing: role removed from the RemoteServiceAccount → 403 on {first} after {:.2} s",
+        narrowed.elapsed().as_secs_f64()
+    );
+
+    // Revocation: deleting the account removes the bindings; the next request is refused.
     let deleted = Instant::now();
     Api::<RemoteServiceAccount>::namespaced(env.hub.clone(), &env.namespace)
         .delete("ci", &DeleteParams::default())

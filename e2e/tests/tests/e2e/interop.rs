@@ -253,7 +253,7 @@ impl Setup {
 const DEPRECATED_FIELD_WARNING: &str = "uses deprecated field CredentialProviders";
 
 /// One `roster-interop access` run by the harness built against one upstream release.
-struct Run {
+pub(super) struct Run {
     build: LibraryBuild,
     output: Output,
 }
@@ -265,7 +265,7 @@ impl Run {
 }
 
 /// Runs `roster-interop access ARGS` with every upstream release's build, in turn.
-async fn interop_access(args: &[String]) -> anyhow::Result<Vec<Run>> {
+pub(super) async fn interop_access(args: &[String]) -> anyhow::Result<Vec<Run>> {
     let mut runs = Vec::new();
     for build in upstream::LIBRARY_BUILDS {
         let mut command = tokio::process::Command::new(upstream::interop_binary_for(build)?);
@@ -317,7 +317,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 /// The one JSON line `roster-interop` printed, failing with its stderr if it did not succeed;
 /// checks that the expected upstream release answered, and through which status field it found
 /// the provider: through `accessProviders` alone, with no deprecated-field warning.
-fn success(run: &Run) -> Value {
+pub(super) fn success(run: &Run) -> Value {
     let (output, stderr, version) = (&run.output, run.stderr(), run.build.version);
     assert!(
         output.status.success(),
