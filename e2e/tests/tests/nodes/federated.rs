@@ -36,6 +36,11 @@ pub async fn a_pod_reaches_the_member_as_its_hub_identity(
 ) -> anyhow::Result<()> {
     let client = hub.client().await?;
     let started = Instant::now();
+    // What the hub's admin does once: members may read the issuer's discovery document and
+    // keys without credentials.
+    let discovery = roster_testenv::binary::workspace_root()
+        .join("deploy/components/issuer-discovery/issuer-discovery.yaml");
+    support::kubectl(hub, &["apply", "-f", &discovery.display().to_string()])?;
     let members: Api<MemberCluster> = Api::all(client.clone());
     wait::until(&format!("{member} FederationTrusted True"), TIMEOUT, || {
         let members = members.clone();
