@@ -67,6 +67,7 @@ pub mod cli;
 pub mod error;
 pub mod exec_info;
 pub mod federated;
+pub mod https;
 pub mod hub;
 pub mod jwt;
 pub mod namespace;
@@ -108,17 +109,18 @@ pub fn run(cli: cli::Cli) -> Result<(), Error> {
 fn remote_token(cli: &cli::Cli, rsa: &str, request: &ExecRequest) -> Result<Credential, Error> {
     // Checked before any I/O: the cluster name comes from the client.
     let secret = secret::SecretRef::new(rsa, &request.cluster)?;
-    block_on(async {
-        let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
-        let settings = hub::settings(&source).await?;
-        let namespace =
-            namespace::resolve(cli.namespace.as_deref(), namespace::pod_namespace, || {
-                settings.context_namespace.clone()
-            })?;
-        let secret = secret.in_namespace(&namespace);
-        let found = hub::get_secret(settings.config, &secret).await?;
-        secret::credential(&secret, &found, Timestamp::now())
-    })
+    let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
+    let settings = settings_now(&source)?;
+    let namespace = namespace::resolve(cli.namespace.as_deref(), namespace::pod_namespace, || {
+        settings.context_namespace.clone()
+    })?;
+    let secret = secret.in_namespace(&namespace);
+    // One request: the plugin's own HTTPS client when the settings allow, without a runtime.
+    let found = match hub::get_secret_direct(&settings.config, &secret) {
+        Some(found) => found?,
+        None => block_on(hub::get_secret(settings.config, &secret))?,
+    };
+    secret::credential(&secret, &found, Timestamp::now())
 }
 
 /// A token of the plugin's own hub service account for the cluster's audience: from the
@@ -168,6 +170,17 @@ fn federated_token(
                 cause,
             })
         }),
+    }
+}
+
+/// The hub's connection settings, without a runtime: kube's loader is `async` but reads its
+/// files synchronously, so its future is ready at the first poll (a runtime is the fallback).
+fn settings_now(source: &hub::Source) -> Result<hub::Settings, Error> {
+    let mut work = std::pin::pin!(hub::settings(source));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match work.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => block_on(work),
     }
 }
 
