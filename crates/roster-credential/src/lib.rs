@@ -64,6 +64,7 @@
 //! [`federated`], [`output::render`]); [`run`] is the I/O around them.
 
 pub mod cli;
+pub mod direct;
 pub mod error;
 pub mod exec_info;
 pub mod federated;
@@ -116,7 +117,7 @@ fn remote_token(cli: &cli::Cli, rsa: &str, request: &ExecRequest) -> Result<Cred
     })?;
     let secret = secret.in_namespace(&namespace);
     // One request: the plugin's own HTTPS client when the settings allow, without a runtime.
-    let found = match hub::get_secret_direct(&settings.config, &secret) {
+    let found = match direct::get_secret(&settings.config, &secret) {
         Some(found) => found?,
         None => block_on(hub::get_secret(settings.config, &secret))?,
     };
