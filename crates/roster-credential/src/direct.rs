@@ -1,43 +1,133 @@
-//! The Secret GET through the plugin's own HTTPS client ([`crate::https`]): the request, and
-//! its answer turned into the Secret or into exactly the errors kube's client would give.
+//! The hub through the plugin's own HTTPS client ([`crate::https`]): the Secret GET, and
+//! federated mode's SelfSubjectReview and TokenRequest; each answer turned into its object or
+//! into exactly the error kube's client would give.
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::{
+    authentication::v1::{SelfSubjectReview, TokenRequest},
+    core::v1::Secret,
+};
 
 use crate::{
     error::{Error, one_line},
     https, hub,
     secret::SecretRef,
+    target::ServiceAccountRef,
 };
 
 /// Reads the Secret `at` with one GET on a new connection of the plugin's own HTTPS client, or
 /// `None` when the settings need kube's client ([`https::Connection::for_config`]).
 pub fn get_secret(config: &kube::Config, at: &SecretRef) -> Option<Result<Secret, Error>> {
-    let connection =
-        https::Connection::for_config(config, hub::CONNECT_TIMEOUT, hub::READ_TIMEOUT)?;
-    let server = hub::server_url(config);
-    Some(connection.map_err(settings_error).and_then(|connection| {
+    let connection = connection(config)?;
+    Some(connection.and_then(|(connection, server)| {
         let path = format!(
             "/api/v1/namespaces/{}/secrets/{}",
             path_segment(&at.namespace),
             path_segment(&at.name)
         );
-        let answer = connection
-            .send("GET", &path, None)
-            .map_err(|failure| match failure {
-                https::Failure::Settings(cause) => Error::HubConfig(one_line(&cause)),
-                https::Failure::Transport(cause) => Error::Unreachable {
-                    server: server.clone(),
-                    cause: one_line(&cause),
-                },
-            })?;
+        let answer = send(&connection, &server, "GET", &path, None)?;
         secret_answer(at, &server, answer)
     }))
 }
 
-fn settings_error(failure: https::Failure) -> Error {
+/// The plugin's own HTTPS client for `config` and the hub's URL, `None` when the settings need
+/// kube's client.
+pub fn connection(config: &kube::Config) -> Option<Result<(https::Connection, String), Error>> {
+    let connection =
+        https::Connection::for_config(config, hub::CONNECT_TIMEOUT, hub::READ_TIMEOUT)?;
+    let server = hub::server_url(config);
+    Some(
+        connection
+            .map(|c| (c, server))
+            .map_err(|failure| Error::HubConfig(one_line(failure_text(&failure)))),
+    )
+}
+
+/// Sends one request; a transport failure is the hub being unreachable.
+fn send(
+    connection: &https::Connection,
+    server: &str,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> Result<https::Response, Error> {
+    connection
+        .send(method, path, body)
+        .map_err(|failure| match failure {
+            https::Failure::Settings(cause) => Error::HubConfig(one_line(&cause)),
+            https::Failure::Transport(cause) => Error::Unreachable {
+                server: server.to_owned(),
+                cause: one_line(&cause),
+            },
+        })
+}
+
+fn failure_text(failure: &https::Failure) -> &str {
     match failure {
-        https::Failure::Settings(cause) | https::Failure::Transport(cause) => {
-            Error::HubConfig(one_line(&cause))
+        https::Failure::Settings(text) | https::Failure::Transport(text) => text,
+    }
+}
+
+/// Who the hub says the plugin is (a SelfSubjectReview): its username.
+pub fn who_am_i(connection: &https::Connection, server: &str) -> Result<String, Error> {
+    let what = hub::WHO_AM_I;
+    let body = br#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#;
+    let path = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+    let answer = send(connection, server, "POST", path, Some(body))?;
+    let review: SelfSubjectReview =
+        decode(answer).map_err(|e| hub::federated_error(what, server, e))?;
+    hub::username(review, server)
+}
+
+/// Creates `request` for the service account `account` (TokenRequest).
+pub fn request_token(
+    connection: &https::Connection,
+    server: &str,
+    account: &ServiceAccountRef,
+    request: &TokenRequest,
+) -> Result<TokenRequest, Error> {
+    let path = format!(
+        "/api/v1/namespaces/{}/serviceaccounts/{}/token",
+        path_segment(&account.namespace),
+        path_segment(&account.name)
+    );
+    let body = serde_json::to_vec(request).map_err(|e| Error::FederatedApi {
+        what: hub::token_request_what(account),
+        server: server.to_owned(),
+        cause: e.to_string(),
+    })?;
+    let answer = send(connection, server, "POST", &path, Some(&body))?;
+    decode(answer).map_err(|e| hub::token_request_error(account, server, e))
+}
+
+/// The object a successful answer holds, or the failure as kube's client would report it.
+fn decode<T: serde::de::DeserializeOwned>(answer: https::Response) -> Result<T, kube::Error> {
+    if (200..300).contains(&answer.status) {
+        return serde_json::from_slice(&answer.body).map_err(|e| {
+            // Reported through the same mapping as any other unexpected answer.
+            let message = format!("the answer is not what was asked for: {e}");
+            kube::Error::Api(
+                kube::core::Status::failure(&message, "")
+                    .with_code(answer.status)
+                    .boxed(),
+            )
+        });
+    }
+    Err(kube::Error::Api(failure_status(&answer).boxed()))
+}
+
+/// The API's `Status` of a failed answer, or one made of its code and text.
+fn failure_status(answer: &https::Response) -> kube::core::Status {
+    match serde_json::from_slice::<kube::core::Status>(&answer.body) {
+        Ok(mut status) if status.is_failure() || status.code != 0 => {
+            if status.code == 0 {
+                status.code = answer.status;
+            }
+            status
+        }
+        _ => {
+            let text = String::from_utf8_lossy(&answer.body);
+            let reason = http_reason(answer.status);
+            kube::core::Status::failure(text.trim(), reason).with_code(answer.status)
         }
     }
 }
@@ -56,20 +146,11 @@ pub fn secret_answer(
             cause: format!("the answer is not a Secret: {e}"),
         });
     }
-    let status = match serde_json::from_slice::<kube::core::Status>(&answer.body) {
-        Ok(mut status) if status.is_failure() || status.code != 0 => {
-            if status.code == 0 {
-                status.code = answer.status;
-            }
-            status
-        }
-        _ => {
-            let text = String::from_utf8_lossy(&answer.body);
-            let reason = http_reason(answer.status);
-            kube::core::Status::failure(text.trim(), reason).with_code(answer.status)
-        }
-    };
-    Err(hub::api_error(at, server, kube::Error::Api(status.boxed())))
+    Err(hub::api_error(
+        at,
+        server,
+        kube::Error::Api(failure_status(&answer).boxed()),
+    ))
 }
 
 /// The standard reason phrase the API server uses for `code`, for answers without a Status.
@@ -166,5 +247,38 @@ mod tests {
     fn path_segments_stay_segments() {
         assert_eq!(path_segment("team-a"), "team-a");
         assert_eq!(path_segment("a/../b c"), "a%2F..%2Fb%20c");
+    }
+
+    #[test]
+    fn federated_answers() {
+        let account = ServiceAccountRef {
+            namespace: "team-a".into(),
+            name: "deployer".into(),
+        };
+        let forbidden = serde_json::json!({"kind": "Status", "apiVersion": "v1",
+            "status": "Failure", "reason": "Forbidden", "code": 403,
+            "message": "serviceaccounts \"deployer\" is forbidden: User \"system:serviceaccount:team-a:deployer\" cannot create resource"})
+        .to_string();
+        let denied = decode::<TokenRequest>(answer(403, &forbidden))
+            .map_err(|e| hub::token_request_error(&account, SERVER, e));
+        assert!(matches!(denied, Err(Error::TokenRequestForbidden { .. })));
+        let created: TokenRequest = decode(answer(
+            201,
+            r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","status":{"token":"t","expirationTimestamp":"2026-11-22T21:00:00Z"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(created.status.unwrap().token.as_deref(), Some("t"));
+        let review: SelfSubjectReview = decode(answer(
+            201,
+            r#"{"status":{"userInfo":{"username":"kubernetes-admin"}}}"#,
+        ))
+        .unwrap();
+        assert_eq!(hub::username(review, SERVER).unwrap(), "kubernetes-admin");
+        let garbled = decode::<TokenRequest>(answer(201, "<html>"))
+            .map_err(|e| hub::token_request_error(&account, SERVER, e));
+        assert!(matches!(
+            garbled,
+            Err(Error::FederatedApi { cause, .. }) if cause.contains("not what was asked for")
+        ));
     }
 }

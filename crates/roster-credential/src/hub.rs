@@ -153,22 +153,34 @@ pub fn bearer_token(config: &kube::Config) -> Option<SecretString> {
     Some(SecretString::from(text.trim().to_owned()))
 }
 
+/// What a SelfSubjectReview is, as failure messages name it.
+pub const WHO_AM_I: &str = "review the plugin's own identity (SelfSubjectReview)";
+
 /// Who the hub says the plugin is (a SelfSubjectReview): its username.
 pub async fn who_am_i(client: &kube::Client, server: &str) -> Result<String, Error> {
-    let what = "review the plugin's own identity (SelfSubjectReview)";
     let review = Api::<SelfSubjectReview>::all(client.clone())
         .create(&PostParams::default(), &SelfSubjectReview::default())
         .await
-        .map_err(|e| federated_error(what, server, e))?;
+        .map_err(|e| federated_error(WHO_AM_I, server, e))?;
+    username(review, server)
+}
+
+/// The username a SelfSubjectReview answered.
+pub fn username(review: SelfSubjectReview, server: &str) -> Result<String, Error> {
     review
         .status
         .and_then(|s| s.user_info)
         .and_then(|u| u.username)
         .ok_or_else(|| Error::FederatedApi {
-            what: what.to_owned(),
+            what: WHO_AM_I.to_owned(),
             server: server.to_owned(),
             cause: "the review came back without a username".into(),
         })
+}
+
+/// What a TokenRequest for `account` is, as failure messages name it.
+pub fn token_request_what(account: &ServiceAccountRef) -> String {
+    format!("create a token for service account {account} (TokenRequest)")
 }
 
 /// Creates `request` for the service account `account` (TokenRequest).
@@ -197,15 +209,11 @@ pub fn token_request_error(account: &ServiceAccountRef, server: &str, error: kub
             identity: refused_identity(&status.message),
         };
     }
-    federated_error(
-        &format!("create a token for service account {account} (TokenRequest)"),
-        server,
-        error,
-    )
+    federated_error(&token_request_what(account), server, error)
 }
 
 /// The plugin's error for a federated request (`what`) that failed on `server`.
-fn federated_error(what: &str, server: &str, error: kube::Error) -> Error {
+pub fn federated_error(what: &str, server: &str, error: kube::Error) -> Error {
     transport_error(server, error).unwrap_or_else(|(server, error)| Error::FederatedApi {
         what: what.to_owned(),
         server,

@@ -84,7 +84,9 @@ use secrecy::ExposeSecret;
 use cli::{Federated, Mode};
 pub use error::{Error, error_line};
 use exec_info::ExecRequest;
+use k8s_openapi::api::authentication::v1::TokenRequest;
 use secret::Credential;
+use target::ServiceAccountRef;
 
 /// Prints one ExecCredential on stdout, or fails with the error to print on stderr.
 pub fn run(cli: cli::Cli) -> Result<(), Error> {
@@ -144,34 +146,54 @@ fn federated_token(
                 Timestamp::now(),
             )
         }
-        Federated::TokenRequest { expiration_seconds } => block_on(async {
+        Federated::TokenRequest { expiration_seconds } => {
             let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
-            let config = hub::settings(&source).await?.config;
-            let own_token = hub::bearer_token(&config);
-            let (client, server) = hub::client(config)?;
-            let from_token = own_token
-                .as_ref()
-                .and_then(|t| federated::service_account_of_token(t.expose_secret()));
-            let account = match from_token {
-                Some(account) => account,
-                None => {
-                    let username = hub::who_am_i(&client, &server).await?;
-                    federated::service_account(&username).ok_or_else(|| {
-                        Error::NotAServiceAccount {
-                            identity: format!("User {username:?}"),
-                        }
-                    })?
-                }
-            };
-            let token_request = federated::token_request(&audience, *expiration_seconds);
-            let answer = hub::request_token(&client, &server, &account, &token_request).await?;
+            let config = settings_now(&source)?.config;
+            let request = federated::token_request(&audience, *expiration_seconds);
+            let (answer, server, account) = request_own_token(config, &request)?;
             federated::requested_credential(answer).map_err(|cause| Error::FederatedApi {
-                what: format!("create a token for service account {account} (TokenRequest)"),
+                what: hub::token_request_what(&account),
                 server,
                 cause,
             })
-        }),
+        }
     }
+}
+
+/// Creates `request` for the plugin's own hub service account: the bearer token's `sub`, else
+/// who a SelfSubjectReview says the plugin is. The plugin's own HTTPS client when the settings
+/// allow, else kube's.
+fn request_own_token(
+    config: kube::Config,
+    request: &TokenRequest,
+) -> Result<(TokenRequest, String, ServiceAccountRef), Error> {
+    let from_token = hub::bearer_token(&config)
+        .and_then(|t| federated::service_account_of_token(t.expose_secret()));
+    if let Some(connection) = direct::connection(&config) {
+        let (connection, server) = connection?;
+        let account = match from_token {
+            Some(account) => account,
+            None => own_account(&direct::who_am_i(&connection, &server)?)?,
+        };
+        let answer = direct::request_token(&connection, &server, &account, request)?;
+        return Ok((answer, server, account));
+    }
+    block_on(async {
+        let (client, server) = hub::client(config)?;
+        let account = match from_token {
+            Some(account) => account,
+            None => own_account(&hub::who_am_i(&client, &server).await?)?,
+        };
+        let answer = hub::request_token(&client, &server, &account, request).await?;
+        Ok((answer, server, account))
+    })
+}
+
+/// The service account `username` names, or why federated mode cannot use it.
+fn own_account(username: &str) -> Result<ServiceAccountRef, Error> {
+    federated::service_account(username).ok_or_else(|| Error::NotAServiceAccount {
+        identity: format!("User {username:?}"),
+    })
 }
 
 /// The hub's connection settings, without a runtime: kube's loader is `async` but reads its
