@@ -546,19 +546,18 @@ fn federated_token_file_through_the_binary() {
     let token_dir_arg = token_dir.to_str().unwrap();
 
     for (audience, env_flag) in [
-        (serde_json::Value::Null, false),
-        ("roster:member-1".into(), true),
+        (serde_json::Value::Null, None),
+        ("roster:member-1".into(), Some("true")),
+        ("roster:member-1".into(), Some("1")),
     ] {
         let mut case = binary_case_with(
             Some(&federated_exec_info(audience)),
             &["--token-dir", token_dir_arg],
         )
         .unwrap();
-        if env_flag {
-            case.env
-                .push(("ROSTER_CREDENTIAL_FEDERATED", "true".into()));
-        } else {
-            case.args.push("--federated".into());
+        match env_flag {
+            Some(value) => case.env.push(("ROSTER_CREDENTIAL_FEDERATED", value.into())),
+            None => case.args.push("--federated".into()),
         }
         let output = run_binary(&case, dir.path());
         let stderr = String::from_utf8_lossy(&output.stderr);
