@@ -24,7 +24,11 @@ pub struct Cli {
 
     /// Federated mode: a token of the plugin's own hub service account, for the audience the
     /// cluster's exec extension names (members that trust the hub's issuer accept it).
-    #[arg(long, env = "ROSTER_CREDENTIAL_FEDERATED")]
+    #[arg(
+        long,
+        env = "ROSTER_CREDENTIAL_FEDERATED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub federated: bool,
 
     /// Federated mode: read DIR/<cluster>/token, a projected service-account token, instead

@@ -1,5 +1,6 @@
-//! The one call to the hub: connection settings (the pod's service account or a kubeconfig),
-//! one GET of the token Secret, and the API's answers turned into the plugin's errors.
+//! The hub through kube's client: connection settings (the pod's service account or a
+//! kubeconfig), the token Secret's GET when [`crate::direct`] cannot make it, federated mode's
+//! SelfSubjectReview and TokenRequest, and the API's answers turned into the plugin's errors.
 
 use std::{
     path::{Path, PathBuf},
@@ -28,10 +29,10 @@ use crate::{
 const SERVICE_ACCOUNT_TOKEN_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// How long the hub may take to answer; clients wait on the plugin, so it must not hang.
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting to the hub may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the hub's connection settings come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +127,7 @@ pub async fn get_secret(config: kube::Config, at: &SecretRef) -> Result<Secret, 
 }
 
 /// The hub's URL as users write it (no trailing `/`).
-fn server_url(config: &kube::Config) -> String {
+pub(crate) fn server_url(config: &kube::Config) -> String {
     config
         .cluster_url
         .to_string()
@@ -152,22 +153,34 @@ pub fn bearer_token(config: &kube::Config) -> Option<SecretString> {
     Some(SecretString::from(text.trim().to_owned()))
 }
 
+/// What a SelfSubjectReview is, as failure messages name it.
+pub const WHO_AM_I: &str = "review the plugin's own identity (SelfSubjectReview)";
+
 /// Who the hub says the plugin is (a SelfSubjectReview): its username.
 pub async fn who_am_i(client: &kube::Client, server: &str) -> Result<String, Error> {
-    let what = "review the plugin's own identity (SelfSubjectReview)";
     let review = Api::<SelfSubjectReview>::all(client.clone())
         .create(&PostParams::default(), &SelfSubjectReview::default())
         .await
-        .map_err(|e| federated_error(what, server, e))?;
+        .map_err(|e| federated_error(WHO_AM_I, server, e))?;
+    username(review, server)
+}
+
+/// The username a SelfSubjectReview answered.
+pub fn username(review: SelfSubjectReview, server: &str) -> Result<String, Error> {
     review
         .status
         .and_then(|s| s.user_info)
         .and_then(|u| u.username)
         .ok_or_else(|| Error::FederatedApi {
-            what: what.to_owned(),
+            what: WHO_AM_I.to_owned(),
             server: server.to_owned(),
             cause: "the review came back without a username".into(),
         })
+}
+
+/// What a TokenRequest for `account` is, as failure messages name it.
+pub fn token_request_what(account: &ServiceAccountRef) -> String {
+    format!("create a token for service account {account} (TokenRequest)")
 }
 
 /// Creates `request` for the service account `account` (TokenRequest).
@@ -196,15 +209,11 @@ pub fn token_request_error(account: &ServiceAccountRef, server: &str, error: kub
             identity: refused_identity(&status.message),
         };
     }
-    federated_error(
-        &format!("create a token for service account {account} (TokenRequest)"),
-        server,
-        error,
-    )
+    federated_error(&token_request_what(account), server, error)
 }
 
 /// The plugin's error for a federated request (`what`) that failed on `server`.
-fn federated_error(what: &str, server: &str, error: kube::Error) -> Error {
+pub fn federated_error(what: &str, server: &str, error: kube::Error) -> Error {
     transport_error(server, error).unwrap_or_else(|(server, error)| Error::FederatedApi {
         what: what.to_owned(),
         server,

@@ -64,9 +64,11 @@
 //! [`federated`], [`output::render`]); [`run`] is the I/O around them.
 
 pub mod cli;
+pub mod direct;
 pub mod error;
 pub mod exec_info;
 pub mod federated;
+pub mod https;
 pub mod hub;
 pub mod jwt;
 pub mod namespace;
@@ -82,7 +84,9 @@ use secrecy::ExposeSecret;
 use cli::{Federated, Mode};
 pub use error::{Error, error_line};
 use exec_info::ExecRequest;
+use k8s_openapi::api::authentication::v1::TokenRequest;
 use secret::Credential;
+use target::ServiceAccountRef;
 
 /// Prints one ExecCredential on stdout, or fails with the error to print on stderr.
 pub fn run(cli: cli::Cli) -> Result<(), Error> {
@@ -108,17 +112,18 @@ pub fn run(cli: cli::Cli) -> Result<(), Error> {
 fn remote_token(cli: &cli::Cli, rsa: &str, request: &ExecRequest) -> Result<Credential, Error> {
     // Checked before any I/O: the cluster name comes from the client.
     let secret = secret::SecretRef::new(rsa, &request.cluster)?;
-    block_on(async {
-        let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
-        let settings = hub::settings(&source).await?;
-        let namespace =
-            namespace::resolve(cli.namespace.as_deref(), namespace::pod_namespace, || {
-                settings.context_namespace.clone()
-            })?;
-        let secret = secret.in_namespace(&namespace);
-        let found = hub::get_secret(settings.config, &secret).await?;
-        secret::credential(&secret, &found, Timestamp::now())
-    })
+    let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
+    let settings = settings_now(&source)?;
+    let namespace = namespace::resolve(cli.namespace.as_deref(), namespace::pod_namespace, || {
+        settings.context_namespace.clone()
+    })?;
+    let secret = secret.in_namespace(&namespace);
+    // One request: the plugin's own HTTPS client when the settings allow, without a runtime.
+    let found = match direct::get_secret(&settings.config, &secret) {
+        Some(found) => found?,
+        None => block_on(hub::get_secret(settings.config, &secret))?,
+    };
+    secret::credential(&secret, &found, Timestamp::now())
 }
 
 /// A token of the plugin's own hub service account for the cluster's audience: from the
@@ -141,33 +146,64 @@ fn federated_token(
                 Timestamp::now(),
             )
         }
-        Federated::TokenRequest { expiration_seconds } => block_on(async {
+        Federated::TokenRequest { expiration_seconds } => {
             let source = hub::source(cli.kubeconfig.as_deref(), hub::running_in_pod());
-            let config = hub::settings(&source).await?.config;
-            let own_token = hub::bearer_token(&config);
-            let (client, server) = hub::client(config)?;
-            let from_token = own_token
-                .as_ref()
-                .and_then(|t| federated::service_account_of_token(t.expose_secret()));
-            let account = match from_token {
-                Some(account) => account,
-                None => {
-                    let username = hub::who_am_i(&client, &server).await?;
-                    federated::service_account(&username).ok_or_else(|| {
-                        Error::NotAServiceAccount {
-                            identity: format!("User {username:?}"),
-                        }
-                    })?
-                }
-            };
-            let token_request = federated::token_request(&audience, *expiration_seconds);
-            let answer = hub::request_token(&client, &server, &account, &token_request).await?;
+            let config = settings_now(&source)?.config;
+            let request = federated::token_request(&audience, *expiration_seconds);
+            let (answer, server, account) = request_own_token(config, &request)?;
             federated::requested_credential(answer).map_err(|cause| Error::FederatedApi {
-                what: format!("create a token for service account {account} (TokenRequest)"),
+                what: hub::token_request_what(&account),
                 server,
                 cause,
             })
-        }),
+        }
+    }
+}
+
+/// Creates `request` for the plugin's own hub service account: the bearer token's `sub`, else
+/// who a SelfSubjectReview says the plugin is. The plugin's own HTTPS client when the settings
+/// allow, else kube's.
+fn request_own_token(
+    config: kube::Config,
+    request: &TokenRequest,
+) -> Result<(TokenRequest, String, ServiceAccountRef), Error> {
+    let from_token = hub::bearer_token(&config)
+        .and_then(|t| federated::service_account_of_token(t.expose_secret()));
+    if let Some(connection) = direct::connection(&config) {
+        let (connection, server) = connection?;
+        let account = match from_token {
+            Some(account) => account,
+            None => own_account(&direct::who_am_i(&connection, &server)?)?,
+        };
+        let answer = direct::request_token(&connection, &server, &account, request)?;
+        return Ok((answer, server, account));
+    }
+    block_on(async {
+        let (client, server) = hub::client(config)?;
+        let account = match from_token {
+            Some(account) => account,
+            None => own_account(&hub::who_am_i(&client, &server).await?)?,
+        };
+        let answer = hub::request_token(&client, &server, &account, request).await?;
+        Ok((answer, server, account))
+    })
+}
+
+/// The service account `username` names, or why federated mode cannot use it.
+fn own_account(username: &str) -> Result<ServiceAccountRef, Error> {
+    federated::service_account(username).ok_or_else(|| Error::NotAServiceAccount {
+        identity: format!("User {username:?}"),
+    })
+}
+
+/// The hub's connection settings, without a runtime: kube's loader is `async` but reads its
+/// files synchronously, so its future is ready at the first poll (a runtime is the fallback).
+fn settings_now(source: &hub::Source) -> Result<hub::Settings, Error> {
+    let mut work = std::pin::pin!(hub::settings(source));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match work.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => block_on(work),
     }
 }
 

@@ -355,10 +355,28 @@ fn error_messages() {
     }
 }
 
+/// With a CA in the kubeconfig the plugin takes its own HTTPS client (`https`), without one
+/// kube's: both name an unreachable hub the same way.
 #[test]
 fn unreachable_hub_through_the_binary() {
+    for with_ca in [false, true] {
+        unreachable_hub(with_ca);
+    }
+}
+
+fn unreachable_hub(with_ca: bool) {
+    use base64::Engine;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = kubeconfig_without_namespace(dir.path());
+    if with_ca {
+        let ca = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let ca = base64::engine::general_purpose::STANDARD.encode(ca.cert.pem());
+        let text = std::fs::read_to_string(&kubeconfig).unwrap().replace(
+            "cluster: {server:",
+            &format!("cluster: {{certificate-authority-data: {ca}, server:"),
+        );
+        std::fs::write(&kubeconfig, text).unwrap();
+    }
     // A port that was just free: connecting to it is refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -390,6 +408,12 @@ fn unreachable_hub_through_the_binary() {
     assert!(stderr.starts_with(&expected), "{stderr}");
     assert!(stderr.contains("onnection refused"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    if with_ca {
+        assert_eq!(
+            stderr,
+            format!("{expected}tcp connect error: Connection refused (os error 111)\n")
+        );
+    }
 }
 
 /// Where the golden messages say the webhook mounted a federated token.
@@ -522,19 +546,18 @@ fn federated_token_file_through_the_binary() {
     let token_dir_arg = token_dir.to_str().unwrap();
 
     for (audience, env_flag) in [
-        (serde_json::Value::Null, false),
-        ("roster:member-1".into(), true),
+        (serde_json::Value::Null, None),
+        ("roster:member-1".into(), Some("true")),
+        ("roster:member-1".into(), Some("1")),
     ] {
         let mut case = binary_case_with(
             Some(&federated_exec_info(audience)),
             &["--token-dir", token_dir_arg],
         )
         .unwrap();
-        if env_flag {
-            case.env
-                .push(("ROSTER_CREDENTIAL_FEDERATED", "true".into()));
-        } else {
-            case.args.push("--federated".into());
+        match env_flag {
+            Some(value) => case.env.push(("ROSTER_CREDENTIAL_FEDERATED", value.into())),
+            None => case.args.push("--federated".into()),
         }
         let output = run_binary(&case, dir.path());
         let stderr = String::from_utf8_lossy(&output.stderr);
