@@ -350,6 +350,26 @@ mod tests {
         assert_eq!(parsed, config);
     }
 
+    /// `config/member-authentication-config.yaml` is what join writes for this hub.
+    #[test]
+    fn the_sample_in_config_is_what_join_writes() {
+        let sample = include_str!("../../../config/member-authentication-config.yaml");
+        let hub = HubEndpoint {
+            server: "https://hub.example.com:6443".into(),
+            ca_pem: Some(
+                "-----BEGIN CERTIFICATE-----\n<the hub's CA>\n-----END CERTIFICATE-----\n".into(),
+            ),
+            ..HubEndpoint::default()
+        };
+        let discovery = Discovery {
+            issuer: "https://kubernetes.default.svc.cluster.local".into(),
+            jwks_uri: "https://hub.example.com:6443/openid/v1/jwks".into(),
+        };
+        let written = authentication_config("member-1", &hub, &discovery).expect("config");
+        let parsed: Value = serde_saphyr::from_str(sample).expect("the sample parses");
+        assert_eq!(parsed, written, "regenerate the sample from render()");
+    }
+
     #[test]
     fn keys_elsewhere_and_server_names_are_warned_about() {
         let same = endpoint("https://10.200.0.11:6443");

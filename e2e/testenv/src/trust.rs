@@ -75,11 +75,16 @@ const ISSUER_DISCOVERY_FILE: &str = "issuer-discovery.yaml";
 /// Field manager of what the test bed applies for trust.
 const FIELD_MANAGER: &str = "roster-e2e-trust";
 
+/// The file of [`ISSUER_DISCOVERY`]'s one resource, in this workspace.
+pub fn issuer_discovery_path() -> PathBuf {
+    binary::workspace_root()
+        .join(ISSUER_DISCOVERY)
+        .join(ISSUER_DISCOVERY_FILE)
+}
+
 /// The ClusterRoleBinding of [`ISSUER_DISCOVERY`], read from its file.
 pub fn issuer_discovery_binding() -> anyhow::Result<ClusterRoleBinding> {
-    let path = binary::workspace_root()
-        .join(ISSUER_DISCOVERY)
-        .join(ISSUER_DISCOVERY_FILE);
+    let path = issuer_discovery_path();
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))

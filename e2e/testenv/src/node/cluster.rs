@@ -73,6 +73,9 @@ pub struct Setup<'a> {
     pub pki: Pki,
     /// The hub whose service-account tokens its API server accepts (a member), if any.
     pub trust: Option<&'a HubIssuer>,
+    /// Whether it is a hub that members trust: it publishes its issuer discovery as soon as
+    /// its API server is ready, so members' authenticators find it at their next try.
+    pub publish_discovery: bool,
 }
 
 /// A running node cluster. Use [`NodeCluster::stop`]; dropping it stops it too.
@@ -120,6 +123,7 @@ impl NodeCluster {
             images,
             pki,
             trust,
+            publish_discovery,
         } = setup;
         let started = Instant::now();
         let files = Files::new(&dir);
@@ -173,6 +177,9 @@ impl NodeCluster {
         cluster.run("kube-apiserver", apiserver)?;
         cluster.wait_apiserver().await?;
         cluster.timings.apiserver_ready = started.elapsed();
+        if publish_discovery {
+            crate::trust::publish_issuer_discovery(&cluster.client().await?).await?;
+        }
         cluster.run(
             "kube-controller-manager",
             components::controller_manager(&cluster.files),

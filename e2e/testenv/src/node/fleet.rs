@@ -97,20 +97,16 @@ impl NodeFleet {
                 .as_ref()
                 .filter(|_| name != HUB && trust.trusts(name));
             async move {
+                // The members do not wait for the hub: their authenticators fetch its
+                // discovery in the background once it is published.
                 let setup = Setup {
                     dir: dir.join(name),
                     images: all_images,
                     pki,
                     trust: trusted,
+                    publish_discovery: name == HUB && publish,
                 };
-                let cluster = NodeCluster::start(name, plan, fabric, binaries, setup).await?;
-                // The members do not wait for it: their authenticators fetch the hub's
-                // discovery in the background once it is published.
-                if name == HUB && publish {
-                    let client = cluster.client().await?;
-                    trust::publish_issuer_discovery(&client).await?;
-                }
-                anyhow::Ok(cluster)
+                NodeCluster::start(name, plan, fabric, binaries, setup).await
             }
         });
         let clusters = futures::future::try_join_all(starts).await?;

@@ -122,6 +122,11 @@ pub async fn leaves_nothing_behind(
             "--timeout=180s",
         ],
     )?;
+    // The test bed applied deploy/components/issuer-discovery on its own (every node fleet's
+    // hub publishes its discovery, see roster_testenv::trust); an overlay of deploy/hub with
+    // the component deletes it in the step above.
+    let discovery = roster_testenv::trust::issuer_discovery_path();
+    support::kubectl(hub, &["delete", "-f", &discovery.display().to_string()])?;
     eprintln!(
         "uninstalled in the README's order in {:?}",
         started.elapsed()
