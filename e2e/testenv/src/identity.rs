@@ -138,8 +138,38 @@ pub async fn token(
     name: &str,
     seconds: i64,
 ) -> anyhow::Result<Token> {
+    request(client, namespace, name, seconds, None).await
+}
+
+/// A token of the existing service account `namespace/name` bound to `audience` (lasting
+/// [`TOKEN_SECONDS`]), requested by `client`: what the kubelet projects for a pod, or what
+/// `roster-credential --federated` requests.
+pub async fn token_for_audience(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    audience: &str,
+) -> anyhow::Result<Token> {
+    request(
+        client,
+        namespace,
+        name,
+        TOKEN_SECONDS,
+        Some(vec![audience.to_owned()]),
+    )
+    .await
+}
+
+async fn request(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    seconds: i64,
+    audiences: Option<Vec<String>>,
+) -> anyhow::Result<Token> {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
+            audiences,
             expiration_seconds: Some(seconds),
             ..TokenRequestSpec::default()
         }),

@@ -122,7 +122,6 @@ pub fn consumer_secret(
     endpoint: &Endpoint,
     token: &Delivered,
 ) -> Secret {
-    let namespace = rsa.namespace().unwrap_or_default();
     let name = rsa.name_any();
     let (sa_namespace, _) = rsa.remote_service_account();
     let expiry = token_secret::format_expiry(token.expiry);
@@ -138,13 +137,7 @@ pub fn consumer_secret(
         (token_secret::EXPIRATION, expiry.into_bytes()),
     ]);
     Secret {
-        metadata: ObjectMeta {
-            name: Some(names::token_secret_name(&name, cluster)),
-            namespace: Some(namespace.clone()),
-            labels: Some(labels(&namespace, &name, cluster)),
-            owner_references: owner(rsa).map(|o| vec![o]),
-            ..ObjectMeta::default()
-        },
+        metadata: consumer_meta(rsa, cluster),
         type_: Some(token_secret::TYPE.to_owned()),
         data: Some(
             data.into_iter()
@@ -152,6 +145,20 @@ pub fn consumer_secret(
                 .collect(),
         ),
         ..Secret::default()
+    }
+}
+
+/// Name, namespace, labels and owner of the consumer's `<rsa>-<cluster>` object (the token
+/// Secret, or the federated-access ConfigMap).
+fn consumer_meta(rsa: &RemoteServiceAccount, cluster: &str) -> ObjectMeta {
+    let namespace = rsa.namespace().unwrap_or_default();
+    let name = rsa.name_any();
+    ObjectMeta {
+        name: Some(names::token_secret_name(&name, cluster)),
+        labels: Some(labels(&namespace, &name, cluster)),
+        namespace: Some(namespace),
+        owner_references: owner(rsa).map(|o| vec![o]),
+        ..ObjectMeta::default()
     }
 }
 
@@ -168,17 +175,10 @@ pub fn consumer_config_map(
     cluster: &str,
     endpoint: &Endpoint,
 ) -> ConfigMap {
-    let namespace = rsa.namespace().unwrap_or_default();
     let name = rsa.name_any();
     let text = |k: &str, v: String| (k.to_owned(), v);
     ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(names::token_secret_name(&name, cluster)),
-            namespace: Some(namespace.clone()),
-            labels: Some(labels(&namespace, &name, cluster)),
-            owner_references: owner(rsa).map(|o| vec![o]),
-            ..ObjectMeta::default()
-        },
+        metadata: consumer_meta(rsa, cluster),
         data: Some(BTreeMap::from([
             text(
                 token_secret::CA,

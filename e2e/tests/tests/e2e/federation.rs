@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use cluster_inventory::v1alpha1::ClusterProfile;
 use k8s_openapi::api::{
-    authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec},
-    core::v1::{ConfigMap, Namespace, Secret, ServiceAccount},
+    authentication::v1::SelfSubjectReview,
+    core::v1::{ConfigMap, Namespace, Secret},
     rbac::v1::ClusterRoleBinding,
 };
 use kube::{
@@ -55,33 +55,6 @@ async fn wait_trusted(env: &TestEnv, member: &str) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}\n{}", diagnostics(env)))
-}
-
-/// A hub token of `namespace/name` for `audience`, as the kubelet projects one or the plugin
-/// requests one.
-async fn hub_token(
-    hub: &Client,
-    namespace: &str,
-    name: &str,
-    audience: &str,
-) -> anyhow::Result<String> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            audiences: Some(vec![audience.to_owned()]),
-            expiration_seconds: Some(identity::TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let status = Api::<ServiceAccount>::namespaced(hub.clone(), namespace)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await?
-        .status
-        .ok_or_else(|| anyhow::anyhow!("no TokenRequest status"))?;
-    status
-        .token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| anyhow::anyhow!("no token"))
 }
 
 async fn whoami(client: &Client) -> anyhow::Result<(String, Vec<String>)> {
@@ -145,13 +118,14 @@ async fn a_federated_remote_service_account_reaches_two_members_as_the_hub_ident
     let mut clients = Vec::new();
     for member in MEMBERS {
         let cluster = env.fleet.member(member).unwrap();
-        let token = hub_token(
+        let token = identity::token_for_audience(
             &env.hub,
             &env.namespace,
             ACTOR,
             &federation::audience(member),
         )
-        .await?;
+        .await?
+        .token;
         let client = identity::client(cluster, &token).await?;
         let (name, groups) = whoami(&client).await?;
         assert_eq!(name, user, "{member} sees the prefixed hub identity");

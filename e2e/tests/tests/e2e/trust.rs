@@ -8,7 +8,7 @@ use std::{path::Path, process::Output, time::Duration};
 
 use k8s_openapi::{
     api::{
-        authentication::v1::{SelfSubjectReview, TokenRequest, TokenRequestSpec, UserInfo},
+        authentication::v1::{SelfSubjectReview, UserInfo},
         core::v1::ServiceAccount,
     },
     jiff::Timestamp,
@@ -56,21 +56,11 @@ async fn token_for(
     name: &str,
     audience: &str,
 ) -> anyhow::Result<String> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            audiences: Some(vec![audience.to_owned()]),
-            expiration_seconds: Some(identity::TOKEN_SECONDS),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    let status = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await?
-        .status
-        .and_then(|s| s.token)
-        .filter(|t| !t.is_empty());
-    status.ok_or_else(|| anyhow::anyhow!("no token for {namespace}/{name}"))
+    Ok(
+        identity::token_for_audience(client, namespace, name, audience)
+            .await?
+            .token,
+    )
 }
 
 /// What `cluster` authenticates `token` as (SelfSubjectReview), or the API error.
