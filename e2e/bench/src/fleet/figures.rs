@@ -395,7 +395,9 @@ fn apiserver_figures(n: &str, w: &Window, apiserver_seconds: f64, renewals: f64)
             "µs",
         )
         .note(format!(
-            "kube-apiserver utime+stime (/proc/<pid>/stat) in the same window / the same {}              renewals: everything the API server did in it (the renewals, the hub's watches              and writes, the simulator's report checks){etcd}",
+            "kube-apiserver utime+stime (/proc/<pid>/stat) in the same window / the same {} \
+             renewals: everything the API server did in it (the renewals, the hub's watches \
+             and writes, the simulator's report checks){etcd}",
             w.sim.renewals
         )),
         Figure::new(
