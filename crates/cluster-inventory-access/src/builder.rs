@@ -1,28 +1,40 @@
 //! [`ConfigBuilder`]: the entry point that turns ClusterProfiles into configs and clients.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
+use kube::config::ExecConfig as KubeExecConfig;
 use prometheus::Registry;
 
-use super::{AccessError, AccessMetrics, ProviderFile, client, config, select};
+use super::{
+    AccessError, AccessMetrics, ProviderFile, client, config,
+    parsed::{ParsedClusters, Source},
+    select::{self, Selection},
+};
 use cluster_inventory::{v1alpha1, v1alpha2};
 
 /// Builds `kube::Config`s and `kube::Client`s for ClusterProfiles from a provider file.
 ///
-/// It holds no mutable state: every call starts again from the provider file, so calls may run
-/// concurrently and never see each other's profile-sourced arguments or variables. Each client
-/// it builds caches its own credential.
+/// Every call starts again from the provider file, so calls may run concurrently and never see
+/// each other's profile-sourced arguments or variables. The builder keeps, per profile, its
+/// server and CA as last parsed, and reuses them while the profile holds the same bytes (clones
+/// of a builder share them); each client it builds caches its own credential.
 #[derive(Clone, Debug)]
 pub struct ConfigBuilder {
     file: ProviderFile,
+    /// Each provider's exec plugin config as the file fixes it, in file order.
+    exec_templates: Arc<[KubeExecConfig]>,
+    parsed: Arc<ParsedClusters>,
     metrics: Option<AccessMetrics>,
 }
 
 impl ConfigBuilder {
     /// A builder for the providers of `file`, without metrics.
     pub fn new(file: ProviderFile) -> Self {
+        let exec_templates = file.providers().iter().map(config::exec_template).collect();
         Self {
             file,
+            exec_templates,
+            parsed: Arc::new(ParsedClusters::new(Instant::now())),
             metrics: None,
         }
     }
@@ -38,6 +50,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// How many profiles' parsed server and CA the builder (and its clones) keep.
+    #[cfg(test)]
+    pub(crate) fn parsed_profiles(&self) -> usize {
+        self.parsed.len()
+    }
+
     /// The provider file this builder uses.
     pub fn provider_file(&self) -> &ProviderFile {
         &self.file
@@ -49,7 +67,11 @@ impl ConfigBuilder {
         profile: &v1alpha1::ClusterProfile,
     ) -> Result<kube::Config, AccessError> {
         let started = Instant::now();
-        self.finish(started, select::v1alpha1(&self.file, profile), Ok)
+        let selection = select::v1alpha1(&self.file, profile);
+        let provider = provider_name(&selection);
+        let result = selection.and_then(|selection| self.build(&selection, started));
+        self.record(provider, result.is_ok(), started);
+        result
     }
 
     /// Builds the config to reach the cluster of a v1alpha2 profile.
@@ -58,7 +80,11 @@ impl ConfigBuilder {
         profile: &v1alpha2::ClusterProfile,
     ) -> Result<kube::Config, AccessError> {
         let started = Instant::now();
-        self.finish(started, select::v1alpha2(&self.file, profile), Ok)
+        let selection = select::v1alpha2(&self.file, profile);
+        let provider = provider_name(&selection);
+        let result = selection.and_then(|selection| self.build(&selection, started));
+        self.record(provider, result.is_ok(), started);
+        result
     }
 
     /// Builds a client for the cluster of a v1alpha1 profile (call it inside a Tokio runtime).
@@ -73,7 +99,11 @@ impl ConfigBuilder {
         let started = Instant::now();
         let selection = select::v1alpha1(&self.file, profile);
         let provider = provider_name(&selection);
-        self.finish(started, selection, |config| self.client(config, &provider))
+        let result = selection
+            .and_then(|selection| self.build(&selection, started))
+            .and_then(|config| self.client(config, provider));
+        self.record(provider, result.is_ok(), started);
+        result
     }
 
     /// Builds a client for the cluster of a v1alpha2 profile (call it inside a Tokio runtime),
@@ -85,7 +115,11 @@ impl ConfigBuilder {
         let started = Instant::now();
         let selection = select::v1alpha2(&self.file, profile);
         let provider = provider_name(&selection);
-        self.finish(started, selection, |config| self.client(config, &provider))
+        let result = selection
+            .and_then(|selection| self.build(&selection, started))
+            .and_then(|config| self.client(config, provider));
+        self.record(provider, result.is_ok(), started);
+        result
     }
 
     fn client(&self, config: kube::Config, provider: &str) -> Result<kube::Client, AccessError> {
@@ -95,33 +129,38 @@ impl ConfigBuilder {
         })
     }
 
-    /// Builds the config for a selection, turns it into the result and records the build.
-    fn finish<T>(
-        &self,
-        started: Instant,
-        selection: Result<select::Selection<'_>, AccessError>,
-        then: impl FnOnce(kube::Config) -> Result<T, AccessError>,
-    ) -> Result<T, AccessError> {
-        let provider = provider_name(&selection);
-        if let Ok(selection) = &selection
-            && selection.deprecated_field
-        {
+    /// The config for a selection, with its server and CA parsed once per profile.
+    fn build(&self, selection: &Selection<'_>, now: Instant) -> Result<kube::Config, AccessError> {
+        if selection.deprecated_field {
             tracing::warn!(
                 provider = %selection.provider.name,
                 "ClusterProfile offers this provider only in the deprecated credentialProviders; it should move to accessProviders"
             );
         }
-        let result = selection.and_then(|s| config::build(&s)).and_then(then);
+        let source = Source {
+            namespace: selection.namespace,
+            name: selection.name,
+            server: selection.cluster.server,
+            ca_pem: selection
+                .cluster
+                .certificate_authority_data
+                .unwrap_or_default(),
+        };
+        let parsed = self
+            .parsed
+            .get_or_parse(source, now, || config::parse_cluster(selection))?;
+        config::build(selection, &self.exec_templates[selection.index], parsed)
+    }
+
+    /// Records a build for `provider` (empty when none matched), when metrics are on.
+    fn record(&self, provider: &str, ok: bool, started: Instant) {
         if let Some(metrics) = &self.metrics {
-            metrics.observe(&provider, result.is_ok(), started.elapsed());
+            metrics.observe(provider, ok, started.elapsed());
         }
-        result
     }
 }
 
-fn provider_name(selection: &Result<select::Selection<'_>, AccessError>) -> String {
-    selection
-        .as_ref()
-        .map(|s| s.provider.name.clone())
-        .unwrap_or_default()
+/// The chosen provider's name, or empty when none matched.
+fn provider_name<'a>(selection: &Result<Selection<'a>, AccessError>) -> &'a str {
+    selection.as_ref().map_or("", |s| s.provider.name.as_str())
 }

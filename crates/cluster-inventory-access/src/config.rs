@@ -1,24 +1,31 @@
 //! Assembling the `kube::Config` for a chosen provider: the cluster's connection details (server,
-//! CA, TLS server name, insecure flag, proxy, compression) and an exec plugin built afresh from
-//! the provider file for every call.
+//! CA, TLS server name, insecure flag, proxy, compression) and the provider's exec plugin.
+//!
+//! What the provider file fixes of the plugin (command, arguments, environment, API version) is
+//! built once per builder ([`exec_template`]); a build copies it, and works the profile's
+//! arguments and variables in afresh only when its extensions and the provider's policies add
+//! some. The server and CA are parsed by [`parse_cluster`], which the builder calls only when
+//! its per-profile cache (`parsed.rs`) does not already hold them.
 
 use std::collections::HashMap;
 
 use kube::config::{ExecAuthCluster, ExecConfig as KubeExecConfig, ExecInteractiveMode};
 
 use super::{
-    AccessError,
-    extensions::{PluginInput, plugin_input},
-    select::{ClusterView, Selection},
+    AccessError, ExecEnvVar, ProfileSourcedCliArgsPolicy, ProfileSourcedEnvVarsPolicy, Provider,
+    extensions::plugin_input,
+    parsed::Parsed,
+    select::{ClusterView, Extensions, Selection},
 };
-use cluster_inventory::names::EXEC_EXTENSION;
+use cluster_inventory::names::{
+    ADDITIONAL_ARGS_EXTENSION, ADDITIONAL_ENVS_EXTENSION, EXEC_EXTENSION,
+};
 
-/// Builds the config for a selection (pure: reads no files and no environment).
-pub(crate) fn build(selection: &Selection<'_>) -> Result<kube::Config, AccessError> {
+/// Parses what a build derives from the cluster's server and CA.
+pub(crate) fn parse_cluster(selection: &Selection<'_>) -> Result<Parsed, AccessError> {
     let provider = selection.provider.name.as_str();
     let cluster = &selection.cluster;
-
-    let cluster_url = server_url(cluster.server).map_err(|reason| AccessError::InvalidServer {
+    let url = server_url(cluster.server).map_err(|reason| AccessError::InvalidServer {
         provider: provider.to_owned(),
         server: cluster.server.to_owned(),
         reason,
@@ -33,6 +40,18 @@ pub(crate) fn build(selection: &Selection<'_>) -> Result<kube::Config, AccessErr
             })?),
             _ => None,
         };
+    Ok(Parsed { url, root_cert })
+}
+
+/// Builds the config for a selection from its parsed server and CA and the provider's exec
+/// template (pure: reads no files and no environment).
+pub(crate) fn build(
+    selection: &Selection<'_>,
+    exec_template: &KubeExecConfig,
+    parsed: Parsed,
+) -> Result<kube::Config, AccessError> {
+    let provider = selection.provider.name.as_str();
+    let cluster = &selection.cluster;
     let proxy_url = match non_empty(cluster.proxy_url) {
         Some(proxy) => Some(
             proxy_url(proxy).map_err(|reason| AccessError::InvalidProxyUrl {
@@ -43,54 +62,76 @@ pub(crate) fn build(selection: &Selection<'_>) -> Result<kube::Config, AccessErr
         ),
         None => None,
     };
-    let input =
-        plugin_input(selection.provider, &cluster.extensions).map_err(|(extension, reason)| {
-            AccessError::InvalidExtension {
-                provider: provider.to_owned(),
-                extension: extension.to_owned(),
-                reason,
-            }
-        })?;
-
-    let mut config = kube::Config::new(cluster_url);
-    config.root_cert = root_cert;
+    let mut config = kube::Config::new(parsed.url);
+    config.root_cert = parsed.root_cert;
     config.tls_server_name = non_empty(cluster.tls_server_name).map(str::to_owned);
     config.accept_invalid_certs = cluster.insecure_skip_tls_verify.unwrap_or(false);
     config.disable_compression = cluster.disable_compression.unwrap_or(false);
     // An unset proxy means no proxy: like upstream, HTTPS_PROXY is not consulted.
     config.proxy_url = proxy_url;
-    config.auth_info.exec = Some(exec_config(selection, input));
+    // Filled in place: the exec config is large, and so is the config.
+    let exec = config.auth_info.exec.insert(exec_template.clone());
+    if extensions_apply(selection.provider, cluster.extensions) {
+        let input = plugin_input(selection.provider, cluster.extensions.iter()).map_err(
+            |(extension, reason)| AccessError::InvalidExtension {
+                provider: provider.to_owned(),
+                extension: extension.to_owned(),
+                reason,
+            },
+        )?;
+        exec.args = (!input.args.is_empty()).then_some(input.args);
+        exec.env = kube_env(&input.env);
+    }
+    if exec.provide_cluster_info {
+        exec.cluster = Some(exec_cluster(cluster));
+    }
     Ok(config)
 }
 
-/// The exec plugin config: the provider's command with this call's args and env, never
-/// interactive, and the cluster (with the profile's exec extension as its `config`) when the
-/// provider asks for cluster info.
-fn exec_config(selection: &Selection<'_>, input: PluginInput) -> KubeExecConfig {
-    let exec = &selection.provider.exec_config;
-    let env: Vec<HashMap<String, String>> = input
-        .env
-        .into_iter()
-        .map(|var| {
-            HashMap::from([
-                ("name".to_owned(), var.name),
-                ("value".to_owned(), var.value),
-            ])
-        })
-        .collect();
+/// The provider's exec plugin config as the provider file fixes it: its command, arguments and
+/// environment, never interactive, without the cluster (which each build adds when the provider
+/// asks for cluster info).
+pub(crate) fn exec_template(provider: &Provider) -> KubeExecConfig {
+    let exec = &provider.exec_config;
     KubeExecConfig {
         api_version: Some(exec.api_version.clone()),
         command: Some(exec.command.clone()),
-        args: (!input.args.is_empty()).then_some(input.args),
-        env: (!env.is_empty()).then_some(env),
+        args: (!exec.args.is_empty()).then(|| exec.args.clone()),
+        env: kube_env(&exec.env),
         install_hint: exec.install_hint.clone(),
         interactive_mode: Some(ExecInteractiveMode::Never),
         provide_cluster_info: exec.provide_cluster_info,
-        cluster: exec
-            .provide_cluster_info
-            .then(|| exec_cluster(&selection.cluster)),
+        cluster: None,
         ..KubeExecConfig::default()
     }
+}
+
+/// Whether the profile's extensions change the plugin's arguments or environment: one of them
+/// is present and the provider's policy takes it in.
+fn extensions_apply(provider: &Provider, extensions: Extensions<'_>) -> bool {
+    extensions.iter().any(|(name, _)| match name {
+        ADDITIONAL_ARGS_EXTENSION => {
+            provider.profile_sourced_cli_args_policy != ProfileSourcedCliArgsPolicy::Ignore
+        }
+        ADDITIONAL_ENVS_EXTENSION => {
+            provider.profile_sourced_env_vars_policy != ProfileSourcedEnvVarsPolicy::Ignore
+        }
+        _ => false,
+    })
+}
+
+/// Variables as kube's exec config holds them (`None` for none).
+fn kube_env(env: &[ExecEnvVar]) -> Option<Vec<HashMap<String, String>>> {
+    (!env.is_empty()).then(|| {
+        env.iter()
+            .map(|var| {
+                HashMap::from([
+                    ("name".to_owned(), var.name.clone()),
+                    ("value".to_owned(), var.value.clone()),
+                ])
+            })
+            .collect()
+    })
 }
 
 /// The cluster as the plugin sees it in `KUBERNETES_EXEC_INFO.spec.cluster`.
@@ -104,11 +145,7 @@ pub(crate) fn exec_cluster(cluster: &ClusterView<'_>) -> ExecAuthCluster {
             .map(<[u8]>::to_vec),
         proxy_url: non_empty(cluster.proxy_url).map(str::to_owned),
         tls_server_name: non_empty(cluster.tls_server_name).map(str::to_owned),
-        config: cluster
-            .extensions
-            .iter()
-            .find(|(name, _)| *name == EXEC_EXTENSION)
-            .map(|(_, value)| (*value).clone()),
+        config: cluster.extensions.get(EXEC_EXTENSION).cloned(),
     }
 }
 

@@ -24,16 +24,16 @@ pub(crate) struct PluginInput {
 pub(crate) type ExtensionError = (&'static str, String);
 
 /// Applies the profile's extensions to a copy of the provider's args and env.
-pub(crate) fn plugin_input(
+pub(crate) fn plugin_input<'a>(
     provider: &Provider,
-    extensions: &[(&str, &Value)],
+    extensions: impl IntoIterator<Item = (&'a str, &'a Value)>,
 ) -> Result<PluginInput, ExtensionError> {
     let mut input = PluginInput {
         args: provider.exec_config.args.clone(),
         env: provider.exec_config.env.clone(),
     };
     for (name, value) in extensions {
-        match *name {
+        match name {
             ADDITIONAL_ARGS_EXTENSION => match provider.profile_sourced_cli_args_policy {
                 ProfileSourcedCliArgsPolicy::Ignore => {}
                 ProfileSourcedCliArgsPolicy::Append => {

@@ -18,6 +18,10 @@
 //!   empty `proxy-url` means no proxy (`HTTPS_PROXY` is not consulted), and a v1alpha1
 //!   `certificate-authority` path is ignored, both as upstream. Using a proxy needs kube's
 //!   `http-proxy` or `socks5` feature in the consumer's build.
+//! - A builder parses a profile's server and decodes its CA (PEM to DER) once, and reuses
+//!   them for that profile (namespace and name) while its server and CA bytes stay the same; a
+//!   changed CA is decoded again. What the provider file fixes of a plugin is prepared when the
+//!   builder is made. Profiles no build has asked for in ten to twenty minutes are forgotten.
 //! - A client from `client_for_*` runs the plugin on its first request, not when it is built,
 //!   as client-go does. It keeps the token until a minute before its `expirationTimestamp` (or
 //!   halfway through a shorter life), runs the plugin again after a 401, and has concurrent
@@ -59,6 +63,7 @@ mod error;
 mod exec;
 mod extensions;
 mod metrics;
+mod parsed;
 mod provider_file;
 mod select;
 

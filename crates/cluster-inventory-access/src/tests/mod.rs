@@ -6,6 +6,7 @@ mod config;
 mod directory;
 mod exec;
 mod metrics;
+mod parsed;
 mod policies;
 mod provider_file;
 mod selection;

@@ -19,6 +19,9 @@ pub const JOIN_TARGET_SECONDS: f64 = 2.0;
 /// How late past the grace period `Unknown` may come, in seconds.
 pub const UNKNOWN_SLACK_SECONDS: f64 = 2.0;
 
+/// The name the API server's CPU goes by in a window's `cores`.
+pub const APISERVER: &str = "kube-apiserver";
+
 /// Below this share of the nominal heartbeat rate, the machine did not carry the fleet.
 pub const CARRIED_RATE: f64 = 0.9;
 
@@ -183,6 +186,14 @@ pub fn nominal_renewals(members: usize, period: u64, seconds: f64) -> f64 {
     members as f64 * seconds / period.max(1) as f64
 }
 
+/// CPU seconds `process` used in `w`, from the cores it kept busy (`None` when not watched).
+pub fn cpu_seconds_of(w: &Window, process: &str) -> Option<f64> {
+    w.cores
+        .iter()
+        .find(|(name, _)| name == process)
+        .map(|(_, cores)| cores * w.seconds)
+}
+
 /// Memory per member, bytes.
 pub fn memory_per_member(rss: u64, baseline: u64, members: usize) -> f64 {
     (rss as f64 - baseline as f64) / members.max(1) as f64
@@ -271,7 +282,9 @@ fn window_figures(s: &Stage, w: &Window, base: &Baseline) -> Vec<Figure> {
         cores_text(&w.cores),
         w.loadavg
     );
-    vec![
+    let renewals = w.sim.renewals.max(1) as f64;
+    let apiserver_seconds = cpu_seconds_of(w, APISERVER);
+    let mut out = vec![
         Figure::new(
             SUITE,
             format!("hub memory per member ({n})"),
@@ -314,6 +327,11 @@ fn window_figures(s: &Stage, w: &Window, base: &Baseline) -> Vec<Figure> {
             w.hub.reconciles / (w.sim.renewals.max(1)) as f64,
             base.cpu_per_minute
         )),
+    ];
+    if let Some(api) = apiserver_seconds {
+        out.extend(apiserver_figures(&n, w, api, renewals));
+    }
+    out.extend([
         Figure::new(
             SUITE,
             format!("profile writes per member per hour ({n})"),
@@ -355,6 +373,42 @@ fn window_figures(s: &Stage, w: &Window, base: &Baseline) -> Vec<Figure> {
             w.sim.late_renewals,
             w.sim.renewal_seconds / (w.sim.renewals.max(1)) as f64 * 1e3,
             w.health_drops
+        )),
+    ]);
+    out
+}
+
+/// The API server's CPU per heartbeat beside the hub's, and the hub's share of it: what one
+/// renewal costs the API server (the Lease update, its etcd write, the watch fan-out to the
+/// hub) against what receiving it costs the hub.
+fn apiserver_figures(n: &str, w: &Window, apiserver_seconds: f64, renewals: f64) -> [Figure; 2] {
+    let per_event = apiserver_seconds / renewals * 1e6;
+    let share = w.hub_cpu_seconds / apiserver_seconds.max(f64::MIN_POSITIVE) * 100.0;
+    let etcd = cpu_seconds_of(w, "etcd")
+        .map(|etcd| format!("; etcd {:.0} µs per renewal", etcd / renewals * 1e6))
+        .unwrap_or_default();
+    [
+        Figure::new(
+            SUITE,
+            format!("API server CPU per heartbeat event ({n})"),
+            per_event,
+            "µs",
+        )
+        .note(format!(
+            "kube-apiserver utime+stime (/proc/<pid>/stat) in the same window / the same {} \
+             renewals: everything the API server did in it (the renewals, the hub's watches \
+             and writes, the simulator's report checks){etcd}",
+            w.sim.renewals
+        )),
+        Figure::new(
+            SUITE,
+            format!("hub CPU as a share of the API server's ({n})"),
+            share,
+            "%",
+        )
+        .note(format!(
+            "roster-hub CPU / kube-apiserver CPU over the steady window: {:.1} s / {:.1} s",
+            w.hub_cpu_seconds, apiserver_seconds
         )),
     ]
 }
@@ -563,7 +617,11 @@ mod tests {
             health_drops: drops,
             member_updates: 0,
             rewrites: 0,
-            cores: vec![("roster-hub".into(), 0.005), ("machine".into(), 1.2)],
+            cores: vec![
+                ("roster-hub".into(), 0.01),
+                (APISERVER.into(), 0.04),
+                ("machine".into(), 1.2),
+            ],
             loadavg: "1.0 1.0 1.0".into(),
             objects: String::new(),
         }
@@ -638,6 +696,10 @@ mod tests {
         assert!((cpu.value - 100.0).abs() < 1e-6, "{}", cpu.value);
         assert_eq!(cpu.meets_target, Some(false));
         assert!((get("hub CPU (N=1000)").value - 0.6).abs() < 1e-9);
+        let api = get("API server CPU per heartbeat event (N=1000)");
+        assert!((api.value - 400.0).abs() < 1e-6, "{}", api.value);
+        let share = get("hub CPU as a share of the API server's (N=1000)");
+        assert!((share.value - 25.0).abs() < 1e-6, "{}", share.value);
         assert_eq!(
             get("profile writes per member per hour (N=1000)").meets_target,
             Some(true)
