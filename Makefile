@@ -196,7 +196,7 @@ node-images: pause ## OCI archives of Roster's images (release binaries) and pau
 	$(CARGO) build --locked --release -p roster-hub -p roster-agent -p roster-credential
 	$(CARGO) run --locked -q -p xtask -- images --bin-dir target/release --pause $(PAUSE) --tag $(IMAGE_TAG) --out $(BIN)/images
 
-bench: controlplane interop ## Benchmarks on real control planes: a table, and .bench/results.json.
+bench: controlplane interop node ## Benchmarks on real control planes (and real nodes: the pods suite): a table, and .bench/results.json.
 	$(CARGO) build --locked --release --bins
 	$(CARGO) run --locked --release -q -p roster-bench -- $(BENCH_ARGS)
 

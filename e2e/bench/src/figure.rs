@@ -5,7 +5,7 @@ use serde::Serialize;
 /// One measured figure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figure {
-    /// Suite: `fleet`, `credentials`, `admission`.
+    /// Suite: `fleet`, `credentials`, `admission`, `pods`.
     pub suite: String,
     /// What was measured, for example `hub memory per member (N=1000)`.
     pub name: String,

@@ -8,4 +8,5 @@ pub mod admission;
 pub mod credentials;
 pub mod figure;
 pub mod fleet;
+pub mod pods;
 pub mod report;

@@ -8,13 +8,15 @@ use roster_bench::report;
 #[command(name = "roster-bench", version, about)]
 struct Cli {
     /// Suites to run (default: all).
-    #[arg(long, value_delimiter = ',', default_values_t = ["fleet".to_owned(), "credentials".to_owned(), "admission".to_owned()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["fleet".to_owned(), "credentials".to_owned(), "admission".to_owned(), "pods".to_owned()])]
     suites: Vec<String>,
     /// Where to write the JSON results.
     #[arg(long, default_value = ".bench/results.json")]
     output: std::path::PathBuf,
     #[command(flatten)]
     fleet: roster_bench::fleet::Options,
+    #[command(flatten)]
+    pods: roster_bench::pods::PodsOptions,
 }
 
 #[tokio::main]
@@ -29,8 +31,9 @@ async fn main() -> std::process::ExitCode {
             "fleet" => roster_bench::fleet::run(&cli.fleet).await,
             "credentials" => roster_bench::credentials::run().await,
             "admission" => roster_bench::admission::run().await,
+            "pods" => roster_bench::pods::run(&cli.pods).await,
             other => Err(anyhow::anyhow!(
-                "unknown suite {other:?} (fleet, credentials, admission)"
+                "unknown suite {other:?} (fleet, credentials, admission, pods)"
             )),
         };
         match result {
@@ -63,4 +66,14 @@ async fn main() -> std::process::ExitCode {
 /// kube's rustls needs a process-wide crypto provider.
 fn roster_runtime_free_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -420,8 +420,35 @@ impl NodeCluster {
     /// Memory one pod uses (`memory.usage_in_bytes` of its cgroup `pod<uid>` under the node's
     /// cgroup root, whatever its QoS class), if it runs.
     pub fn pod_memory_bytes(&self, uid: &str) -> Option<u64> {
+        let dir = self.pod_cgroup("memory", uid)?;
+        read_u64(&dir.join("memory.usage_in_bytes"))
+    }
+
+    /// One pod's working set as the kubelet counts it: `memory.usage_in_bytes` minus
+    /// `total_inactive_file` of `memory.stat`.
+    pub fn pod_working_set_bytes(&self, uid: &str) -> Option<u64> {
+        let dir = self.pod_cgroup("memory", uid)?;
+        let usage = read_u64(&dir.join("memory.usage_in_bytes"))?;
+        let stat = std::fs::read_to_string(dir.join("memory.stat")).ok()?;
+        let inactive = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("total_inactive_file "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        Some(usage.saturating_sub(inactive))
+    }
+
+    /// CPU time one pod has used since it started (`cpuacct.usage` of its cgroup), seconds.
+    pub fn pod_cpu_seconds(&self, uid: &str) -> Option<f64> {
+        let dir = self.pod_cgroup("cpuacct", uid)?;
+        read_u64(&dir.join("cpuacct.usage")).map(|ns| ns as f64 / 1e9)
+    }
+
+    /// The folder of the cgroup `pod<uid>` under the node's cgroup root in the v1 hierarchy
+    /// `controller`, whatever its QoS class.
+    fn pod_cgroup(&self, controller: &str, uid: &str) -> Option<PathBuf> {
         let want = format!("pod{uid}");
-        let root = PathBuf::from(format!("/sys/fs/cgroup/memory/{}", self.cgroup));
+        let root = PathBuf::from(format!("/sys/fs/cgroup/{controller}/{}", self.cgroup));
         let mut folders = vec![(root, 0)];
         while let Some((folder, depth)) = folders.pop() {
             for entry in std::fs::read_dir(&folder).ok()?.flatten() {
@@ -430,8 +457,7 @@ impl NodeCluster {
                     continue;
                 }
                 if entry.file_name().to_string_lossy().replace('_', "-") == want {
-                    let usage = std::fs::read_to_string(path.join("memory.usage_in_bytes"));
-                    return usage.ok()?.trim().parse().ok();
+                    return Some(path);
                 }
                 if depth < 3 {
                     folders.push((path, depth + 1));
@@ -476,4 +502,8 @@ pub fn is_ready(node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn read_u64(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
