@@ -237,6 +237,7 @@ async fn grow(
     opts: &PodsOptions,
 ) -> anyhow::Result<()> {
     let api: Api<MemberCluster> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::all(client.clone());
     let name = |i: usize| format!("pod-sim-{i:05}");
     for chunk in (0..count).collect::<Vec<_>>().chunks(50) {
         let creates = chunk.iter().map(|&i| {
@@ -257,16 +258,15 @@ async fn grow(
         for created in futures::future::join_all(creates).await {
             created?;
         }
-        start_prepared(client, simulator).await?;
+        start_prepared(&leases, simulator).await?;
     }
-    let leases: Api<Lease> = Api::all(client.clone());
     wait::until(
         &format!("{count} simulated members Joined"),
         TIMEOUT,
         || {
             let (api, leases) = (api.clone(), leases.clone());
             async move {
-                start_prepared_with(&leases, simulator).await?;
+                start_prepared(&leases, simulator).await?;
                 let list = api
                     .list(&ListParams::default().labels(&format!("{}={}", LABEL.0, LABEL.1)))
                     .await?;
@@ -278,12 +278,8 @@ async fn grow(
     .await
 }
 
-async fn start_prepared(client: &Client, simulator: &simulate::Simulator) -> anyhow::Result<()> {
-    start_prepared_with(&Api::all(client.clone()), simulator).await
-}
-
 /// Starts the simulated agent of every member whose Lease the hub has created.
-async fn start_prepared_with(
+async fn start_prepared(
     leases: &Api<Lease>,
     simulator: &simulate::Simulator,
 ) -> anyhow::Result<()> {

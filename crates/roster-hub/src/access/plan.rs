@@ -137,15 +137,7 @@ pub fn decide(rsa: &RemoteServiceAccount, view: &impl View, now: Timestamp) -> P
     let federated = rsa.spec.federation.is_some();
     let mut clusters = Vec::with_capacity(targets.len());
     for target in &targets {
-        let trust = federated.then(|| {
-            target.member.map_or(
-                status::Trust {
-                    trusted: None,
-                    message: "",
-                },
-                status::Trust::of,
-            )
-        });
+        let trust = federated.then(|| status::Trust::of(target.member));
         let problem = match target.member {
             None => Some(format!("MemberCluster {} does not exist", target.name)),
             Some(member) => names::member_namespace_problem(&target.name)

@@ -38,9 +38,9 @@ pub struct Trust<'a> {
 }
 
 impl<'a> Trust<'a> {
-    /// The trust `member` reports.
-    pub fn of(member: &'a roster_api::MemberCluster) -> Self {
-        let condition = member.status.as_ref().and_then(|s| {
+    /// The trust `member` reports (none for a member that does not exist).
+    pub fn of(member: Option<&'a roster_api::MemberCluster>) -> Self {
+        let condition = member.and_then(|m| m.status.as_ref()).and_then(|s| {
             s.conditions
                 .iter()
                 .find(|c| c.type_ == roster_api::conditions::CONDITION_FEDERATION_TRUSTED)
@@ -86,10 +86,11 @@ fn bound(o: &Observed<'_>) -> bool {
 /// The cluster's entry for federated access: ready once the agent has bound the rights, the
 /// member trusts the hub's issuer and its API server is known (for the consumer's kubeconfig).
 fn federated_cluster(o: &Observed<'_>, trust: Trust<'_>) -> ClusterTokenStatus {
-    let ready = bound(o) && trust.trusted == Some(true) && o.has_endpoint;
+    let bound = bound(o);
+    let ready = bound && trust.trusted == Some(true) && o.has_endpoint;
     let message = if let Some(problem) = o.member_problem {
         Some(problem.to_owned())
-    } else if !bound(o) {
+    } else if !bound {
         Some(match o.grant {
             None => "handing the request to the member's agent".into(),
             Some(g) => match g.status.as_ref() {

@@ -133,7 +133,7 @@ async fn put_token_secret(
 
 /// Runs the plugin with `args`, `KUBERNETES_EXEC_INFO` and `env` only (no inherited
 /// environment, so nothing of this machine's kubeconfig or pod leaks in).
-async fn run_plugin(args: &[&str], exec_info: &str, env: &[(&str, &str)]) -> Output {
+pub(super) async fn run_plugin(args: &[&str], exec_info: &str, env: &[(&str, &str)]) -> Output {
     let child = tokio::process::Command::new(plugin())
         .args(args)
         .env_clear()

@@ -5,7 +5,7 @@
 //!
 //! The plugin is used as last built (`cargo build -p roster-credential` first when it changed).
 
-use std::{path::Path, process::Output, time::Duration};
+use std::{path::Path, process::Output};
 
 use base64::Engine;
 use k8s_openapi::{
@@ -20,7 +20,6 @@ use kube::{
 use roster_testenv::{Fleet, env::create_namespace, identity, kubeconfig};
 use serde_json::{Value, json};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
 const V1: &str = "client.authentication.k8s.io/v1";
 const CONSUMER: &str = "consumer";
 
@@ -51,23 +50,9 @@ fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
-/// Runs the built plugin with `args` and `KUBERNETES_EXEC_INFO` only.
+/// Runs the plugin as a client does, with only `KUBERNETES_EXEC_INFO` in its environment.
 async fn run_plugin(args: &[&str], exec_info: &str) -> Output {
-    let plugin = roster_testenv::roster::binary_path("roster-credential")
-        .expect("roster-credential is built");
-    let child = tokio::process::Command::new(plugin)
-        .args(args)
-        .env_clear()
-        .env("KUBERNETES_EXEC_INFO", exec_info)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("roster-credential starts");
-    tokio::time::timeout(TIMEOUT, child.wait_with_output())
-        .await
-        .expect("roster-credential finishes")
-        .expect("roster-credential's output is read")
+    super::credential::run_plugin(args, exec_info, &[]).await
 }
 
 /// The ExecCredential's token and expiry, after checking the run succeeded quietly.

@@ -176,25 +176,7 @@ pub async fn reaches_the_member(hub: &NodeCluster, member: &str, dir: &Path) -> 
     // its container reads the kubeconfig there.
     let automounted = "automounted";
     let mounted = format!("/var/run/secrets/roster.dev/{RSA}/{member}/kubeconfig");
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {
-            "name": automounted,
-            "annotations": {"roster.dev/remote-service-accounts": RSA},
-        },
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": false,
-            "containers": [{
-                "name": "consumer",
-                "image": CONSUMER_IMAGE,
-                "imagePullPolicy": "Never",
-                "args": [format!("--kubeconfig={mounted}"), "get", "namespaces", "-o", "name"],
-                "env": [{"name": "HOME", "value": "/tmp"}],
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-            }],
-            "volumes": [{"name": "tmp", "emptyDir": {}}],
-        },
-    }))?;
+    let pod = automounted_pod(automounted, RSA, member, None)?;
     let created = Instant::now();
     let admitted = pods.create(&PostParams::default(), &pod).await?;
     let mounts: Vec<String> = admitted
@@ -214,6 +196,37 @@ pub async fn reaches_the_member(hub: &NodeCluster, member: &str, dir: &Path) -> 
         created.elapsed()
     );
     Ok(())
+}
+
+/// A pod of the consumer image annotated for `rsa` that lists `member`'s namespaces with the
+/// kubeconfig the webhook mounts, running as `account` (the namespace's default when `None`).
+pub fn automounted_pod(
+    name: &str,
+    rsa: &str,
+    member: &str,
+    account: Option<&str>,
+) -> anyhow::Result<Pod> {
+    let mounted = format!("{}/{rsa}/{member}/kubeconfig", names::AUTOMOUNT_ROOT);
+    let mut pod = json!({
+        "metadata": {"name": name, "annotations": {"roster.dev/remote-service-accounts": rsa}},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": false,
+            "containers": [{
+                "name": "consumer",
+                "image": CONSUMER_IMAGE,
+                "imagePullPolicy": "Never",
+                "args": [format!("--kubeconfig={mounted}"), "get", "namespaces", "-o", "name"],
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],
+        },
+    });
+    if let Some(account) = account {
+        pod["spec"]["serviceAccountName"] = json!(account);
+    }
+    Ok(serde_json::from_value(pod)?)
 }
 
 /// Waits for pod `name` to finish and checks it listed `member`'s namespaces.

@@ -16,7 +16,7 @@ use roster_testenv::{node::NodeCluster, wait};
 use serde_json::json;
 
 use super::{
-    consumer::{CONSUMER_IMAGE, NAMESPACE, lists_the_member_namespaces},
+    consumer::{NAMESPACE, automounted_pod, lists_the_member_namespaces},
     support,
 };
 
@@ -92,26 +92,7 @@ pub async fn a_pod_reaches_the_member_as_its_hub_identity(
     );
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
-    let mounted = format!("{}/{RSA}/{member}/kubeconfig", names::AUTOMOUNT_ROOT);
-    let pod = |name: &str, account: &str| -> anyhow::Result<Pod> {
-        Ok(serde_json::from_value(json!({
-            "metadata": {"name": name, "annotations": {"roster.dev/remote-service-accounts": RSA}},
-            "spec": {
-                "restartPolicy": "Never",
-                "serviceAccountName": account,
-                "automountServiceAccountToken": false,
-                "containers": [{
-                    "name": "consumer",
-                    "image": CONSUMER_IMAGE,
-                    "imagePullPolicy": "Never",
-                    "args": [format!("--kubeconfig={mounted}"), "get", "namespaces", "-o", "name"],
-                    "env": [{"name": "HOME", "value": "/tmp"}],
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                }],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
-            },
-        }))?)
-    };
+    let pod = |name: &str, account: &str| automounted_pod(name, RSA, member, Some(account));
     let refused = pods
         .create(&PostParams::default(), &pod("not-the-actor", "default")?)
         .await
