@@ -9,6 +9,13 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 /// How long a member or hub request may take before the loop that made it tries again.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a watch may stay silent before its client gives up on the connection: longer than
+/// the API server holds a watch open (kube's watcher asks for 290 s, and the server sends a
+/// bookmark before closing it). With [`REQUEST_TIMEOUT`] an idle watch broke every 30 s and
+/// resumed from an ever older version until the server answered "too old" and the watch listed
+/// everything anew.
+pub const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// How long a TCP/TLS connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -19,6 +26,32 @@ pub fn tuned(mut config: kube::Config, read_timeout: Duration) -> kube::Config {
     config.read_timeout = Some(read_timeout);
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config
+}
+
+/// A cluster's two clients: requests time out after [`REQUEST_TIMEOUT`], watches after
+/// [`WATCH_READ_TIMEOUT`] of silence. Both share the configuration (and so the credentials).
+#[derive(Clone)]
+pub struct Clients {
+    /// For gets, writes and lists.
+    pub requests: kube::Client,
+    /// For long-running watches.
+    pub watches: kube::Client,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients").finish_non_exhaustive()
+    }
+}
+
+impl Clients {
+    /// Both clients of `config`.
+    pub fn new(config: &kube::Config) -> Result<Self, kube::Error> {
+        Ok(Self {
+            requests: kube::Client::try_from(tuned(config.clone(), REQUEST_TIMEOUT))?,
+            watches: kube::Client::try_from(tuned(config.clone(), WATCH_READ_TIMEOUT))?,
+        })
+    }
 }
 
 /// The member cluster's client configuration: from `kubeconfig` when given, else inferred

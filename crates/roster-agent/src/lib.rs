@@ -72,11 +72,9 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
 
     let member_config = clients::member_config(cli.member_kubeconfig.as_deref()).await?;
     let endpoint = reported_endpoint(&cli, &member_config)?;
-    let member_client = kube::Client::try_from(clients::tuned(
-        member_config.clone(),
-        clients::REQUEST_TIMEOUT,
-    ))
-    .context("building the member cluster's client")?;
+    let member_clients =
+        clients::Clients::new(&member_config).context("building the member cluster's client")?;
+    let member_client = member_clients.requests.clone();
     let probe_client =
         kube::Client::try_from(clients::tuned(member_config.clone(), probe::PROBE_TIMEOUT))
             .context("building the member cluster's client")?;
@@ -93,8 +91,9 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
     })
     .await?;
     ready.hub_token.set(true);
-    let hub =
-        kube::Client::try_from(credentials.hub_config()).context("building the hub client")?;
+    let hub_clients =
+        clients::Clients::new(&credentials.hub_config()).context("building the hub client")?;
+    let hub = hub_clients.requests.clone();
 
     let probe = probe::Probe::new(cli.probe_failure_threshold, timing::now());
     let (cadence_tx, cadence_rx) = watch::channel(heartbeat::Cadence::default());
@@ -128,7 +127,7 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
             metrics.clone(),
             ready.heartbeat
         ),
-        grants::run(hub, member_client, grant_settings, metrics.clone()),
+        grants::run(hub_clients, member_clients, grant_settings, metrics.clone()),
         probe::run(probe_client, probe, cadence_rx, health_tx, metrics),
         report::run(
             reporter,

@@ -15,12 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::backoff::WatchBackoff;
 
-/// Watches list with the most recent semantic: a list served from a just-restarted API
-/// server's watch cache can be older than what that cache can resume a watch from, which
-/// leaves a watcher relisting on "too old resource version" for minutes.
-pub fn config() -> watcher::Config {
-    watcher::Config::default().list_semantic(watcher::ListSemantic::MostRecent)
-}
+pub use roster_runtime::watch::config;
 
 /// A cache of what `api` lists under `config`, and the stream of watch events that fills it
 /// (poll it, for example as a controller trigger, to keep the cache current).

@@ -1,6 +1,6 @@
 //! Start-up plumbing shared by Roster's binaries: the rustls crypto provider, logging, the
-//! flags every binary takes, the admin server (metrics, health), error categories and retry
-//! delays.
+//! flags every binary takes, the admin server (metrics, health), error categories, retry
+//! delays and how watches list.
 
 pub mod admin;
 pub mod backoff;
@@ -8,6 +8,7 @@ pub mod errors;
 pub mod logging;
 pub mod metrics;
 pub mod pem;
+pub mod watch;
 
 /// Installs ring as the process-wide rustls crypto provider. Call once, first thing in `main`.
 pub fn install_crypto_provider() {

@@ -44,7 +44,7 @@ use tracing::{info, instrument, warn};
 
 use roster_runtime::errors::{self, Category};
 
-use crate::{metrics::Metrics, timing};
+use crate::{clients::Clients, metrics::Metrics, timing};
 use member::ProvisionError;
 
 /// How often the sweeper looks for leftovers even without a deletion event.
@@ -309,15 +309,15 @@ pub fn error_policy(grant: Arc<RemoteAccountGrant>, error: &Error, _ctx: Arc<Con
 
 /// Serves grants until the process stops.
 pub async fn run(
-    hub: Client,
-    member: Client,
+    hub: Clients,
+    member: Clients,
     settings: Settings,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<()> {
-    let api: Api<RemoteAccountGrant> = Api::namespaced(hub.clone(), &settings.namespace);
+    let api: Api<RemoteAccountGrant> = Api::namespaced(hub.watches, &settings.namespace);
     let (grants, writer) = reflector::store();
     let (deleted_tx, deleted_rx) = watch::channel(0u64);
-    let events = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+    let events = reflector::reflector(writer, watcher(api, roster_runtime::watch::config()))
         .inspect(move |event| {
             if matches!(
                 event,
@@ -328,10 +328,10 @@ pub async fn run(
         })
         .default_backoff()
         .touched_objects();
-    let repairs = repair::repairs(member.clone(), grants.clone(), metrics.clone());
+    let repairs = repair::repairs(member.watches, grants.clone(), metrics.clone());
     let ctx = Arc::new(Context {
-        hub,
-        member,
+        hub: hub.requests,
+        member: member.requests,
         settings,
         grants: grants.clone(),
         metrics,

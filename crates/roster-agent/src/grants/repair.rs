@@ -30,18 +30,19 @@ use super::{
     desired,
     drift::{self, Change, Key, Kind, Observed},
 };
-use roster_runtime::errors;
+use roster_runtime::{errors, watch};
 
 use crate::metrics::Metrics;
 
 /// The grants to provision again because one of their member objects was deleted or edited.
+/// `member` is a client for watches (see [`crate::clients::WATCH_READ_TIMEOUT`]).
 pub fn repairs(
     member: Client,
     grants: Store<RemoteAccountGrant>,
     metrics: Arc<Metrics>,
 ) -> impl Stream<Item = ObjectRef<RemoteAccountGrant>> + Send + 'static {
-    let ours = watcher::Config::default().labels(&desired::all_grants_selector());
-    let namespaces = watcher::Config::default().labels(&format!(
+    let ours = watch::config().labels(&desired::all_grants_selector());
+    let namespaces = watch::config().labels(&format!(
         "{}={}",
         names::LABEL_MANAGED_BY,
         names::MANAGED_BY
