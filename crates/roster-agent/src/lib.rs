@@ -139,7 +139,7 @@ async fn agent(cli: cli::Cli, metrics: Arc<metrics::Metrics>, ready: Ready) -> a
         && left_hub(error)
     {
         // Nothing this agent provisioned may outlive its member's place in the fleet.
-        match grants::member::sweep(&revoker, &Default::default()).await {
+        match grants::member::sweep(&revoker, grants::member::Sweep::Everything).await {
             Ok(n) => tracing::warn!(
                 revoked = n,
                 "left the hub: revoked every grant (service accounts and bindings)"

@@ -7,8 +7,6 @@
 //! grant's bindings deleted), and the refusal goes into the grant's status, which the hub
 //! shows on the RemoteServiceAccount.
 
-use std::collections::HashSet;
-
 use kube::{Client, ResourceExt};
 use roster_api::RemoteAccountGrant;
 use tracing::warn;
@@ -16,20 +14,12 @@ use tracing::warn;
 use super::{hub, member};
 use roster_runtime::errors;
 
-/// Refuses `grant` with `message`: revokes what it holds on the member (every Roster object
-/// there not owned by a grant in `live`, which the grant is taken out of) and reports it in
-/// the grant's status on the hub.
-pub async fn refuse(
-    grant: &RemoteAccountGrant,
-    clients: (&Client, &Client),
-    mut live: HashSet<String>,
-    message: &str,
-) {
+/// Refuses `grant` with `message`: revokes what it holds on the member (the Roster objects
+/// labelled with its UID) and reports it in the grant's status on the hub.
+pub async fn refuse(grant: &RemoteAccountGrant, clients: (&Client, &Client), message: &str) {
     let (hub_client, member_client) = clients;
-    if let Some(uid) = grant.uid() {
-        live.remove(&uid);
-    }
-    match member::sweep(member_client, &live).await {
+    let uid = grant.uid().unwrap_or_default();
+    match member::sweep(member_client, member::Sweep::Grant(&uid)).await {
         Ok(0) => {}
         Ok(n) => warn!(
             revoked = n,

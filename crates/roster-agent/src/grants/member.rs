@@ -15,6 +15,7 @@ use k8s_openapi::{
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+    runtime::reflector::Store,
 };
 use roster_api::{RemoteAccountGrant, names};
 use serde::{Serialize, de::DeserializeOwned};
@@ -106,11 +107,11 @@ where
 
 /// Creates or updates everything `grant` needs on the member; returns its service account's
 /// UID (`None` for a federated grant, which has none). `live` tells whether a grant UID
-/// belongs to a grant that still exists.
+/// belongs to a grant that still exists, asked when the answer is needed.
 pub async fn provision(
     member: &Client,
     grant: &RemoteAccountGrant,
-    live: &HashSet<String>,
+    live: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Option<String>, ProvisionError> {
     let uid = grant.metadata.uid.clone().unwrap_or_default();
     let wanted = desired::desired(grant);
@@ -155,7 +156,7 @@ async fn provision_account(
     member: &Client,
     uid: &str,
     wanted: &ServiceAccount,
-    live: &HashSet<String>,
+    live: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<String, ProvisionError> {
     let namespace = wanted.metadata.namespace.clone().unwrap_or_default();
     let name = wanted.metadata.name.clone().unwrap_or_default();
@@ -166,7 +167,7 @@ async fn provision_account(
         .get_opt(&name)
         .await
         .map_err(|e| ProvisionError::from_kube(&format!("reading {who}"), e))?;
-    match desired::ownership(existing.as_ref(), uid, &|u| live.contains(u)) {
+    match desired::ownership(existing.as_ref(), uid, live) {
         Ownership::Ours => {}
         Ownership::Stale => {
             // Its tokens belong to a revoked grant: delete it so they die, then start afresh.
@@ -326,73 +327,141 @@ pub async fn mint(member: &Client, grant: &RemoteAccountGrant) -> Result<Minted,
     }
 }
 
-/// Deletes every member object of the grants whose UID `live` does not know (service
-/// accounts first, so their tokens die, then bindings and ClusterRoles); returns how many
-/// grants lost objects.
-pub async fn sweep(member: &Client, live: &HashSet<String>) -> Result<usize, kube::Error> {
-    let selector = ListParams::default().labels(&desired::all_grants_selector());
+/// Which grants' member objects a sweep deletes.
+#[derive(Debug, Clone, Copy)]
+pub enum Sweep<'a> {
+    /// Those of grants no longer in the agent's cache of the hub's grants. The cache is read
+    /// after each listing, never before: an object the listing shows was created by a
+    /// reconcile of a grant already cached, so a grant that arrived while the sweep ran (and
+    /// created objects meanwhile) is never taken for a deleted one.
+    Revoked(&'a Store<RemoteAccountGrant>),
+    /// Those of one grant, by UID (refused by the member's ceiling).
+    Grant(&'a str),
+    /// Those of every grant (the agent left the hub).
+    Everything,
+}
+
+impl Sweep<'_> {
+    /// Whether the objects of grant `uid` go, as of now.
+    fn doomed(self) -> impl Fn(&str) -> bool {
+        let (one, live) = match self {
+            Sweep::Revoked(store) => (None, Some(live_uids(store))),
+            Sweep::Grant(uid) => (Some(uid.to_owned()), None),
+            Sweep::Everything => (None, None),
+        };
+        move |uid| match (&one, &live) {
+            (Some(one), _) => one == uid,
+            (None, Some(live)) => !live.contains(uid),
+            (None, None) => true,
+        }
+    }
+}
+
+/// The UIDs of the grants in `store`.
+fn live_uids(store: &Store<RemoteAccountGrant>) -> HashSet<String> {
+    store
+        .state()
+        .iter()
+        .filter_map(|g| g.metadata.uid.clone())
+        .collect()
+}
+
+/// Deletes the member objects of the grants `sweep` names (service accounts, so their tokens
+/// die, bindings and ClusterRoles), found by Roster's labels; returns how many grants lost
+/// something.
+pub async fn sweep(member: &Client, sweep: Sweep<'_>) -> Result<usize, kube::Error> {
     let mut revoked = HashSet::new();
-    let mut stale = |labels: &std::collections::BTreeMap<String, String>| {
-        labels
-            .get(names::LABEL_GRANT_UID)
-            .filter(|uid| !live.contains(*uid))
-            .map(|uid| revoked.insert(uid.clone()))
-            .is_some()
-    };
-    for sa in Api::<ServiceAccount>::all(member.clone())
-        .list(&selector)
-        .await?
-    {
-        if stale(sa.labels()) {
-            let ns = sa.namespace().unwrap_or_default();
-            tracing::info!(account = %format!("{ns}/{}", sa.name_any()), "revoking: its grant is gone");
-            delete(
-                Api::<ServiceAccount>::namespaced(member.clone(), &ns),
-                &sa.name_any(),
-            )
-            .await?;
-        }
+    for sa in doomed::<ServiceAccount>(member, sweep, &mut revoked).await? {
+        let ns = sa.namespace().unwrap_or_default();
+        tracing::info!(account = %format!("{ns}/{}", sa.name_any()), "revoking: its grant is gone");
+        delete(
+            Api::<ServiceAccount>::namespaced(member.clone(), &ns),
+            &sa.name_any(),
+        )
+        .await?;
     }
-    for b in Api::<ClusterRoleBinding>::all(member.clone())
-        .list(&selector)
-        .await?
-    {
-        if stale(b.labels()) {
-            delete(
-                Api::<ClusterRoleBinding>::all(member.clone()),
-                &b.name_any(),
-            )
-            .await?;
-        }
+    for b in doomed::<ClusterRoleBinding>(member, sweep, &mut revoked).await? {
+        delete(
+            Api::<ClusterRoleBinding>::all(member.clone()),
+            &b.name_any(),
+        )
+        .await?;
     }
-    for b in Api::<RoleBinding>::all(member.clone())
-        .list(&selector)
-        .await?
-    {
-        if stale(b.labels()) {
-            let ns = b.namespace().unwrap_or_default();
-            delete(
-                Api::<RoleBinding>::namespaced(member.clone(), &ns),
-                &b.name_any(),
-            )
-            .await?;
-        }
+    for b in doomed::<RoleBinding>(member, sweep, &mut revoked).await? {
+        let ns = b.namespace().unwrap_or_default();
+        delete(
+            Api::<RoleBinding>::namespaced(member.clone(), &ns),
+            &b.name_any(),
+        )
+        .await?;
     }
-    for r in Api::<ClusterRole>::all(member.clone())
-        .list(&selector)
-        .await?
-    {
-        if stale(r.labels()) {
-            delete(Api::<ClusterRole>::all(member.clone()), &r.name_any()).await?;
-        }
+    for r in doomed::<ClusterRole>(member, sweep, &mut revoked).await? {
+        delete(Api::<ClusterRole>::all(member.clone()), &r.name_any()).await?;
     }
     Ok(revoked.len())
+}
+
+/// The objects of kind `K` that `sweep` deletes, judged once they are listed; their grants'
+/// UIDs go into `revoked`.
+async fn doomed<K>(
+    member: &Client,
+    sweep: Sweep<'_>,
+    revoked: &mut HashSet<String>,
+) -> Result<Vec<K>, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let selector = ListParams::default().labels(&desired::all_grants_selector());
+    let listed = Api::<K>::all(member.clone()).list(&selector).await?;
+    let doomed = sweep.doomed();
+    Ok(listed
+        .items
+        .into_iter()
+        .filter(|o| {
+            o.labels()
+                .get(names::LABEL_GRANT_UID)
+                .filter(|uid| doomed(uid))
+                .map(|uid| revoked.insert(uid.clone()))
+                .is_some()
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::grants::tests::api as answer;
+    use kube::runtime::{reflector, watcher};
+    use roster_api::RemoteAccountGrantSpec;
+
+    fn grant(uid: &str) -> RemoteAccountGrant {
+        let mut g = RemoteAccountGrant::new(uid, RemoteAccountGrantSpec::default());
+        g.metadata.namespace = Some("roster-member-m".into());
+        g.metadata.uid = Some(uid.into());
+        g
+    }
+
+    #[test]
+    fn a_sweep_reads_which_grants_live_when_it_judges_a_listing() {
+        let (store, mut writer) = reflector::store();
+        writer.apply_watcher_event(&watcher::Event::Apply(grant("old")));
+        let sweep = Sweep::Revoked(&store);
+        // A grant arrives (and creates its objects) after the sweep started, before a listing.
+        writer.apply_watcher_event(&watcher::Event::Apply(grant("new")));
+        let doomed = sweep.doomed();
+        assert!(!doomed("old"));
+        assert!(
+            !doomed("new"),
+            "a grant that arrived while sweeping is live"
+        );
+        assert!(doomed("deleted"));
+        writer.apply_watcher_event(&watcher::Event::Delete(grant("old")));
+        assert!(sweep.doomed()("old"), "the next listing is judged anew");
+
+        let one = Sweep::Grant("refused").doomed();
+        assert!(one("refused") && !one("old") && !one("deleted"));
+        assert!(Sweep::Everything.doomed()("old"));
+    }
 
     #[test]
     fn a_refusal_names_the_object_and_a_transient_failure_waits() {

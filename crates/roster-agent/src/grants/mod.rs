@@ -95,12 +95,12 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    fn live_uids(&self) -> HashSet<String> {
+    /// Whether the grant `uid` is in the cache of the hub's grants, as of now.
+    fn is_live(&self, uid: &str) -> bool {
         self.grants
             .state()
             .iter()
-            .filter_map(|g| g.metadata.uid.clone())
-            .collect()
+            .any(|g| g.metadata.uid.as_deref() == Some(uid))
     }
 
     /// Tells the metrics which grants are served now; forgets failures of deleted grants.
@@ -193,7 +193,7 @@ pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Res
         .or_else(|| ctx.settings.ceiling.refusal(&grant.spec));
     if let Some(message) = refusal {
         ctx.metrics.grant_refused();
-        ceiling::refuse(&grant, (&ctx.hub, &ctx.member), ctx.live_uids(), &message).await;
+        ceiling::refuse(&grant, (&ctx.hub, &ctx.member), &message).await;
         return Ok(Action::requeue(REFUSED_RETRY));
     }
     let name = grant.name_any();
@@ -231,8 +231,7 @@ pub async fn reconcile(grant: Arc<RemoteAccountGrant>, ctx: Arc<Context>) -> Res
 /// Provisions the grant on the member and mints and delivers its token when due; a federated
 /// grant only gets its bindings (see [`serve_federated`]).
 async fn serve(grant: &RemoteAccountGrant, ctx: &Context) -> Result<Action, Error> {
-    let live = ctx.live_uids();
-    let provisioned = member::provision(&ctx.member, grant, &live).await?;
+    let provisioned = member::provision(&ctx.member, grant, &|uid| ctx.is_live(uid)).await?;
     if let Some(user) = &grant.spec.federated_user {
         return serve_federated(grant, user, ctx).await;
     }
@@ -355,8 +354,7 @@ async fn sweep_loop(ctx: Arc<Context>, mut deleted: watch::Receiver<u64>) {
     }
     loop {
         ctx.count_grants();
-        let live = ctx.live_uids();
-        match member::sweep(&ctx.member, &live).await {
+        match member::sweep(&ctx.member, member::Sweep::Revoked(&ctx.grants)).await {
             Ok(0) => {}
             Ok(n) => info!(
                 revoked = n,
