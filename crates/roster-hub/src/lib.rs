@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod shared_cache;
 pub mod watch;
 pub mod webhook;
+pub mod write_cache;
 
 use std::sync::Arc;
 

@@ -1,7 +1,12 @@
-//! What the hub last wrote, so a reconcile that runs before the watch shows the write does not
-//! write the same thing again.
+//! What the hub last wrote, so a reconcile that runs before the watch shows the write neither
+//! writes the same thing again nor decides from the status the write replaced.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use kube::{Resource, ResourceExt, core::object::HasStatus};
 
 /// Per object: the resourceVersion the API server returned for our last write, and what we wrote.
 #[derive(Debug)]
@@ -38,6 +43,23 @@ impl<T: PartialEq + Clone> WriteCache<T> {
         }
     }
 
+    /// `object` with the status the hub last wrote (under `key`) when the watch has not shown
+    /// that write yet. A decision made from the older status takes the hub's own transitions
+    /// for new ones: a condition's `lastTransitionTime` moved again, its Event recorded twice.
+    pub fn latest<K>(&self, key: &str, object: Arc<K>) -> Arc<K>
+    where
+        K: Resource + HasStatus<Status = T> + Clone,
+    {
+        let observed = object.status().cloned();
+        let status = self.current(key, object.resource_version().as_deref(), observed);
+        if status.as_ref() == object.status() {
+            return object;
+        }
+        let mut newer = (*object).clone();
+        *newer.status_mut() = status;
+        Arc::new(newer)
+    }
+
     /// Forgets every key `keep` refuses (objects that no longer exist).
     pub fn retain(&self, keep: impl Fn(&str) -> bool) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -63,6 +85,11 @@ impl<T: PartialEq + Clone> WriteCache<T> {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+    use roster_api::{
+        MemberCluster, MemberClusterSpec, MemberClusterStatus, conditions::CONDITION_JOINED,
+    };
+
     use super::*;
 
     #[test]
@@ -91,5 +118,51 @@ mod tests {
             Some(9),
             "a was forgotten"
         );
+    }
+
+    fn status(joined: &str, at: i64) -> Option<MemberClusterStatus> {
+        Some(MemberClusterStatus {
+            conditions: vec![Condition {
+                type_: CONDITION_JOINED.into(),
+                status: joined.into(),
+                reason: "Test".into(),
+                message: String::new(),
+                last_transition_time: Time(
+                    k8s_openapi::jiff::Timestamp::from_second(at).expect("a time"),
+                ),
+                observed_generation: None,
+            }],
+            ..MemberClusterStatus::default()
+        })
+    }
+
+    fn member(rv: &str, status: Option<MemberClusterStatus>) -> Arc<MemberCluster> {
+        let mut m = MemberCluster::new("member-1", MemberClusterSpec::default());
+        m.metadata.resource_version = Some(rv.into());
+        m.status = status;
+        Arc::new(m)
+    }
+
+    #[test]
+    fn decisions_start_from_the_hubs_own_write_until_the_cache_shows_it() {
+        let writes = WriteCache::default();
+        // The hub saw the member awaiting its agent (version 5) and wrote Joined=True at 200.
+        writes.record(
+            "member-1",
+            Some("10"),
+            status("True", 200).expect("a status"),
+        );
+        let lagging = writes.latest("member-1", member("5", status("Unknown", 100)));
+        assert_eq!(
+            lagging.status,
+            status("True", 200),
+            "the cache still shows version 5: decide from the write, whose transition is kept"
+        );
+        let caught_up = member("10", status("True", 200));
+        assert!(
+            Arc::ptr_eq(&writes.latest("member-1", caught_up.clone()), &caught_up),
+            "the cache shows the write: the cached object is used as it is"
+        );
+        assert!(writes.is_empty(), "nothing left in flight");
     }
 }

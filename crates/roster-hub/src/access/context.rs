@@ -1,19 +1,19 @@
 //! What every remote-access reconcile shares: the client, the caches (read through
 //! [`plan::View`]), the metrics and the Event recorder.
 
-use std::sync::Arc;
-
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
     Client,
     runtime::reflector::{ObjectRef, Store},
 };
-use roster_api::{MemberCluster, RemoteAccessPolicy, RemoteAccountGrant};
+use roster_api::{
+    MemberCluster, RemoteAccessPolicy, RemoteAccountGrant, RemoteServiceAccountStatus,
+};
 
 use super::plan;
-use crate::{clock::Clock, metrics::Metrics};
+use crate::{clock::Clock, metrics::Metrics, write_cache::WriteCache};
 
 /// What the remote access controller watches besides RemoteServiceAccounts.
 #[derive(Debug, Clone)]
@@ -44,6 +44,9 @@ pub struct Context {
     pub stores: Stores,
     /// Publishes Events on condition transitions.
     pub recorder: crate::events::Recorder,
+    /// RemoteServiceAccount statuses written that the watch has not shown yet, by
+    /// `namespace/name`.
+    pub status_writes: WriteCache<RemoteServiceAccountStatus>,
     ready: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -90,6 +93,7 @@ impl Context {
             clock,
             metrics,
             stores,
+            status_writes: WriteCache::default(),
             ready,
         }
     }

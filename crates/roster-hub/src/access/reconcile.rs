@@ -28,7 +28,10 @@ pub async fn reconcile(rsa: Arc<RemoteServiceAccount>, ctx: Arc<Context>) -> Res
         rsa,
         |event| async {
             match event {
-                Event::Apply(rsa) => provision(&rsa, &ctx).await,
+                Event::Apply(rsa) => {
+                    let rsa = ctx.status_writes.latest(&writes::status_key(&rsa), rsa);
+                    provision(&rsa, &ctx).await
+                }
                 Event::Cleanup(rsa) => revoke(&rsa, &ctx).await,
             }
         },
@@ -55,6 +58,8 @@ async fn revoke(rsa: &RemoteServiceAccount, ctx: &Context) -> Result<Action, Err
         writes::delete_secret(ctx, &namespace, &secret.name_any()).await?;
     }
     ctx.metrics.forget_tokens(&namespace, &name, &[]);
+    let key = writes::status_key(rsa);
+    ctx.status_writes.retain(|k| k != key);
     info!("revoked: RemoteServiceAccount deleted");
     Ok(Action::await_change())
 }

@@ -178,14 +178,24 @@ pub async fn delete_secret(ctx: &Context, namespace: &str, name: &str) -> Result
     .await
 }
 
-/// Writes the RemoteServiceAccount's status if it differs, then publishes `events`.
+/// Where the RemoteServiceAccount's last status write is remembered.
+pub fn status_key(rsa: &RemoteServiceAccount) -> String {
+    format!("{}/{}", rsa.namespace().unwrap_or_default(), rsa.name_any())
+}
+
+/// Writes the RemoteServiceAccount's status if it differs (from what the hub last wrote, when
+/// the watch has not shown it yet), then publishes `events`.
 async fn status(
     ctx: &Context,
     rsa: &RemoteServiceAccount,
     wanted: RemoteServiceAccountStatus,
     events: Vec<Event>,
 ) -> Result<(), Error> {
-    if rsa.status.as_ref() == Some(&wanted) {
+    let key = status_key(rsa);
+    let current =
+        ctx.status_writes
+            .current(&key, rsa.resource_version().as_deref(), rsa.status.clone());
+    if current.as_ref() == Some(&wanted) {
         return Ok(());
     }
     let patch = json!({
@@ -193,12 +203,14 @@ async fn status(
         "kind": RemoteServiceAccount::kind(&()),
         "status": wanted,
     });
-    Api::<RemoteServiceAccount>::namespaced(
+    let written = Api::<RemoteServiceAccount>::namespaced(
         ctx.client.clone(),
         &rsa.namespace().unwrap_or_default(),
     )
     .patch_status(&rsa.name_any(), &apply::params(), &Patch::Apply(patch))
     .await?;
+    ctx.status_writes
+        .record(&key, written.resource_version().as_deref(), wanted);
     crate::events::publish(&ctx.recorder, &rsa.object_ref(&()), events).await;
     Ok(())
 }

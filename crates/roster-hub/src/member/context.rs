@@ -12,9 +12,9 @@ use roster_api::{Inventory, MemberClusterStatus, MemberReport};
 
 use super::{
     budget::WriteBudget, failures::Failures, heartbeats::Heartbeats, observed_profiles,
-    prepared::Prepared, write_cache::WriteCache,
+    prepared::Prepared,
 };
-use crate::{clock::Clock, metrics::Metrics};
+use crate::{clock::Clock, metrics::Metrics, write_cache::WriteCache};
 
 /// Most hub-side object applies in flight at once, across all members being prepared.
 pub const PREPARE_REQUESTS: usize = 64;

@@ -17,7 +17,6 @@ pub mod plan;
 pub mod prepared;
 pub mod reconcile;
 pub mod status;
-pub mod write_cache;
 pub mod writes;
 
 use std::{sync::Arc, time::Duration};

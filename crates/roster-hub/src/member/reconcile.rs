@@ -19,6 +19,7 @@ use crate::error::Error;
 #[instrument(skip_all, fields(member = %member.name_any()))]
 pub async fn reconcile(member: Arc<MemberCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     ctx.caches_ready().await;
+    let member = ctx.member_writes.latest(&member.name_any(), member);
     let name = member.name_any();
     let report = ctx
         .stores
