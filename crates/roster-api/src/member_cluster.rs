@@ -188,6 +188,23 @@ pub struct MemberClusterStatus {
     pub observed_generation: Option<i64>,
 }
 
+impl MemberCluster {
+    /// Whether the status holds condition `type_` with status `True`.
+    pub fn condition_true(&self, type_: &str) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == type_ && c.status == "True")
+        })
+    }
+
+    /// Whether the member is `Joined` and its control plane healthy: a working member.
+    pub fn joined_and_healthy(&self) -> bool {
+        self.condition_true(crate::conditions::CONDITION_JOINED)
+            && self.condition_true(crate::conditions::CONDITION_CONTROL_PLANE_HEALTHY)
+    }
+}
+
 /// Node counts on the member.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

@@ -291,13 +291,7 @@ async fn wait_joined_and_healthy(members: &Api<MemberCluster>, name: &str) -> an
             let Ok(Some(member)) = members.get_opt(&name).await else {
                 return Ok(None);
             };
-            let conditions = member.status.map(|s| s.conditions).unwrap_or_default();
-            let is_true = |kind: &str| {
-                conditions
-                    .iter()
-                    .any(|c| c.type_ == kind && c.status == "True")
-            };
-            Ok((is_true("Joined") && is_true("ControlPlaneHealthy")).then_some(()))
+            Ok(member.joined_and_healthy().then_some(()))
         }
     })
     .await

@@ -23,7 +23,10 @@ use kube::{
     api::{ListParams, PostParams},
 };
 use roster_agent::heartbeat::Cadence;
-use roster_api::{MemberCluster, MemberClusterSpec, member_cluster::Heartbeat, names};
+use roster_api::{
+    MemberCluster, MemberClusterSpec, conditions::CONDITION_JOINED, member_cluster::Heartbeat,
+    names,
+};
 use roster_testenv::{
     binary, command,
     image::roster as images,
@@ -222,7 +225,7 @@ async fn install(hub: &NodeCluster, member: &NodeCluster, dir: &Path) -> anyhow:
         let members = members.clone();
         async move {
             let m = members.get_opt(MEMBER).await.ok().flatten();
-            Ok(m.filter(joined).map(|_| ()))
+            Ok(m.filter(|m| m.condition_true(CONDITION_JOINED)).map(|_| ()))
         }
     })
     .await
@@ -270,7 +273,11 @@ async fn grow(
                 let list = api
                     .list(&ListParams::default().labels(&format!("{}={}", LABEL.0, LABEL.1)))
                     .await?;
-                let done = list.items.iter().filter(|m| joined(m)).count();
+                let done = list
+                    .items
+                    .iter()
+                    .filter(|m| m.condition_true(CONDITION_JOINED))
+                    .count();
                 Ok((done >= count).then_some(()))
             }
         },
@@ -299,14 +306,6 @@ async fn start_prepared(
         }
     }
     Ok(())
-}
-
-fn joined(member: &MemberCluster) -> bool {
-    member.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Joined" && c.status == "True")
-    })
 }
 
 /// The roster-hub pods' and the agent pod's CPU over `window` and working set at its end.

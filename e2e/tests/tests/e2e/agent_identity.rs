@@ -104,14 +104,7 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let joined = || async {
         wait::until(&format!("{MEMBER} Joined and healthy"), TIMEOUT, || async {
             let m = members.get(MEMBER).await?;
-            let ok = |t: &str| {
-                m.status.as_ref().is_some_and(|s| {
-                    s.conditions
-                        .iter()
-                        .any(|c| c.type_ == t && c.status == "True")
-                })
-            };
-            Ok((ok("Joined") && ok("ControlPlaneHealthy")).then_some(()))
+            Ok(m.joined_and_healthy().then_some(()))
         })
         .await
     };

@@ -108,12 +108,8 @@ async fn join_all() -> anyhow::Result<Joined> {
             Duration::from_secs(60),
             || async {
                 let m = members.get(member.name()).await?;
-                let status = m.status.unwrap_or_default();
-                let joined = status
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "Joined" && c.status == "True");
-                Ok((joined && status.api_server.is_some()).then_some(()))
+                let reported = m.status.as_ref().is_some_and(|s| s.api_server.is_some());
+                Ok((m.condition_true("Joined") && reported).then_some(()))
             },
         )
         .await?;

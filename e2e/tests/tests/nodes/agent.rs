@@ -46,25 +46,13 @@ pub struct Joined {
     pub kept_token: String,
 }
 
-/// Whether `member` has conditions `Joined` and `ControlPlaneHealthy` True.
-pub fn joined_and_healthy(member: &MemberCluster) -> bool {
-    let ok = |t: &str| {
-        member.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == t && c.status == "True")
-        })
-    };
-    ok("Joined") && ok("ControlPlaneHealthy")
-}
-
 async fn wait_joined(hub: &NodeCluster, name: &str) -> anyhow::Result<()> {
     let members: Api<MemberCluster> = Api::all(hub.client().await?);
     wait::until(&format!("{name} Joined and healthy"), TIMEOUT, || {
         let members = members.clone();
         async move {
             let member = members.get_opt(name).await.ok().flatten();
-            Ok(member.filter(joined_and_healthy).map(|_| ()))
+            Ok(member.filter(MemberCluster::joined_and_healthy).map(|_| ()))
         }
     })
     .await

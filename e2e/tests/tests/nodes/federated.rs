@@ -46,11 +46,7 @@ pub async fn a_pod_reaches_the_member_as_its_hub_identity(
         let members = members.clone();
         async move {
             let m = members.get(member).await?;
-            Ok(m.status
-                .iter()
-                .flat_map(|s| &s.conditions)
-                .any(|c| c.type_ == CONDITION_FEDERATION_TRUSTED && c.status == "True")
-                .then_some(()))
+            Ok(m.condition_true(CONDITION_FEDERATION_TRUSTED).then_some(()))
         }
     })
     .await?;
