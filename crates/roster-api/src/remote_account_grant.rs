@@ -29,6 +29,11 @@ use crate::remote_service_account::{NamespacedRole, TokenSettings};
         type_ = "string",
         json_path = ".spec.serviceAccount.name"
     ),
+    printcolumn(
+        name = "Federated User",
+        type_ = "string",
+        json_path = ".spec.federatedUser"
+    ),
     printcolumn(name = "Ready", type_ = "boolean", json_path = ".status.ready"),
     printcolumn(name = "Expires", type_ = "date", json_path = ".status.tokenExpiry"),
     printcolumn(

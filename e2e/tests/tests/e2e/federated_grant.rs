@@ -69,6 +69,45 @@ fn federated_grant(
     grant
 }
 
+/// The API server's table row for the grant `name` in member-1's namespace (what `kubectl get`
+/// prints), by column name; cells as text.
+async fn table_row(
+    hub: &Client,
+    name: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let path = format!(
+        "/apis/roster.dev/v1alpha1/namespaces/{}/remoteaccountgrants/{name}",
+        names::member_namespace(MEMBER)
+    );
+    let request = http::Request::get(path)
+        .header(
+            http::header::ACCEPT,
+            "application/json;as=Table;v=v1;g=meta.k8s.io",
+        )
+        .body(Vec::new())?;
+    let table: serde_json::Value = hub.request(request).await?;
+    let columns = table["columnDefinitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let cells = table["rows"][0]["cells"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    Ok(columns
+        .iter()
+        .zip(cells)
+        .map(|(c, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (c["name"].as_str().unwrap_or_default().to_owned(), text)
+        })
+        .collect())
+}
+
 fn grants(env: &TestEnv) -> Api<RemoteAccountGrant> {
     Api::namespaced(env.hub.clone(), &names::member_namespace(MEMBER))
 }
@@ -217,6 +256,11 @@ async fn a_federated_grant_binds_the_hub_accounts_user_and_nothing_else() -> any
     // On the hub: no Secret for the grant (the hub creates none, the agent writes none).
     let secrets: Api<Secret> = Api::namespaced(env.hub.clone(), &names::member_namespace(MEMBER));
     assert!(secrets.get_opt(&name).await?.is_none());
+    // `kubectl get remoteaccountgrants` (the API server's table) shows whom it binds.
+    let row = table_row(&env.hub, &name).await?;
+    assert_eq!(row["Federated User"], user.as_str(), "{row:?}");
+    assert_eq!(row["Service Account"], "", "{row:?}");
+    assert_eq!(row["Ready"], "true", "{row:?}");
 
     // The member's authorizer: what was granted, and nothing more.
     let may =
