@@ -372,6 +372,19 @@ pub fn error_line(error: &Error) -> String {
     one_line(&format!("roster-credential: {error}"))
 }
 
+/// The one line printed for flags the plugin cannot parse: clap's own error (`error: invalid
+/// value 'x' for '--expiration-seconds <SECONDS>': …`) and its tips (a similar flag), without
+/// its usage block, and where to look. Help and version requests are not errors and keep clap's output.
+pub fn usage_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("cannot parse the arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ")).collect();
+    let tips = tips.iter().map(|t| format!("; {t}")).collect::<String>();
+    format!("roster-credential: {message}{tips} (see roster-credential --help)")
+}
+
 /// `text` with line breaks turned into spaces, for messages quoted from elsewhere.
 pub fn one_line(text: &str) -> String {
     text.split(['\n', '\r'])

@@ -82,7 +82,7 @@ use k8s_openapi::jiff::Timestamp;
 use secrecy::ExposeSecret;
 
 use cli::{Federated, Mode};
-pub use error::{Error, error_line};
+pub use error::{Error, error_line, usage_line};
 use exec_info::ExecRequest;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use secret::Credential;

@@ -173,6 +173,28 @@ fn run_binary(case: &BinaryCase, home: &Path) -> Output {
         .unwrap()
 }
 
+#[test]
+fn a_malformed_flag_gets_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, args) in [
+        (
+            "error-flag-invalid-value.txt",
+            &["--federated", "--expiration-seconds=soon"][..],
+        ),
+        (
+            "error-flag-unknown.txt",
+            &["--remote-service-acount", RSA][..],
+        ),
+    ] {
+        let out = run_binary(&binary_case_with(None, args).unwrap(), dir.path());
+        assert_eq!(out.status.code(), Some(2), "a usage error: {out:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        check_golden(file, &stderr);
+    }
+}
+
 /// A kubeconfig whose current context names no namespace, so the plugin finds none.
 fn kubeconfig_without_namespace(dir: &Path) -> PathBuf {
     let path = dir.join("no-namespace.kubeconfig");
