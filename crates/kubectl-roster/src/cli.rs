@@ -153,6 +153,16 @@ pub struct JoinArgs {
     /// member's admin passes it to kube-apiserver --authentication-config.
     #[arg(long, env = "ROSTER_FEDERATION_CONFIG", value_name = "PATH")]
     pub federation_config: Option<PathBuf>,
+
+    /// With --federation-config: the hub's issuer is public (a managed hub's OIDC issuer,
+    /// whose certificate chains to the system roots), so the configuration names only the
+    /// issuer, which the member's API server fetches directly, and no discovery URL or CA.
+    #[arg(
+        long,
+        env = "ROSTER_FEDERATION_PUBLIC_ISSUER",
+        requires = "federation_config"
+    )]
+    pub federation_public_issuer: bool,
 }
 
 /// Flags of `unjoin`.

@@ -119,6 +119,24 @@ pub fn authentication_config(
     Ok(config)
 }
 
+/// The `AuthenticationConfiguration` for `member` when the hub's issuer is public: the
+/// member's API server fetches the issuer's discovery document and keys from the issuer URL
+/// itself, checked against its system roots, so neither a discovery URL nor a CA is written
+/// (and the hub kubeconfig's endpoint does not matter).
+pub fn public_issuer_config(member: &str, discovery: &Discovery) -> Value {
+    let hub = HubIssuer {
+        url: discovery.issuer.clone(),
+        discovery_url: String::new(),
+        ca_pem: String::new(),
+    };
+    let mut config = federation::authentication_config(member, &hub);
+    if let Some(issuer) = config["jwt"][0]["issuer"].as_object_mut() {
+        issuer.remove("discoveryURL");
+        issuer.remove("certificateAuthority");
+    }
+    config
+}
+
 /// The file's text: a header saying what it is, then the configuration as YAML.
 pub fn render(member: &str, config: &Value) -> anyhow::Result<String> {
     let yaml = serde_saphyr::to_string(config).context("serializing the configuration")?;
@@ -145,8 +163,8 @@ pub fn warnings(endpoint: &HubEndpoint, discovery: &Discovery) -> Vec<String> {
         warnings.push(format!(
             "the hub's discovery document sends members to {} for its keys, not to the hub API \
              server {}: the member fetches them with the CA written here; if that host has \
-             another CA (a managed hub's public issuer), remove discoveryURL and \
-             certificateAuthority from the file so the member uses the issuer {} directly",
+             another CA (a managed hub's public issuer), join again with \
+             --federation-public-issuer so the member uses the issuer {} directly",
             discovery.jwks_uri, endpoint.server, discovery.issuer
         ));
     }
@@ -337,6 +355,23 @@ mod tests {
     }
 
     #[test]
+    fn a_public_issuer_is_named_alone() {
+        let config = public_issuer_config("m1", &discovery("https://oidc.example/keys"));
+        let issuer = &config["jwt"][0]["issuer"];
+        assert_eq!(
+            issuer,
+            &serde_json::json!({"url": "https://hub.roster.test", "audiences": ["roster:m1"]}),
+            "no discoveryURL, no certificateAuthority"
+        );
+        let through_hub =
+            authentication_config("m1", &endpoint("https://10.200.0.11:6443"), &discovery(""))
+                .expect("config");
+        let mut rest = config.clone();
+        rest["jwt"][0]["issuer"] = through_hub["jwt"][0]["issuer"].clone();
+        assert_eq!(rest, through_hub, "claims, mappings and rules are the same");
+    }
+
+    #[test]
     fn the_file_says_what_it_is_and_parses_back_to_the_configuration() {
         let config = authentication_config("m1", &endpoint("https://h:6443"), &discovery(""))
             .expect("config");
@@ -380,7 +415,11 @@ mod tests {
 
         let public = warnings(&same, &discovery("https://oidc.example.com/id/1/keys"));
         assert_eq!(public.len(), 1);
-        assert!(public[0].contains("remove discoveryURL"), "{}", public[0]);
+        assert!(
+            public[0].contains("--federation-public-issuer"),
+            "{}",
+            public[0]
+        );
 
         let mut named = endpoint("https://10.0.0.1:6443");
         named.tls_server_name = Some("hub.internal".into());

@@ -42,7 +42,16 @@ pub async fn run(hub_opts: &HubOptions, args: JoinArgs) -> anyhow::Result<()> {
     let client = hub::client(config.clone())?;
     // Read and staged before anything changes on the hub.
     let trust = match &args.federation_config {
-        Some(path) => Some(prepare_trust(&config, &client, name, &endpoint, path).await?),
+        Some(path) => Some(
+            prepare_trust(
+                &config,
+                &client,
+                name,
+                (&endpoint, args.federation_public_issuer),
+                path,
+            )
+            .await?,
+        ),
         None => None,
     };
     let members: Api<MemberCluster> = Api::all(client.clone());
@@ -100,20 +109,32 @@ impl Trust {
     }
 }
 
-/// Reads the hub's issuer and stages the configuration for `path`; fails, changing nothing,
-/// when the discovery document cannot be read or the file cannot be written.
+/// Reads the hub's issuer and stages the configuration for `path`, reaching the issuer through
+/// `endpoint` (the agent's hub endpoint) or, when `public`, at its own URL; fails, changing
+/// nothing, when the discovery document cannot be read or the file cannot be written.
 async fn prepare_trust(
     hub: &kube::Config,
     client: &Client,
     member: &str,
-    endpoint: &HubEndpoint,
+    (endpoint, public): (&HubEndpoint, bool),
     path: &Path,
 ) -> anyhow::Result<Trust> {
     let discovery = federation::read_discovery(client).await?;
-    let config = federation::authentication_config(member, endpoint, &discovery)?;
+    let (config, mut warnings) = if public {
+        (
+            federation::public_issuer_config(member, &discovery),
+            Vec::new(),
+        )
+    } else {
+        (
+            federation::authentication_config(member, endpoint, &discovery)?,
+            federation::warnings(endpoint, &discovery),
+        )
+    };
     let staged = federation::Staged::write(path, &federation::render(member, &config)?)?;
-    let mut warnings = federation::warnings(endpoint, &discovery);
-    warnings.extend(federation::anonymous_warning(hub).await);
+    if !public {
+        warnings.extend(federation::anonymous_warning(hub).await);
+    }
     Ok(Trust {
         staged,
         instructions: federation::instructions(member, path, &discovery),

@@ -345,9 +345,55 @@ async fn join_writes_the_configuration_the_test_beds_members_run() -> anyhow::Re
         "the hub publishes its discovery: {stderr}"
     );
 
+    let members: Api<MemberCluster> = Api::all(env.hub.clone());
+    // A public issuer (a managed hub's): the issuer URL alone, which the member fetches itself.
+    let public = format!("{}-pub", env.namespace);
+    let public_file = dir.join("public-issuer.yaml");
+    let joined = kubectl_roster(
+        &hub_kubeconfig,
+        &[
+            "join",
+            &public,
+            "--federation-config",
+            &public_file.display().to_string(),
+            "--federation-public-issuer",
+            "--file",
+            &dir.join("public-agent.yaml").display().to_string(),
+        ],
+    )
+    .await?;
+    assert!(joined.status.success(), "{}", text(&joined.stderr));
+    let written_public: Value = serde_saphyr::from_str(&std::fs::read_to_string(&public_file)?)?;
+    assert_eq!(
+        written_public["jwt"][0]["issuer"],
+        json!({
+            "url": written["jwt"][0]["issuer"]["url"],
+            "audiences": [federation::audience(&public)],
+        })
+    );
+    assert_eq!(
+        written_public["jwt"][0]["claimMappings"],
+        written["jwt"][0]["claimMappings"]
+    );
+    kubectl_roster(&hub_kubeconfig, &["unjoin", &public]).await?;
+    let alone = kubectl_roster(
+        &hub_kubeconfig,
+        &["join", &public, "--federation-public-issuer"],
+    )
+    .await?;
+    let stderr = text(&alone.stderr);
+    assert!(!alone.status.success(), "needs --federation-config");
+    assert!(stderr.contains("--federation-config"), "{stderr}");
+    assert!(
+        members
+            .get_opt(&public)
+            .await?
+            .is_none_or(|m| m.metadata.deletion_timestamp.is_some()),
+        "no MemberCluster from the refused join"
+    );
+
     // An unwritable file, or a hub whose discovery the caller cannot read: a clear error and no
     // MemberCluster.
-    let members: Api<MemberCluster> = Api::all(env.hub.clone());
     let refused = format!("{}-nofile", env.namespace);
     let missing_dir = dir.join("missing").join("auth.yaml");
     let failed = kubectl_roster(
