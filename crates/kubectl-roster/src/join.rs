@@ -47,7 +47,8 @@ pub async fn run(hub_opts: &HubOptions, args: JoinArgs) -> anyhow::Result<()> {
                 &config,
                 &client,
                 name,
-                (&endpoint, args.federation_public_issuer),
+                &endpoint,
+                args.federation_public_issuer,
                 path,
             )
             .await?,
@@ -116,7 +117,8 @@ async fn prepare_trust(
     hub: &kube::Config,
     client: &Client,
     member: &str,
-    (endpoint, public): (&HubEndpoint, bool),
+    endpoint: &HubEndpoint,
+    public: bool,
     path: &Path,
 ) -> anyhow::Result<Trust> {
     let discovery = federation::read_discovery(client).await?;

@@ -183,21 +183,19 @@ pub fn status_key(rsa: &RemoteServiceAccount) -> String {
     format!("{}/{}", rsa.namespace().unwrap_or_default(), rsa.name_any())
 }
 
-/// Writes the RemoteServiceAccount's status if it differs (from what the hub last wrote, when
-/// the watch has not shown it yet), then publishes `events`.
+/// Writes the RemoteServiceAccount's status if it differs, then publishes `events`. `rsa`
+/// carries the status the hub last wrote when the watch has not shown it yet (the reconcile
+/// starts from [`WriteCache::latest`](crate::write_cache::WriteCache::latest)).
 async fn status(
     ctx: &Context,
     rsa: &RemoteServiceAccount,
     wanted: RemoteServiceAccountStatus,
     events: Vec<Event>,
 ) -> Result<(), Error> {
-    let key = status_key(rsa);
-    let current =
-        ctx.status_writes
-            .current(&key, rsa.resource_version().as_deref(), rsa.status.clone());
-    if current.as_ref() == Some(&wanted) {
+    if rsa.status.as_ref() == Some(&wanted) {
         return Ok(());
     }
+    let key = status_key(rsa);
     let patch = json!({
         "apiVersion": RemoteServiceAccount::api_version(&()),
         "kind": RemoteServiceAccount::kind(&()),

@@ -158,21 +158,18 @@ where
     })
 }
 
-/// Writes the MemberCluster status if it differs from what is there.
+/// Writes the MemberCluster status if it differs from what is there. `member` carries the
+/// status the hub last wrote when the watch has not shown it yet (the reconcile starts from
+/// [`WriteCache::latest`](crate::write_cache::WriteCache::latest)).
 async fn member_status(
     ctx: &Context,
     member: &MemberCluster,
     desired: MemberClusterStatus,
 ) -> Result<bool, Error> {
-    let name = member.name_any();
-    let current = ctx.member_writes.current(
-        &name,
-        member.resource_version().as_deref(),
-        member.status.clone(),
-    );
-    if current.as_ref() == Some(&desired) {
+    if member.status.as_ref() == Some(&desired) {
         return Ok(false);
     }
+    let name = member.name_any();
     let patch = json!({
         "apiVersion": MemberCluster::api_version(&()),
         "kind": MemberCluster::kind(&()),
