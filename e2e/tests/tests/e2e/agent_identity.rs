@@ -20,7 +20,7 @@ use kube::{
 };
 use roster_api::{MemberCluster, names};
 use roster_testenv::{
-    Fleet, crds, kubeconfig, ports::free_address, process::Process, roster, secret, wait,
+    Fleet, kubeconfig, ports::free_address, process::Process, roster, secret, wait,
 };
 use serde_json::json;
 
@@ -65,14 +65,8 @@ async fn a_replacement_agent_rejoins_from_the_identity_kept_on_its_member() -> a
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let fleet = Fleet::start(&dir, &[MEMBER]).await?;
-    let hub = fleet.hub.client().await?;
-    crds::install(&hub, &roster_api::crd::all()).await?;
-    let _roster_hub = roster::spawn_hub(
-        &fleet,
-        free_address()?,
-        &["--leader-elect=false".into()],
-        &dir.join("roster-hub.log"),
-    )?;
+    let (hub, _roster_hub) =
+        super::support::roster_on_hub(&fleet, &dir, &["--leader-elect=false".into()]).await?;
 
     // Join as an admin does, and put the bootstrap kubeconfig in a Secret on the member, as
     // the join manifest does.

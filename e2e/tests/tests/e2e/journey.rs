@@ -23,7 +23,7 @@ use roster_api::{
     MemberCluster, RemoteServiceAccount,
     names::{self, token_secret},
 };
-use roster_testenv::{Fleet, command, crds, process::Process, roster, wait};
+use roster_testenv::{Fleet, command, process::Process, roster, wait};
 use serde_json::json;
 
 use super::support::INVENTORY;
@@ -46,9 +46,7 @@ struct Journey {
 impl Journey {
     async fn start(dir: &Path) -> anyhow::Result<Self> {
         let fleet = Fleet::start(dir, &[MEMBER]).await?;
-        let hub = fleet.hub.client().await?;
-        crds::install(&hub, &roster_api::crd::all()).await?;
-        let roster_hub = roster::spawn_hub(&fleet, ANY_PORT, &[], &dir.join("roster-hub.log"))?;
+        let (hub, roster_hub) = super::support::roster_on_hub(&fleet, dir, &[]).await?;
         Ok(Self {
             fleet,
             dir: dir.to_owned(),

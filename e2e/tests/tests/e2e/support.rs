@@ -148,3 +148,21 @@ pub async fn join_kubeconfig(
         .await?;
     Ok(())
 }
+
+/// Roster on a private fleet's hub: its CRDs installed and `roster-hub` running with `flags`,
+/// logging to `dir/roster-hub.log`. Returns the hub's admin client and the process.
+pub async fn roster_on_hub(
+    fleet: &roster_testenv::Fleet,
+    dir: &std::path::Path,
+    flags: &[String],
+) -> anyhow::Result<(kube::Client, roster_testenv::process::Process)> {
+    let hub = fleet.hub.client().await?;
+    roster_testenv::crds::install(&hub, &roster_api::crd::all()).await?;
+    let process = roster_testenv::roster::spawn_hub(
+        fleet,
+        roster_testenv::ports::free_address()?,
+        flags,
+        &dir.join("roster-hub.log"),
+    )?;
+    Ok((hub, process))
+}

@@ -19,7 +19,7 @@ use kube::{
 };
 use roster_api::{MemberCluster, MemberReport, federation, member_report::REPORT_NAME, names};
 use roster_testenv::{
-    Cluster, Fleet, TestEnv, crds, identity, jwt,
+    Cluster, Fleet, TestEnv, identity, jwt,
     ports::free_address,
     roster,
     trust::{self, TrustOptions},
@@ -476,14 +476,8 @@ async fn agents_report_whether_their_member_trusts_the_hub() -> anyhow::Result<(
             .and_then(Cluster::authentication_config_path)
             .is_none()
     );
-    let hub = fleet.hub.client().await?;
-    crds::install(&hub, &roster_api::crd::all()).await?;
-    let _roster_hub = roster::spawn_hub(
-        &fleet,
-        free_address()?,
-        &["--leader-elect=false".into()],
-        &dir.join("roster-hub.log"),
-    )?;
+    let (hub, _roster_hub) =
+        super::support::roster_on_hub(&fleet, &dir, &["--leader-elect=false".into()]).await?;
     let mut agents = Vec::new();
     for cluster in &fleet.members {
         let name = cluster.name();
